@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * Every setting wamedia reads, parsed once from the environment at start-up.
+ * Nothing else in the code reads process.env.
+ */
+
+const MiB = 1024 * 1024;
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const hostList = z
+  .string()
+  .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
+  .pipe(z.array(z.string()).min(1, 'must name at least one host'));
+
+const envSchema = z
+  .object({
+    PORT: port.default(8083),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    /** Prefix of every Redis key wamedia writes (BullMQ queues and its own keys). */
+    REDIS_PREFIX: z.string().regex(/^[\w.-]+$/, 'letters, digits, "_", "." and "-" only').default('wamedia'),
+    STORAGE: z.enum(['fs', 's3']).default('fs'),
+    STORAGE_DIR: z.string().min(1).default('./data/media'),
+    S3_ENDPOINT: z.url().optional(),
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    S3_BUCKET: z.string().min(1).optional(),
+    S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+    S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    S3_FORCE_PATH_STYLE: boolean.default(false),
+    JWT_SECRET: z.string({ error: 'is required' }).min(16, 'must be at least 16 characters'),
+    MEDIA_CDN_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://mmg.whatsapp.net'),
+    MEDIA_ALLOWED_HOSTS: hostList.default(['mmg.whatsapp.net', '*.whatsapp.net', '*.cdn.whatsapp.net']),
+    MAX_MEDIA_BYTES: positiveInt.default(2 * 1024 * MiB),
+    WORKER_CONCURRENCY: positiveInt.max(256).default(8),
+    /** Upper bound of the `timeout` query, in ms. */
+    MAX_WAIT_MS: positiveInt.default(600_000),
+    /** Connect timeout of one CDN request, in ms. */
+    CDN_CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
+    /** Longest silence allowed while reading a CDN response (headers or body), in ms. */
+    CDN_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+    /** Attempts of one download job (the first one included) before it fails with 502. */
+    JOB_ATTEMPTS: positiveInt.max(20).default(4),
+    /** First retry delay of a failed download, in ms; doubles on each attempt. */
+    JOB_BACKOFF_MS: positiveInt.default(1_000),
+    /** How long finished jobs stay queryable through the job routes, in seconds. */
+    JOB_RETENTION_SECONDS: positiveInt.default(24 * 3600),
+    /** A failed job is reused for identical requests this long, then a new attempt starts, in ms. */
+    FAILED_JOB_REUSE_MS: z.coerce.number().int().min(0).default(10_000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORAGE !== 's3') return;
+    for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when STORAGE=s3' });
+    }
+  });
+
+type Env = z.infer<typeof envSchema>;
+
+export interface S3Settings {
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+}
+
+export type StorageSettings = { kind: 'fs'; dir: string } | ({ kind: 's3' } & S3Settings);
+
+/** The validated configuration of one wamedia process. */
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string;
+  redisPrefix: string;
+  storage: StorageSettings;
+  jwtSecret: string;
+  cdnBaseUrl: string;
+  allowedHosts: string[];
+  maxMediaBytes: number;
+  workerConcurrency: number;
+  maxWaitMs: number;
+  cdnConnectTimeoutMs: number;
+  cdnIdleTimeoutMs: number;
+  jobAttempts: number;
+  jobBackoffMs: number;
+  jobRetentionSeconds: number;
+  failedJobReuseMs: number;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+/**
+ * Parses and validates the environment.
+ * @throws ConfigError naming every bad variable at once.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(withoutEmptyValues(env));
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    storage:
+      e.STORAGE === 's3'
+        ? {
+            kind: 's3',
+            endpoint: e.S3_ENDPOINT,
+            region: e.S3_REGION,
+            bucket: e.S3_BUCKET!,
+            accessKeyId: e.S3_ACCESS_KEY_ID!,
+            secretAccessKey: e.S3_SECRET_ACCESS_KEY!,
+            forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          }
+        : { kind: 'fs', dir: e.STORAGE_DIR },
+    jwtSecret: e.JWT_SECRET,
+    cdnBaseUrl: e.MEDIA_CDN_BASE_URL,
+    allowedHosts: e.MEDIA_ALLOWED_HOSTS,
+    maxMediaBytes: e.MAX_MEDIA_BYTES,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    maxWaitMs: e.MAX_WAIT_MS,
+    cdnConnectTimeoutMs: e.CDN_CONNECT_TIMEOUT_MS,
+    cdnIdleTimeoutMs: e.CDN_IDLE_TIMEOUT_MS,
+    jobAttempts: e.JOB_ATTEMPTS,
+    jobBackoffMs: e.JOB_BACKOFF_MS,
+    jobRetentionSeconds: e.JOB_RETENTION_SECONDS,
+    failedJobReuseMs: e.FAILED_JOB_REUSE_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** `FOO=` in a compose file means "unset", not "the empty string". */
+function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => !!entry[1]));
+}

@@ -1,0 +1,281 @@
+/**
+ * Every failure wamedia knows by name, in one catalogue.
+ *
+ * Each code has an HTTP status (applied only by the API's error handler) and says whether
+ * another attempt may fix it. Code below the API throws these classes and never an HTTP error.
+ */
+export const errorCatalogue = {
+  // Input
+  INVALID_REQUEST: { status: 400, retryable: false },
+  INVALID_FIELD: { status: 400, retryable: false },
+  HOST_NOT_ALLOWED: { status: 400, retryable: false },
+  // Auth
+  UNAUTHORIZED: { status: 401, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  // Jobs
+  JOB_NOT_FOUND: { status: 404, retryable: false },
+  JOB_NOT_FINISHED: { status: 409, retryable: false },
+  // CDN
+  MEDIA_EXPIRED: { status: 404, retryable: false },
+  MEDIA_TOO_LARGE: { status: 413, retryable: false },
+  CDN_UNAVAILABLE: { status: 502, retryable: true },
+  // Integrity: the checks run in this order
+  MEDIA_TOO_SHORT: { status: 422, retryable: false },
+  NOT_BLOCK_ALIGNED: { status: 422, retryable: false },
+  ENC_SHA256_MISMATCH: { status: 422, retryable: false },
+  MAC_MISMATCH: { status: 422, retryable: false },
+  BAD_PADDING: { status: 422, retryable: false },
+  SHA256_MISMATCH: { status: 422, retryable: false },
+  LENGTH_MISMATCH: { status: 422, retryable: false },
+  // Infrastructure
+  QUEUE_UNAVAILABLE: { status: 503, retryable: true },
+  STORAGE_UNAVAILABLE: { status: 503, retryable: true },
+  CONFIG_INVALID: { status: 500, retryable: false },
+  INTERNAL: { status: 500, retryable: false },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** Base of every wamedia failure: a stable code, a message for humans, and the original cause. */
+export abstract class WamediaError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** The HTTP status the API answers with. */
+  get status(): number {
+    return errorCatalogue[this.code].status;
+  }
+
+  /** Whether another attempt may succeed (network trouble) or not (bad key, expired media). */
+  get retryable(): boolean {
+    return errorCatalogue[this.code].retryable;
+  }
+
+  /** The messages shown to clients; one per problem. */
+  get messages(): string[] {
+    return [this.message];
+  }
+}
+
+// ---- Input -------------------------------------------------------------------------------
+
+/** A request body or query failed validation; one message per problem. */
+export class InvalidRequestError extends WamediaError {
+  readonly code = 'INVALID_REQUEST';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+  override get messages(): string[] {
+    return this.problems;
+  }
+}
+
+/** A byte field (mediaKey, fileSha256, ...) or fileLength could not be parsed. */
+export class InvalidFieldError extends WamediaError {
+  readonly code = 'INVALID_FIELD';
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+/** A CDN url, or a redirect, names a host outside MEDIA_ALLOWED_HOSTS. */
+export class HostNotAllowedError extends WamediaError {
+  readonly code = 'HOST_NOT_ALLOWED';
+  constructor(readonly origin: string) {
+    super(`host not allowed: ${origin} is not in MEDIA_ALLOWED_HOSTS`);
+  }
+}
+
+// ---- Auth --------------------------------------------------------------------------------
+
+/** No token, a malformed or badly signed one, or an expired one. */
+export class UnauthorizedError extends WamediaError {
+  readonly code = 'UNAUTHORIZED';
+}
+
+/** A valid token for another instance. */
+export class ForbiddenError extends WamediaError {
+  readonly code = 'FORBIDDEN';
+}
+
+// ---- Jobs --------------------------------------------------------------------------------
+
+/** No such job for this instance (never created, removed, or another instance's). */
+export class JobNotFoundError extends WamediaError {
+  readonly code = 'JOB_NOT_FOUND';
+  constructor(jobId: string) {
+    super(`job ${jobId} not found`);
+  }
+}
+
+/** The job's content was asked for before the job completed. */
+export class JobNotFinishedError extends WamediaError {
+  readonly code = 'JOB_NOT_FINISHED';
+  constructor(jobId: string, state: string) {
+    super(`job ${jobId} is ${state}; its content is not ready yet`);
+  }
+}
+
+// ---- CDN ---------------------------------------------------------------------------------
+
+/** 403/404/410 from the CDN: final, only the phone that received the media can re-upload it. */
+export class MediaExpiredError extends WamediaError {
+  readonly code = 'MEDIA_EXPIRED';
+  constructor(readonly cdnStatus: number) {
+    super(
+      `media expired or not found on the WhatsApp CDN (HTTP ${cdnStatus}); ` +
+        'it must be re-uploaded from the phone that received it (a media retry request), then downloaded with the new reference',
+    );
+  }
+}
+
+/** The media is larger than MAX_MEDIA_BYTES (declared or while streaming). */
+export class MediaTooLargeError extends WamediaError {
+  readonly code = 'MEDIA_TOO_LARGE';
+  constructor(readonly limit: number) {
+    super(`media is larger than the limit of ${limit} bytes`);
+  }
+}
+
+/** 5xx, 429, timeouts or network errors from the CDN; retried, and reported when retries run out. */
+export class CdnUnavailableError extends WamediaError {
+  readonly code = 'CDN_UNAVAILABLE';
+  constructor(
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number },
+  ) {
+    super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+  /** How long the CDN asked us to wait (Retry-After), when it did. */
+  readonly retryAfterMs: number | undefined;
+}
+
+// ---- Integrity ---------------------------------------------------------------------------
+
+/** Base of every integrity failure: wrong key, wrong type or corrupted bytes. Nothing is stored. */
+export abstract class IntegrityError extends WamediaError {}
+
+export class MediaTooShortError extends IntegrityError {
+  readonly code = 'MEDIA_TOO_SHORT';
+  constructor(length: number) {
+    super(`integrity check failed: encrypted media is too short (${length} bytes, at least 26 expected)`);
+  }
+}
+
+export class NotBlockAlignedError extends IntegrityError {
+  readonly code = 'NOT_BLOCK_ALIGNED';
+  constructor(ciphertextLength: number) {
+    super(`integrity check failed: ciphertext length ${ciphertextLength} is not a multiple of 16`);
+  }
+}
+
+export class EncSha256MismatchError extends IntegrityError {
+  readonly code = 'ENC_SHA256_MISMATCH';
+  constructor() {
+    super('integrity check failed: SHA-256 of the encrypted file does not match fileEncSha256');
+  }
+}
+
+export class MacMismatchError extends IntegrityError {
+  readonly code = 'MAC_MISMATCH';
+  constructor() {
+    super('integrity check failed: HMAC mismatch (wrong mediaKey, wrong contentType or corrupted file)');
+  }
+}
+
+export class BadPaddingError extends IntegrityError {
+  readonly code = 'BAD_PADDING';
+  constructor(options?: { cause?: unknown }) {
+    super('integrity check failed: bad PKCS#7 padding after decryption', options);
+  }
+}
+
+export class Sha256MismatchError extends IntegrityError {
+  readonly code = 'SHA256_MISMATCH';
+  constructor() {
+    super('integrity check failed: SHA-256 of the decrypted file does not match fileSha256');
+  }
+}
+
+export class LengthMismatchError extends IntegrityError {
+  readonly code = 'LENGTH_MISMATCH';
+  constructor(expected: number, actual: number) {
+    super(`integrity check failed: decrypted length ${actual} does not match fileLength ${expected}`);
+  }
+}
+
+// ---- Infrastructure ----------------------------------------------------------------------
+
+/** Redis (and so the queue) cannot be reached. */
+export class QueueUnavailableError extends WamediaError {
+  readonly code = 'QUEUE_UNAVAILABLE';
+}
+
+/** The blob store (S3 or the folder) cannot be reached. */
+export class StorageUnavailableError extends WamediaError {
+  readonly code = 'STORAGE_UNAVAILABLE';
+}
+
+/** One or more settings are missing or invalid; one message per variable. */
+export class ConfigError extends WamediaError {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+  }
+  override get messages(): string[] {
+    return this.problems;
+  }
+}
+
+/** Anything unexpected; the cause is logged, never shown to clients. */
+export class InternalError extends WamediaError {
+  readonly code = 'INTERNAL';
+}
+
+// ---- Crossing the queue ------------------------------------------------------------------
+
+/** What a failed job carries in BullMQ's failedReason so the API can answer with the right status. */
+export interface JobFailure {
+  code: ErrorCode;
+  message: string;
+}
+
+/** A failure read back from a job, with the code and message the worker gave it. */
+export class JobFailedError extends WamediaError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Serializes an error into a job's failedReason; unknown errors become INTERNAL. */
+export function encodeJobFailure(error: unknown): string {
+  const failure: JobFailure =
+    error instanceof WamediaError
+      ? { code: error.code, message: error.message }
+      : { code: 'INTERNAL', message: 'internal error while processing the media' };
+  return JSON.stringify(failure);
+}
+
+/** Reads a failedReason written by encodeJobFailure; anything else (a stalled job, ...) becomes INTERNAL. */
+export function decodeJobFailure(failedReason: string | undefined): JobFailedError {
+  try {
+    const parsed = JSON.parse(failedReason ?? '') as Partial<JobFailure>;
+    if (typeof parsed.code === 'string' && parsed.code in errorCatalogue && typeof parsed.message === 'string') {
+      return new JobFailedError(parsed.code, parsed.message);
+    }
+  } catch {
+    // not ours: BullMQ's own reasons (stalled too often, ...) are plain text
+  }
+  return new JobFailedError('INTERNAL', 'the download job failed');
+}

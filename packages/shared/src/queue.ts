@@ -1,0 +1,65 @@
+import type { ConnectionOptions } from 'bullmq';
+import { z } from 'zod';
+import { contentTypeSchema } from './schemas.js';
+
+/** Queue and job names shared by the API (producer) and the workers (consumer). */
+export const DOWNLOAD_QUEUE = 'media-download';
+export const DOWNLOAD_JOB = 'download';
+
+/**
+ * The payload of a download job. Bytes travel as base64; the mediaKey is removed from the
+ * job once the job has ended (see the worker), so Redis does not keep it in clear.
+ */
+export const downloadJobSchema = z.object({
+  contentType: contentTypeSchema,
+  url: z.string().optional(),
+  directPath: z.string().optional(),
+  /** base64; absent once the job has ended. */
+  mediaKey: z.string().optional(),
+  mimetype: z.string().optional(),
+  fileSha256: z.string().optional(),
+  fileEncSha256: z.string().optional(),
+  fileLength: z.number().optional(),
+  /** The cache key (see mediaLookupKey). */
+  lookupKey: z.string(),
+  /** The instance that first asked; others may share the job. */
+  instanceId: z.string(),
+  /** The API request id, so worker log lines can be matched to it. */
+  requestId: z.string().optional(),
+});
+
+export type DownloadJobData = z.infer<typeof downloadJobSchema>;
+
+/** What a completed download job returns. */
+export interface DownloadJobResult {
+  sha256: string;
+  size: number;
+  mimetype: string;
+  /** True when the media was already stored and no CDN request was made. */
+  cached: boolean;
+}
+
+/**
+ * The job id of a media: a function of its cache key, so identical requests made at once share
+ * one job and one CDN download (BullMQ ignores an add whose id already exists).
+ */
+export function downloadJobId(lookupKey: string): string {
+  return `dl-${lookupKey}`;
+}
+
+/**
+ * BullMQ connection options from REDIS_URL. Options, not an ioredis instance: BullMQ then owns
+ * its connections and close() ends them. maxRetriesPerRequest must be null for blocking commands.
+ */
+export function redisConnectionOptions(redisUrl: string): ConnectionOptions {
+  const url = new URL(redisUrl);
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || 6379),
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+    tls: url.protocol === 'rediss:' ? {} : undefined,
+    maxRetriesPerRequest: null,
+  };
+}
