@@ -9,12 +9,14 @@ export const errorCatalogue = {
   INVALID_REQUEST: { status: 400, retryable: false },
   INVALID_FIELD: { status: 400, retryable: false },
   HOST_NOT_ALLOWED: { status: 400, retryable: false },
+  REQUEST_TOO_LARGE: { status: 413, retryable: false },
+  RANGE_NOT_SATISFIABLE: { status: 416, retryable: false },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false },
   // Auth
   UNAUTHORIZED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
   // Jobs
   JOB_NOT_FOUND: { status: 404, retryable: false },
-  JOB_NOT_FINISHED: { status: 409, retryable: false },
   // CDN
   MEDIA_EXPIRED: { status: 404, retryable: false },
   MEDIA_TOO_LARGE: { status: 413, retryable: false },
@@ -93,6 +95,27 @@ export class HostNotAllowedError extends WamediaError {
   }
 }
 
+/** The request body is over the API's body size limit. */
+export class RequestTooLargeError extends WamediaError {
+  readonly code = 'REQUEST_TOO_LARGE';
+}
+
+/** A Range header that selects no byte of the media. */
+export class RangeNotSatisfiableError extends WamediaError {
+  readonly code = 'RANGE_NOT_SATISFIABLE';
+  constructor(readonly size: number) {
+    super(`range not satisfiable: the media has ${size} bytes`);
+  }
+}
+
+/** No route matches the method and path. */
+export class RouteNotFoundError extends WamediaError {
+  readonly code = 'ROUTE_NOT_FOUND';
+  constructor(method: string, path: string) {
+    super(`Cannot ${method} ${path}`);
+  }
+}
+
 // ---- Auth --------------------------------------------------------------------------------
 
 /** No token, a malformed or badly signed one, or an expired one. */
@@ -115,13 +138,6 @@ export class JobNotFoundError extends WamediaError {
   }
 }
 
-/** The job's content was asked for before the job completed. */
-export class JobNotFinishedError extends WamediaError {
-  readonly code = 'JOB_NOT_FINISHED';
-  constructor(jobId: string, state: string) {
-    super(`job ${jobId} is ${state}; its content is not ready yet`);
-  }
-}
 
 // ---- CDN ---------------------------------------------------------------------------------
 

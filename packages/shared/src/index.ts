@@ -13,3 +13,5 @@ export * from './media/media-types.js';
 export * from './storage/blob-store.js';
 export * from './storage/create-blob-store.js';
 export * from './storage/media-index.js';
+export * from './redis-check.js';
+export * from './run-main.js';

@@ -5,6 +5,8 @@ import { contentTypeSchema } from './schemas.js';
 /** Queue and job names shared by the API (producer) and the workers (consumer). */
 export const DOWNLOAD_QUEUE = 'media-download';
 export const DOWNLOAD_JOB = 'download';
+/** The backoff type of download jobs; the worker implements it (exponential, Retry-After aware). */
+export const DOWNLOAD_BACKOFF = 'download-backoff';
 
 /**
  * The payload of a download job. Bytes travel as base64; the mediaKey is removed from the

@@ -9,16 +9,18 @@ import { contentTypes } from './media/media-types.js';
  * tests (types). Byte fields accept every encoding of DESIGN.md §2 and come out as Buffers.
  */
 
+function bytes(value: unknown, ctx: z.RefinementCtx, length: number): Buffer {
+  try {
+    return parseBytes('', value, length);
+  } catch (error) {
+    if (!(error instanceof InvalidFieldError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.reason });
+    return z.NEVER;
+  }
+}
+
 function bytesField(length: number) {
-  return z.unknown().transform((value, ctx) => {
-    try {
-      return parseBytes('', value, length);
-    } catch (error) {
-      if (!(error instanceof InvalidFieldError)) throw error;
-      ctx.addIssue({ code: 'custom', message: error.reason });
-      return z.NEVER;
-    }
-  });
+  return z.unknown().transform((value, ctx) => bytes(value, ctx, length));
 }
 
 const fileLengthField = z.unknown().transform((value, ctx) => {
@@ -48,7 +50,7 @@ export const mediaContentSchema = z
         .max(4096)
         .regex(/^\/[^\s]*$/, 'must be a path starting with "/"')
         .optional(),
-      mediaKey: z.unknown().refine((v) => v !== undefined, 'is required').pipe(bytesField(MEDIA_KEY_LENGTH)),
+      mediaKey: z.unknown().refine((v) => v !== undefined, 'is required').transform((v, ctx) => bytes(v, ctx, MEDIA_KEY_LENGTH)),
       mimetype: z
         .string()
         .max(255)
@@ -80,7 +82,7 @@ export type DownloadRequestInput = z.input<typeof downloadRequestSchema>;
 export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.join('.');
-    return path ? `${path}: ${issue.message}` : issue.message;
+    return `${path || 'body'}: ${issue.message}`;
   });
 }
 

@@ -1,0 +1,49 @@
+import { STATUS_CODES } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import {
+  InternalError,
+  InvalidRequestError,
+  RequestTooLargeError,
+  RouteNotFoundError,
+  WamediaError,
+} from '@wamedia/shared';
+
+/** The error body every client sees: `{message: string[], error, statusCode}`. */
+export interface ErrorBody {
+  message: string[];
+  error: string;
+  statusCode: number;
+}
+
+/** The one place where failures become HTTP answers. */
+export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const known = toWamediaError(error);
+  if (known instanceof InternalError) req.log.error({ err: error }, 'request failed');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body: ErrorBody = {
+    message: known.messages,
+    error: STATUS_CODES[known.status] ?? 'Error',
+    statusCode: known.status,
+  };
+  res.status(known.status).json(body);
+};
+
+/** Unknown routes answer 404 in the same shape. */
+export const routeNotFound: RequestHandler = (req) => {
+  throw new RouteNotFoundError(req.method, req.path);
+};
+
+/** Errors raised by express's body parser carry a `type`; everything else unknown is internal. */
+function toWamediaError(error: unknown): WamediaError {
+  if (error instanceof WamediaError) return error;
+  const type = (error as { type?: unknown }).type;
+  if (type === 'entity.parse.failed') return new InvalidRequestError(['body: is not valid JSON']);
+  if (type === 'entity.too.large') return new RequestTooLargeError('the request body is too large');
+  if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
+    return new InvalidRequestError(['body: unsupported charset or encoding']);
+  }
+  return new InternalError('internal server error', { cause: error });
+}

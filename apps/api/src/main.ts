@@ -1,0 +1,78 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  DOWNLOAD_QUEUE,
+  HostAllowList,
+  MediaIndex,
+  assertRedisReachable,
+  createBlobStore,
+  createLogger,
+  loadConfig,
+  redisConnectionOptions,
+  runMain,
+  type DownloadJobData,
+  type DownloadJobResult,
+} from '@wamedia/shared';
+import { createApp } from './app.js';
+import { DownloadJobs } from './download-jobs.js';
+import { JobWaiter } from './job-waiter.js';
+import { MediaService } from './media-service.js';
+
+/** How long in-flight responses may take to finish after SIGTERM, in ms. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+runMain('wamedia api', async () => {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, name: 'api' });
+  await assertRedisReachable(config.redisUrl);
+  const store = createBlobStore(config.storage);
+  await store.ping();
+
+  const connection = redisConnectionOptions(config.redisUrl);
+  const queue = new Queue<DownloadJobData, DownloadJobResult>(DOWNLOAD_QUEUE, { connection, prefix: config.redisPrefix });
+  const events = new QueueEvents(DOWNLOAD_QUEUE, { connection, prefix: config.redisPrefix });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const onRedisError = (err: Error) => logger.warn({ err }, 'redis connection error');
+  queue.on('error', onRedisError);
+  events.on('error', onRedisError);
+  redis.on('error', onRedisError);
+  await events.waitUntilReady();
+
+  const waiter = new JobWaiter(queue, events);
+  const jobs = new DownloadJobs(queue, redis, {
+    attempts: config.jobAttempts,
+    retentionSeconds: config.jobRetentionSeconds,
+    failedJobReuseMs: config.failedJobReuseMs,
+    prefix: config.redisPrefix,
+  });
+  const allowList = new HostAllowList(config.allowedHosts);
+  const service = new MediaService({ jobs, waiter, store, index: new MediaIndex(store), allowList });
+  const app = createApp({ logger, service, store, jwtSecret: config.jwtSecret, maxWaitMs: config.maxWaitMs });
+
+  const server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  logger.info({ port: config.port, host: config.host, storage: config.storage.kind }, 'api listening');
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down: no new connections, in-flight requests may finish');
+    // Waiting clients are answered 202 with their job, which goes on without us.
+    waiter.close();
+    await closeServer(server);
+    await Promise.allSettled([events.close(), queue.close(), redis.quit()]);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', (signal) => void shutdown(signal));
+  process.once('SIGINT', (signal) => void shutdown(signal));
+});
+
+async function closeServer(server: Server): Promise<void> {
+  const closed = once(server, 'close');
+  server.close();
+  server.closeIdleConnections();
+  await Promise.race([closed, delay(SHUTDOWN_GRACE_MS)]);
+  server.closeAllConnections();
+}

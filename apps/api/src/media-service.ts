@@ -1,0 +1,168 @@
+import {
+  JobNotFoundError,
+  LengthMismatchError,
+  Sha256MismatchError,
+  decodeJobFailure,
+  defaultMimetype,
+  mediaLookupKey,
+  type BlobStore,
+  type ContentType,
+  type DownloadJobData,
+  type DownloadRequest,
+  type HostAllowList,
+  type MediaIndex,
+  type MediaIndexEntry,
+} from '@wamedia/shared';
+import type { DownloadJob, DownloadJobs } from './download-jobs.js';
+import type { JobWaiter, JobOutcome } from './job-waiter.js';
+
+/** A verified media in the store, ready to be streamed. */
+export interface ReadyMedia {
+  sha256: string;
+  size: number;
+  mimetype: string;
+  contentType: ContentType;
+}
+
+/** What a download request (or a job's content request) comes to. */
+export type DownloadOutcome =
+  | { kind: 'ready'; media: ReadyMedia }
+  | { kind: 'pending'; jobId: string; status: string };
+
+/** A job as the status route shows it. */
+export interface JobStatus {
+  jobId: string;
+  status: string;
+  attemptsMade: number;
+  createdAt: string;
+  finishedAt?: string;
+  result?: { sha256: string; size: number; mimetype: string };
+  error?: { statusCode: number; message: string };
+}
+
+export interface WaitOptions {
+  /** How long to wait for the job, in ms; 0 answers at once. */
+  timeoutMs: number;
+  /** Aborted when the client goes away. */
+  signal?: AbortSignal;
+  /** The HTTP request id, passed to the worker for its logs. */
+  requestId?: string;
+}
+
+/**
+ * The API's domain logic: cache lookup, enqueueing, waiting, and reading jobs back.
+ * Throws wamedia errors only; the routes turn results and errors into HTTP.
+ */
+export class MediaService {
+  constructor(
+    private readonly deps: {
+      jobs: DownloadJobs;
+      waiter: JobWaiter;
+      store: BlobStore;
+      index: MediaIndex;
+      allowList: HostAllowList;
+    },
+  ) {}
+
+  /** Serves a media from the cache, or downloads it through a job and waits up to the timeout. */
+  async download(instanceId: string, request: DownloadRequest, options: WaitOptions): Promise<DownloadOutcome> {
+    const { content, contentType } = request;
+    if (content.url) this.deps.allowList.assertAllowed(new URL(content.url));
+    const lookupKey = mediaLookupKey(content.mediaKey, contentType);
+    const cached = await this.deps.index.get(lookupKey);
+    if (cached) return { kind: 'ready', media: this.fromCache(cached, request) };
+
+    const data = toJobData(request, lookupKey, instanceId, options.requestId);
+    const job = await this.deps.jobs.enqueue(data, instanceId);
+    const outcome = await this.deps.waiter.wait(job.id!, options.timeoutMs, options.signal);
+    if (!outcome) return { kind: 'pending', jobId: job.id!, status: await job.getState() };
+    const media = await this.present(outcome, contentType, content.mimetype);
+    if (media) return { kind: 'ready', media };
+    // Completed, but the store lost the bytes: start over once.
+    const retry = await this.deps.jobs.enqueue(data, instanceId, { replaceCompleted: true });
+    return { kind: 'pending', jobId: retry.id!, status: await retry.getState() };
+  }
+
+  /** The status of one of this instance's jobs. */
+  async jobStatus(instanceId: string, jobId: string): Promise<JobStatus> {
+    const job = await this.findJob(instanceId, jobId);
+    return describeJob(job, await job.getState());
+  }
+
+  /** The content of one of this instance's jobs: ready, still pending, or the job's failure thrown. */
+  async jobContent(instanceId: string, jobId: string): Promise<DownloadOutcome> {
+    const job = await this.findJob(instanceId, jobId);
+    const outcome = await this.deps.waiter.outcomeOf(jobId);
+    if (!outcome) return { kind: 'pending', jobId, status: await job.getState() };
+    const media = await this.present(outcome, job.data.contentType, job.data.mimetype);
+    if (!media) throw new JobNotFoundError(jobId);
+    return { kind: 'ready', media };
+  }
+
+  private async findJob(instanceId: string, jobId: string): Promise<DownloadJob> {
+    const job = /^dl-[0-9a-f]{64}$/.test(jobId) ? await this.deps.jobs.find(jobId, instanceId) : undefined;
+    if (!job) throw new JobNotFoundError(jobId);
+    return job;
+  }
+
+  /** A finished job as servable media; undefined when its bytes are no longer stored. */
+  private async present(
+    outcome: JobOutcome,
+    contentType: ContentType,
+    mimetype: string | undefined,
+  ): Promise<ReadyMedia | undefined> {
+    if (outcome.state === 'failed') throw outcome.error;
+    const { sha256, size } = outcome.result;
+    if (!(await this.deps.store.stat(sha256))) return undefined;
+    return { sha256, size, contentType, mimetype: mimetype ?? outcome.result.mimetype };
+  }
+
+  /** A cache hit still has to agree with the hashes the client sent. */
+  private fromCache(entry: MediaIndexEntry, { content, contentType }: DownloadRequest): ReadyMedia {
+    if (content.fileSha256 && content.fileSha256.toString('hex') !== entry.sha256) throw new Sha256MismatchError();
+    if (content.fileLength !== undefined && content.fileLength !== entry.size) {
+      throw new LengthMismatchError(content.fileLength, entry.size);
+    }
+    return { sha256: entry.sha256, size: entry.size, contentType, mimetype: content.mimetype ?? entry.mimetype };
+  }
+}
+
+function toJobData(
+  { contentType, content }: DownloadRequest,
+  lookupKey: string,
+  instanceId: string,
+  requestId: string | undefined,
+): DownloadJobData {
+  return {
+    contentType,
+    url: content.url,
+    directPath: content.directPath,
+    mediaKey: content.mediaKey.toString('base64'),
+    mimetype: content.mimetype ?? defaultMimetype(contentType),
+    fileSha256: content.fileSha256?.toString('base64'),
+    fileEncSha256: content.fileEncSha256?.toString('base64'),
+    fileLength: content.fileLength,
+    lookupKey,
+    instanceId,
+    requestId,
+  };
+}
+
+function describeJob(job: DownloadJob, status: string): JobStatus {
+  const described: JobStatus = {
+    jobId: job.id!,
+    status,
+    attemptsMade: job.attemptsMade,
+    createdAt: new Date(job.timestamp).toISOString(),
+  };
+  if (job.finishedOn) described.finishedAt = new Date(job.finishedOn).toISOString();
+  if (status === 'completed') {
+    const { sha256, size, mimetype } = job.returnvalue;
+    described.result = { sha256, size, mimetype };
+  }
+  if (status === 'failed') {
+    const error = decodeJobFailure(job.failedReason);
+    described.error = { statusCode: error.status, message: error.message };
+  }
+  return described;
+}

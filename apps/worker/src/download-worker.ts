@@ -1,0 +1,94 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import {
+  DOWNLOAD_QUEUE,
+  type DownloadJobData,
+  type DownloadJobResult,
+  type Logger,
+} from '@wamedia/shared';
+import { retryDelay, toAttemptError } from './job-failure.js';
+import type { MediaProcessor } from './media-processor.js';
+
+type DownloadJob = Job<DownloadJobData, DownloadJobResult>;
+
+export interface DownloadWorkerOptions {
+  connection: ConnectionOptions;
+  /** Redis key prefix shared with the API. */
+  prefix: string;
+  /** Jobs processed at once by this process. */
+  concurrency: number;
+  /** First retry delay in ms, doubled per attempt (Retry-After wins when longer). */
+  backoffMs: number;
+  logger: Logger;
+}
+
+/**
+ * Runs MediaProcessor on the download queue: classifies failures, removes the mediaKey from
+ * a job once it has ended, and on stop finishes active jobs or hands them back to the queue.
+ */
+export class DownloadWorker {
+  private readonly worker: Worker<DownloadJobData, DownloadJobResult>;
+  private stopping = false;
+
+  constructor(
+    private readonly processor: MediaProcessor,
+    private readonly options: DownloadWorkerOptions,
+  ) {
+    this.worker = new Worker(DOWNLOAD_QUEUE, (job, token, signal) => this.run(job, token, signal), {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, options.backoffMs) },
+    });
+    this.worker.on('error', (err) => options.logger.warn({ err }, 'worker connection error'));
+    this.worker.on('failed', (job, err) =>
+      options.logger.warn({ jobId: job?.id, requestId: job?.data.requestId, reason: err.message }, 'attempt failed'),
+    );
+  }
+
+  /** Resolves once the worker is connected and taking jobs. */
+  async ready(): Promise<void> {
+    await this.worker.waitUntilReady();
+  }
+
+  /**
+   * Stops taking jobs and lets active ones finish for up to `graceMs`; jobs still running then
+   * are cancelled and moved back to the queue, where another worker picks them up.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const closed = this.worker.close();
+    const finished = await Promise.race([closed.then(() => true), delay(graceMs, false)]);
+    if (!finished) {
+      this.options.logger.warn('active jobs did not finish in time; handing them back to the queue');
+      this.worker.cancelAllJobs('worker shutting down');
+      await closed;
+    }
+  }
+
+  private async run(job: DownloadJob, token: string | undefined, signal?: AbortSignal): Promise<DownloadJobResult> {
+    try {
+      const result = await this.processor.process(job, signal);
+      await forgetMediaKey(job);
+      return result;
+    } catch (error) {
+      if (this.stopping && signal?.aborted) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      const attemptError = toAttemptError(error);
+      if (isLastAttempt(job, attemptError)) await forgetMediaKey(job);
+      throw attemptError;
+    }
+  }
+}
+
+function isLastAttempt(job: DownloadJob, error: Error): boolean {
+  return error.name === 'UnrecoverableError' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/** Redis keeps finished jobs for the status routes; it need not keep their keys. */
+async function forgetMediaKey(job: DownloadJob): Promise<void> {
+  const { mediaKey: _forgotten, ...rest } = job.data;
+  await job.updateData(rest);
+}

@@ -1,0 +1,74 @@
+import { pipeline } from 'node:stream';
+import type { Job } from 'bullmq';
+import {
+  InternalError,
+  MediaTooLargeError,
+  createDecryptStream,
+  downloadJobSchema,
+  type BlobStore,
+  type DownloadJobData,
+  type DownloadJobResult,
+  type Logger,
+  type MediaIndex,
+} from '@wamedia/shared';
+import type { CdnClient } from './cdn-client.js';
+
+export interface MediaProcessorDeps {
+  cdn: CdnClient;
+  store: BlobStore;
+  index: MediaIndex;
+  /** MAX_MEDIA_BYTES: a declared fileLength above it fails before any download. */
+  maxMediaBytes: number;
+  logger: Logger;
+}
+
+/**
+ * One download job: cache re-check → CDN → one streaming pass of decrypt and verify into a
+ * temporary object → publish under the sha256 → index. Nothing unverified is ever published.
+ * Throws wamedia errors; the worker decides what is final.
+ */
+export class MediaProcessor {
+  constructor(private readonly deps: MediaProcessorDeps) {}
+
+  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal): Promise<DownloadJobResult> {
+    const data = downloadJobSchema.parse(job.data);
+    const log = this.deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
+    const cached = await this.deps.index.get(data.lookupKey);
+    if (cached) {
+      log.info({ sha256: cached.sha256 }, 'already stored; no download');
+      return { ...cached, mimetype: data.mimetype ?? cached.mimetype, cached: true };
+    }
+    if (!data.mediaKey) throw new InternalError('job has no mediaKey left (it already ended)');
+    if (data.fileLength !== undefined && data.fileLength > this.deps.maxMediaBytes) {
+      throw new MediaTooLargeError(this.deps.maxMediaBytes);
+    }
+    const started = performance.now();
+    const stored = await this.downloadAndStore(data, data.mediaKey, signal);
+    const entry = { sha256: stored.sha256, size: stored.size, mimetype: data.mimetype ?? 'application/octet-stream' };
+    await this.deps.index.put(data.lookupKey, entry);
+    log.info({ sha256: entry.sha256, size: entry.size, ms: Math.round(performance.now() - started) }, 'media stored');
+    return { ...entry, cached: false };
+  }
+
+  private async downloadAndStore(data: DownloadJobData, mediaKey: string, signal?: AbortSignal) {
+    const response = await this.deps.cdn.open({ directPath: data.directPath, url: data.url }, signal);
+    const decrypt = createDecryptStream({
+      contentType: data.contentType,
+      mediaKey: Buffer.from(mediaKey, 'base64'),
+      fileSha256: data.fileSha256 ? Buffer.from(data.fileSha256, 'base64') : undefined,
+      fileEncSha256: data.fileEncSha256 ? Buffer.from(data.fileEncSha256, 'base64') : undefined,
+      fileLength: data.fileLength,
+    });
+    // A CDN error destroys the decrypt stream with it, so writeTemp sees it and cleans up.
+    const plaintext = pipeline(response.body, decrypt, () => undefined);
+    const temp = await this.deps.store.writeTemp(plaintext);
+    const digest = decrypt.result;
+    if (!digest) {
+      await this.deps.store.discard(temp);
+      throw new InternalError('decrypt stream ended without a verification result');
+    }
+    const sha256 = digest.sha256.toString('hex');
+    await this.deps.store.commit(temp, sha256);
+    return { sha256, size: digest.length };
+  }
+}
