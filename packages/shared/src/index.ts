@@ -12,6 +12,8 @@ export * from './media/media-keys.js';
 export * from './media/media-types.js';
 export * from './storage/blob-store.js';
 export * from './storage/create-blob-store.js';
+export * from './storage/fs-store.js';
+export * from './storage/s3-store.js';
 export * from './storage/media-index.js';
 export * from './redis-check.js';
 export * from './run-main.js';

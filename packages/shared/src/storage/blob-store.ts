@@ -58,4 +58,13 @@ export interface BlobStore {
 
   /** Resolves when the store answers; rejects with StorageUnavailableError otherwise. */
   ping(): Promise<void>;
+
+  /**
+   * Removes temporary objects older than `olderThanMs` (left by a killed process); resolves
+   * with how many were removed. `now` is for tests.
+   */
+  removeStaleTemps(olderThanMs: number, now?: number): Promise<number>;
+
+  /** Releases connections; the store is not used afterwards. */
+  close(): Promise<void>;
 }

@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# One image for both processes: `api` runs by default, the worker overrides the command.
+
+FROM node:20.20-bookworm-slim AS base
+ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
+RUN npm i -g pnpm@12.4.2
+WORKDIR /app
+
+# Everything installed and type-checked: the build fails here rather than at run time.
+FROM base AS build
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json tsconfig.json ./
+COPY apps/api/package.json apps/api/
+COPY apps/worker/package.json apps/worker/
+COPY apps/cli/package.json apps/cli/
+COPY packages/shared/package.json packages/shared/
+COPY test/package.json test/
+RUN pnpm install --frozen-lockfile
+COPY . .
+RUN pnpm typecheck
+
+# Production dependencies only, owned by root and read-only to the runtime user.
+FROM base AS runtime
+ENV NODE_ENV=production
+COPY --from=build /app/package.json /app/pnpm-lock.yaml /app/pnpm-workspace.yaml /app/tsconfig.base.json /app/tsconfig.json ./
+COPY --from=build /app/apps/api/package.json apps/api/
+COPY --from=build /app/apps/worker/package.json apps/worker/
+COPY --from=build /app/apps/cli/package.json apps/cli/
+COPY --from=build /app/packages/shared/package.json packages/shared/
+COPY --from=build /app/test/package.json test/
+RUN pnpm install --frozen-lockfile --prod --filter '!@wamedia/test'
+COPY --from=build /app/apps ./apps
+COPY --from=build /app/packages ./packages
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+EXPOSE 8083
+# Exec form: node is PID 1's only child (tini via `init: true`), so SIGTERM reaches it.
+CMD ["node", "--import", "tsx", "apps/api/src/main.ts"]
