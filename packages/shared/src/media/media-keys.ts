@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync } from 'node:crypto';
+import { InvalidFieldError } from '../errors.js';
 import { hkdfInfo, keyClass, type ContentType } from './media-types.js';
 
 /** The keys expanded from one mediaKey for one media type. */
@@ -15,8 +16,15 @@ export interface MediaKeys {
 
 export const MEDIA_KEY_LENGTH = 32;
 
-/** HKDF-SHA256(mediaKey, no salt, "WhatsApp <X> Keys", 112 bytes), split into its four keys. */
+/**
+ * HKDF-SHA256(mediaKey, no salt, "WhatsApp <X> Keys", 112 bytes), split into its four keys.
+ * @throws InvalidFieldError for a key that is not 32 bytes (it would only fail later, as a
+ * misleading MAC mismatch).
+ */
 export function expandMediaKey(mediaKey: Uint8Array, contentType: ContentType): MediaKeys {
+  if (mediaKey.length !== MEDIA_KEY_LENGTH) {
+    throw new InvalidFieldError('mediaKey', `must be ${MEDIA_KEY_LENGTH} bytes, got ${mediaKey.length}`);
+  }
   const expanded = Buffer.from(hkdfSync('sha256', mediaKey, Buffer.alloc(0), hkdfInfo(contentType), 112));
   return {
     iv: expanded.subarray(0, 16),

@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encryptMedia } from '@wamedia/shared';
+import jwt from 'jsonwebtoken';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const samplePath = path.resolve(repoRoot, '..', 'shared', 'vectors', 'plain', 'cat.jpeg');
+
+interface CliRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs `wamedia <args>` as a real process from the repo root, the way `pnpm wamedia` does. */
+function wamedia(args: string[], stdin?: Buffer, env: NodeJS.ProcessEnv = process.env): Promise<CliRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: repoRoot, env });
+  const stdout: Buffer[] = [];
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(stdin);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
+  });
+}
+
+const sha256Base64 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64');
+
+describe('wamedia', () => {
+  let dir: string;
+  let original: Buffer;
+  let plainPath: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wamedia-cli-'));
+    if (!existsSync(samplePath)) console.warn(`${samplePath} not found: encrypting a generated file instead`);
+    original = existsSync(samplePath) ? await readFile(samplePath) : randomBytes(50_000);
+    plainPath = path.join(dir, 'cat.jpeg');
+    await writeFile(plainPath, original);
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('encrypts, then decrypts and verifies with the printed fields (file and stdio both ways)', async () => {
+    const encrypted = await wamedia(['encrypt', '--type', 'image', '--in', plainPath, '--out', '-']);
+    expect(encrypted.code).toBe(0);
+    const fields = JSON.parse(encrypted.stderr) as Record<string, string | number>;
+    expect(fields).toEqual({
+      mediaKey: expect.any(String),
+      fileSha256: sha256Base64(original),
+      fileEncSha256: sha256Base64(encrypted.stdout),
+      fileLength: original.length,
+    });
+
+    const outPath = path.join(dir, 'decrypted.jpeg');
+    const decrypted = await wamedia(
+      [
+        'decrypt',
+        '--type', 'sticker', // same keys as image: the key class is what counts
+        '--media-key', Buffer.from(String(fields.mediaKey), 'base64').toString('hex'),
+        '--file-sha256', String(fields.fileSha256),
+        '--file-enc-sha256', Buffer.from(String(fields.fileEncSha256), 'base64').toString('base64url'),
+        '--file-length', String(fields.fileLength),
+        '--out', outPath,
+      ],
+      encrypted.stdout,
+    );
+    expect(decrypted.stderr).toBe('');
+    expect(decrypted.code).toBe(0);
+    expect((await readFile(outPath)).equals(original)).toBe(true);
+  });
+
+  it('fails a corrupted file with one line and leaves no output file behind', async () => {
+    const { enc, mediaKey } = encryptMedia(original, { contentType: 'audio' });
+    enc[100]! ^= 0xff;
+    const encPath = path.join(dir, 'corrupt.enc');
+    await writeFile(encPath, enc);
+    const before = await readdir(dir);
+
+    const outPath = path.join(dir, 'corrupt.ogg');
+    const decrypted = await wamedia([
+      'decrypt', '--type', 'audio', '--media-key', mediaKey.toString('base64'), '--in', encPath, '--out', outPath,
+    ]);
+    expect(decrypted.code).toBe(1);
+    expect(decrypted.stderr).toMatch(/^wamedia decrypt: integrity check failed: HMAC mismatch .*\n$/);
+    expect(decrypted.stderr.split('\n')).toHaveLength(2);
+    expect(await readdir(dir)).toEqual(before);
+  });
+
+  it('shows help and exits 0', async () => {
+    const [overview, decrypt] = await Promise.all([wamedia(['--help']), wamedia(['decrypt', '--in', 'x', '--help'])]);
+    expect(overview.code).toBe(0);
+    expect(overview.stdout.toString()).toMatch(/decrypt.*\n.*encrypt/);
+    expect(decrypt.code).toBe(0);
+    expect(decrypt.stdout.toString()).toMatch(/^Usage: wamedia decrypt/);
+  });
+
+  it('rejects unknown commands, unknown flags and bad values with one line and exit 2', async () => {
+    const runs = await Promise.all([
+      wamedia(['frobnicate']),
+      wamedia(['decrypt', '--type', 'image', '--media-key', 'AAAA', '--bogus']),
+      wamedia(['decrypt', '--type', 'image', '--media-key', 'AAAA']),
+    ]);
+    const [command, flag, key] = runs.map(({ code, stderr }) => {
+      expect(code).toBe(2);
+      expect(stderr.split('\n')).toHaveLength(2);
+      return stderr;
+    });
+    expect(command).toMatch(/unknown command 'frobnicate'/);
+    expect(flag).toMatch(/--bogus/);
+    expect(key).toMatch(/--media-key: must be 32 bytes, got 3/);
+  });
+
+  it('token prints an HS256 JWT for the instance, signed with JWT_SECRET and expiring as asked', async () => {
+    const secret = 'a-test-secret-of-enough-length';
+    const run = await wamedia(['token', 'shop-42', '--expires-in', '90m'], undefined, { ...process.env, JWT_SECRET: secret });
+    expect(run.code).toBe(0);
+    const claims = jwt.verify(run.stdout.toString().trim(), secret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+    expect(claims.instanceId).toBe('shop-42');
+    expect(claims.exp! - claims.iat!).toBe(90 * 60);
+  });
+
+  it('token without JWT_SECRET exits 1 with one line naming the variable', async () => {
+    const { JWT_SECRET: _unset, ...env } = process.env;
+    const run = await wamedia(['token', 'shop-42'], undefined, env);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('JWT_SECRET')]);
+  });
+});
