@@ -1,34 +1,46 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { assertRedisReachable, loadConfig, runMain } from '@wamedia/shared';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  QueueUnavailableError,
+  assertRedisReachable,
+  loadConfig,
+  redactUrl,
+  runMain,
+  type Config,
+} from '@wamedia/shared';
 
 /**
  * `pnpm start`: the API and one worker, each its own process as in production, sharing this
  * terminal. Settings and Redis are checked once here, so a problem is reported in one line
- * rather than once per process.
+ * rather than once per process. Where no Redis answers on a local REDIS_URL and a
+ * `redis-server` binary is at hand, one is started for the session (data under ./data/redis).
  */
 runMain('wamedia', async () => {
   const config = loadConfig();
-  await assertRedisReachable(config.redisUrl);
-  const children = [start('apps/api/src/main.ts'), start('apps/worker/src/main.ts')];
+  const children: ChildProcess[] = [];
+  const redis = await ensureRedis(config);
+  if (redis) children.push(redis);
+  children.push(start('apps/api/src/main.ts'), start('apps/worker/src/main.ts'));
 
   let exiting = false;
   const stopAll = (signal: NodeJS.Signals) => {
     exiting = true;
-    for (const child of children) child.kill(signal);
+    // Redis last: the API and the worker hand their jobs back through it.
+    const services = redis ? children.filter((child) => child !== redis) : children;
+    for (const child of services) child.kill(signal);
+    if (redis) void Promise.all(services.map(exited)).then(() => redis.kill('SIGTERM'));
   };
   process.on('SIGINT', () => stopAll('SIGINT'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
 
   const codes = await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<number>((resolve) =>
-          child.once('exit', (code) => {
-            // One process dying takes the other down: half a service is worse than none.
-            if (!exiting) stopAll('SIGTERM');
-            resolve(code ?? 1);
-          }),
-        ),
+    children.map((child) =>
+      exited(child).then((code) => {
+        // One process dying takes the others down: half a service is worse than none.
+        if (!exiting) stopAll('SIGTERM');
+        return code;
+      }),
     ),
   );
   process.exit(Math.max(...codes));
@@ -36,4 +48,54 @@ runMain('wamedia', async () => {
 
 function start(entry: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', entry], { stdio: 'inherit' });
+}
+
+function exited(child: ChildProcess): Promise<number> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 0)));
+}
+
+/** Resolves when Redis answers; starts a local one when it may; else one clear error. */
+async function ensureRedis(config: Config): Promise<ChildProcess | undefined> {
+  try {
+    await assertRedisReachable(config.redisUrl);
+    return undefined;
+  } catch (error) {
+    const url = new URL(config.redisUrl);
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    if (!local || !hasRedisServer()) {
+      throw new QueueUnavailableError(
+        `no Redis answers at ${redactUrl(config.redisUrl)}: set REDIS_URL to a running Redis, ` +
+          'install redis-server, or run everything with `docker compose up --build`',
+        { cause: error },
+      );
+    }
+  }
+  return startRedis(config.redisUrl);
+}
+
+function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function startRedis(redisUrl: string): Promise<ChildProcess> {
+  const port = new URL(redisUrl).port || '6379';
+  mkdirSync('data/redis', { recursive: true });
+  process.stderr.write(`wamedia: no Redis on port ${port}; starting redis-server (data in ./data/redis)\n`);
+  const redis = spawn(
+    'redis-server',
+    ['--port', port, '--bind', '127.0.0.1', '--dir', 'data/redis', '--appendonly', 'yes', '--save', ''],
+    { stdio: 'ignore' },
+  );
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (redis.exitCode !== null) break;
+    try {
+      await assertRedisReachable(redisUrl, 500);
+      return redis;
+    } catch {
+      await delay(100);
+    }
+  }
+  redis.kill();
+  throw new QueueUnavailableError(`redis-server did not start on port ${port}`);
 }

@@ -69,7 +69,10 @@ export function describeBlobStoreContract(
       expect(await readAll(await store.read(sha256, { start: 100, end: 199 }))).toEqual(bytes.subarray(100, 200));
     });
 
-    it.skipIf(options.noSingleByteRangeAtZero)('reads the first byte alone', async () => {
+    const firstByteTitle = options.noSingleByteRangeAtZero
+      ? 'reads the first byte alone (skipped: this server reads bytes=0-0 as the whole object)'
+      : 'reads the first byte alone';
+    it.skipIf(options.noSingleByteRangeAtZero)(firstByteTitle, async () => {
       const bytes = randomBytes(10);
       const sha256 = sha256Hex(bytes);
       await store.commit(await store.writeTemp(Readable.from([bytes])), sha256);

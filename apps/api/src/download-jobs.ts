@@ -48,7 +48,7 @@ export class DownloadJobs {
     const jobId = downloadJobId(data.lookupKey);
     await this.grantAccess(jobId, instanceId);
     const existing = await this.guard(() => this.queue.getJob(jobId));
-    if (existing && (await this.isSpent(existing, replaceCompleted))) {
+    if (existing && (await this.isSpent(existing, data, replaceCompleted))) {
       await this.guard(() => existing.remove()).catch(() => undefined);
     } else if (existing) {
       return existing;
@@ -71,10 +71,13 @@ export class DownloadJobs {
     return this.guard(() => this.queue.getJob(jobId));
   }
 
-  private async isSpent(job: DownloadJob, replaceCompleted: boolean): Promise<boolean> {
+  private async isSpent(job: DownloadJob, data: DownloadJobData, replaceCompleted: boolean): Promise<boolean> {
     const state = await job.getState();
     if (state === 'completed') return replaceCompleted;
-    return state === 'failed' && Date.now() - (job.finishedOn ?? 0) > this.options.failedJobReuseMs;
+    if (state !== 'failed') return false;
+    // Only an identical request reuses a failure: a new reference (the phone re-uploaded the media
+    // after a 404: same mediaKey, new directPath) or other hashes deserve their own attempt.
+    return Date.now() - (job.finishedOn ?? 0) > this.options.failedJobReuseMs || !sameReference(job.data, data);
   }
 
   private async grantAccess(jobId: string, instanceId: string): Promise<void> {
@@ -96,4 +99,15 @@ export class DownloadJobs {
       throw new QueueUnavailableError('the job queue (Redis) is unavailable', { cause: error });
     }
   }
+}
+
+/** Whether two jobs of one media fetch and verify the same way. */
+function sameReference(a: DownloadJobData, b: DownloadJobData): boolean {
+  return (
+    a.url === b.url &&
+    a.directPath === b.directPath &&
+    a.fileSha256 === b.fileSha256 &&
+    a.fileEncSha256 === b.fileEncSha256 &&
+    a.fileLength === b.fileLength
+  );
 }

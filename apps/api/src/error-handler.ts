@@ -19,6 +19,8 @@ export interface ErrorBody {
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const known = toWamediaError(error);
   if (known instanceof InternalError) req.log.error({ err: error }, 'request failed');
+  // Redis or storage trouble (503), the CDN giving up (502): not bugs, but an operator must see them.
+  else if (known.status >= 500) req.log.warn({ err: error }, 'request failed');
   if (res.headersSent) {
     res.destroy();
     return;

@@ -74,11 +74,15 @@ export class JobWaiter {
 
   /** Reads a job's outcome once; undefined while it is still running. */
   async outcomeOf(jobId: string): Promise<JobOutcome | undefined> {
+    // The state first, then the job: a job read before its state may predate the job's end, and
+    // then says "completed" with no return value yet (and the request fails with a 500).
+    const state = await this.queue.getJobState(jobId);
+    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return undefined;
     const job = await this.queue.getJob(jobId);
     if (!job) return { state: 'failed', error: new JobFailedError('JOB_NOT_FOUND', `job ${jobId} not found`) };
-    const state = await job.getState();
-    if (state === 'completed') return { state, result: job.returnvalue };
-    if (state === 'failed') return { state, error: decodeJobFailure(job.failedReason) };
+    // Replaced by a new attempt between the two reads: that one is still running.
+    if (state === 'completed') return job.returnvalue ? { state, result: job.returnvalue } : undefined;
+    if (state === 'failed') return job.finishedOn ? { state, error: decodeJobFailure(job.failedReason) } : undefined;
     return undefined;
   }
 

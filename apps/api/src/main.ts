@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -54,7 +55,9 @@ runMain('wamedia api', async () => {
 
   const server = app.listen(config.port, config.host);
   await once(server, 'listening');
-  logger.info({ port: config.port, host: config.host, storage: config.storage.kind }, 'api listening');
+  // The bound port, not the configured one: PORT=0 picks a free port (tests, several APIs per host).
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, host: config.host, storage: config.storage.kind }, 'api listening');
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down: no new connections, in-flight requests may finish');

@@ -85,8 +85,11 @@ export class MediaService {
 
   /** The status of one of this instance's jobs. */
   async jobStatus(instanceId: string, jobId: string): Promise<JobStatus> {
-    const job = await this.findJob(instanceId, jobId);
-    return describeJob(job, await job.getState());
+    let job = await this.findJob(instanceId, jobId);
+    const state = await job.getState();
+    // The job may have ended between the two reads: read it again so its result matches the state.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = await this.findJob(instanceId, jobId);
+    return describeJob(job, state);
   }
 
   /** The content of one of this instance's jobs: ready, still pending, or the job's failure thrown. */
@@ -156,7 +159,7 @@ function describeJob(job: DownloadJob, status: string): JobStatus {
     createdAt: new Date(job.timestamp).toISOString(),
   };
   if (job.finishedOn) described.finishedAt = new Date(job.finishedOn).toISOString();
-  if (status === 'completed') {
+  if (status === 'completed' && job.returnvalue) {
     const { sha256, size, mimetype } = job.returnvalue;
     described.result = { sha256, size, mimetype };
   }

@@ -10,16 +10,18 @@ import type { ReadyMedia } from './media-service.js';
  */
 export async function sendMedia(req: Request, res: Response, store: BlobStore, media: ReadyMedia): Promise<void> {
   const etag = `"${media.sha256}"`;
-  res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
-  res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes' });
   if (matchesEtag(req.get('if-none-match'), etag)) {
-    res.status(304).end();
+    res.status(304).set({ ETag: etag, 'Accept-Ranges': 'bytes' }).end();
     return;
   }
   const range = requestedRange(req, media.size);
   const length = range ? range.end - range.start + 1 : media.size;
   const body = await store.read(media.sha256, range);
-  res.status(range ? 206 : 200).set('Content-Length', String(length));
+  // The media's headers only once nothing can fail before the bytes: an error answered after
+  // them (416, storage down) would go out as JSON labelled with the media's type and filename.
+  res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
+  res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Length': String(length) });
+  res.status(range ? 206 : 200);
   if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${media.size}`);
   try {
     await pipeline(body, res);

@@ -10,7 +10,7 @@ import {
 } from '@wamedia/shared';
 import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
-import { MediaProcessor } from './media-processor.js';
+import { MediaProcessor, maxEncryptedBytes } from './media-processor.js';
 
 /** How long active jobs may run on after SIGTERM before they are handed back, in ms. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -27,7 +27,7 @@ runMain('wamedia worker', async () => {
     allowList: new HostAllowList(config.allowedHosts),
     connectTimeoutMs: config.cdnConnectTimeoutMs,
     idleTimeoutMs: config.cdnIdleTimeoutMs,
-    maxBytes: config.maxMediaBytes,
+    maxBytes: maxEncryptedBytes(config.maxMediaBytes),
   });
   const processor = new MediaProcessor({
     cdn,

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream';
 import type { Job } from 'bullmq';
 import {
   InternalError,
+  MAC_LENGTH,
   MediaTooLargeError,
   createDecryptStream,
   downloadJobSchema,
@@ -43,7 +44,10 @@ export class MediaProcessor {
       throw new MediaTooLargeError(this.deps.maxMediaBytes);
     }
     const started = performance.now();
-    const stored = await this.downloadAndStore(data, data.mediaKey, signal);
+    const stored = await this.downloadAndStore(data, data.mediaKey, signal).catch((error: unknown) => {
+      // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
+      throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
+    });
     const entry = { sha256: stored.sha256, size: stored.size, mimetype: data.mimetype ?? 'application/octet-stream' };
     await this.deps.index.put(data.lookupKey, entry);
     log.info({ sha256: entry.sha256, size: entry.size, ms: Math.round(performance.now() - started) }, 'media stored');
@@ -67,8 +71,22 @@ export class MediaProcessor {
       await this.deps.store.discard(temp);
       throw new InternalError('decrypt stream ended without a verification result');
     }
+    // The CDN client's limit is on the .enc (see maxEncryptedBytes), up to 26 bytes more than this.
+    if (digest.length > this.deps.maxMediaBytes) {
+      await this.deps.store.discard(temp);
+      throw new MediaTooLargeError(this.deps.maxMediaBytes);
+    }
     const sha256 = digest.sha256.toString('hex');
     await this.deps.store.commit(temp, sha256);
     return { sha256, size: digest.length };
   }
+}
+
+/**
+ * The largest .enc of a plaintext of `maxMediaBytes`: PKCS#7 always pads (up to a whole 16-byte
+ * block) and the MAC follows. Limiting the download at `maxMediaBytes` itself would refuse media
+ * just under the limit; the plaintext's own length is checked after decryption.
+ */
+export function maxEncryptedBytes(maxMediaBytes: number): number {
+  return maxMediaBytes - (maxMediaBytes % 16) + 16 + MAC_LENGTH;
 }

@@ -19,19 +19,46 @@ function bytes(value: unknown, ctx: z.RefinementCtx, length: number): Buffer {
   }
 }
 
-function bytesField(length: number) {
-  return z.unknown().transform((value, ctx) => bytes(value, ctx, length));
+/** How byte fields look in the OpenAPI document: every encoding bytes() reads. */
+function bytesMeta(length: number) {
+  return {
+    description:
+      `${length} bytes: base64 (standard or URL-safe, padding optional, data: prefix allowed), hex, ` +
+      'a serialized Uint8Array {"0":12,...}, {"type":"Buffer","data":[...] or "<base64>"}, or an array of numbers',
+    anyOf: [
+      { type: 'string' },
+      { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 } },
+      { type: 'object' },
+    ],
+  };
 }
 
-const fileLengthField = z.unknown().transform((value, ctx) => {
-  try {
-    return parseFileLength(value);
-  } catch (error) {
-    if (!(error instanceof InvalidFieldError)) throw error;
-    ctx.addIssue({ code: 'custom', message: error.reason });
-    return z.NEVER;
-  }
-});
+function bytesField(length: number) {
+  return z
+    .unknown()
+    .transform((value, ctx) => bytes(value, ctx, length))
+    .meta(bytesMeta(length));
+}
+
+const fileLengthField = z
+  .unknown()
+  .transform((value, ctx) => {
+    try {
+      return parseFileLength(value);
+    } catch (error) {
+      if (!(error instanceof InvalidFieldError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.reason });
+      return z.NEVER;
+    }
+  })
+  .meta({
+    description: 'Plaintext length in bytes: a number, a decimal string, or a protobuf Long {low, high, unsigned}',
+    anyOf: [
+      { type: 'integer', minimum: 0 },
+      { type: 'string', pattern: '^\\d+$' },
+      { type: 'object', properties: { low: { type: 'integer' }, high: { type: 'integer' }, unsigned: { type: 'boolean' } } },
+    ],
+  });
 
 export const contentTypeSchema = z.enum(contentTypes, {
   error: (issue) =>
@@ -50,7 +77,11 @@ export const mediaContentSchema = z
         .max(4096)
         .regex(/^\/[^\s]*$/, 'must be a path starting with "/"')
         .optional(),
-      mediaKey: z.unknown().refine((v) => v !== undefined, 'is required').transform((v, ctx) => bytes(v, ctx, MEDIA_KEY_LENGTH)),
+      mediaKey: z
+        .unknown()
+        .refine((v) => v !== undefined, 'is required')
+        .transform((v, ctx) => bytes(v, ctx, MEDIA_KEY_LENGTH))
+        .meta(bytesMeta(MEDIA_KEY_LENGTH)),
       mimetype: z
         .string()
         .max(255)
@@ -67,13 +98,29 @@ export const mediaContentSchema = z
   });
 
 /** Body of POST .../media/directly-download. */
-export const downloadRequestSchema = z.object(
-  {
-    contentType: contentTypeSchema,
-    content: mediaContentSchema,
-  },
-  { error: 'must be a JSON object' },
-);
+export const downloadRequestSchema = z
+  .object(
+    {
+      contentType: contentTypeSchema.meta({ description: 'The WhatsApp message type; it selects the keys' }),
+      content: mediaContentSchema.meta({ description: 'The media reference, as the message carries it' }),
+    },
+    { error: 'must be a JSON object' },
+  )
+  .meta({ id: 'DownloadRequest' });
+
+/** Default of the `timeout` query, in ms. */
+export const DEFAULT_TIMEOUT_MS = 600_000;
+
+/** The `timeout` query in ms: default 600000 (or `max`, if lower), 0 = answer at once, at most `max`. */
+export function timeoutQuerySchema(max: number) {
+  return z.coerce
+    .number({ error: 'timeout: must be a number of milliseconds' })
+    .int('timeout: must be a whole number of milliseconds')
+    .min(0, 'timeout: must be 0 or more')
+    .max(max, `timeout: must be at most ${max} ms`)
+    .default(Math.min(DEFAULT_TIMEOUT_MS, max))
+    .meta({ description: `How long to wait for the file, in ms; 0 answers 202 at once unless it is stored. At most ${max}.` });
+}
 
 export type DownloadRequest = z.output<typeof downloadRequestSchema>;
 export type DownloadRequestInput = z.input<typeof downloadRequestSchema>;
@@ -89,3 +136,45 @@ export function describeIssues(error: z.ZodError): string[] {
 function truncate(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+
+// ---- Answers ------------------------------------------------------------------------------
+
+/** Every error answer: `{message: string[], error: "<reason phrase>", statusCode}`. */
+export const errorBodySchema = z
+  .object({
+    message: z.array(z.string()).meta({ description: 'One message per problem' }),
+    error: z.string().meta({ description: 'The HTTP reason phrase', examples: ['Bad Request'] }),
+    statusCode: z.number().int(),
+  })
+  .meta({ id: 'ErrorBody' });
+
+export const jobStateSchema = z
+  .enum(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'unknown'])
+  .meta({ id: 'JobState' });
+
+/** 202: the wait ran out (or was 0); the job goes on and can be followed. */
+export const jobAcceptedSchema = z
+  .object({
+    jobId: z.string(),
+    status: jobStateSchema,
+    statusUrl: z.string().meta({ description: 'GET it for the job status' }),
+    contentUrl: z.string().meta({ description: 'GET it for the file once the job completed' }),
+  })
+  .meta({ id: 'JobAccepted' });
+
+/** A job as the status route shows it. */
+export const jobStatusSchema = z
+  .object({
+    jobId: z.string(),
+    status: jobStateSchema,
+    attemptsMade: z.number().int(),
+    createdAt: z.iso.datetime(),
+    finishedAt: z.iso.datetime().optional(),
+    result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
+    error: z.object({ statusCode: z.number().int(), message: z.string() }).optional(),
+  })
+  .meta({ id: 'JobStatus' });
+
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+export type JobAccepted = z.infer<typeof jobAcceptedSchema>;
+export type JobStatus = z.infer<typeof jobStatusSchema>;

@@ -1,6 +1,11 @@
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
-import { InvalidRequestError, describeIssues, downloadRequestSchema, type BlobStore } from '@wamedia/shared';
+import {
+  InvalidRequestError,
+  describeIssues,
+  downloadRequestSchema,
+  timeoutQuerySchema,
+  type BlobStore,
+} from '@wamedia/shared';
 import { requireInstanceToken } from '../auth.js';
 import type { DownloadOutcome, MediaService } from '../media-service.js';
 import { sendMedia } from '../send-media.js';
@@ -13,19 +18,18 @@ export interface MediaRoutesOptions {
   maxWaitMs: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 600_000;
-
 /**
  * The media routes under /api/v2/instance/:instanceId/media. Handlers only translate between
  * HTTP and the MediaService.
  */
 export function mediaRoutes(options: MediaRoutesOptions): Router {
   const { service, store } = options;
+  const timeoutSchema = timeoutQuerySchema(options.maxWaitMs);
   const router = Router({ mergeParams: true });
   router.use('/api/v2/instance/:instanceId', requireInstanceToken(options.jwtSecret));
 
   router.post('/api/v2/instance/:instanceId/media/directly-download', async (req, res) => {
-    const timeoutMs = parseTimeout(req.query.timeout, options.maxWaitMs);
+    const timeoutMs = parseTimeout(req.query.timeout, timeoutSchema);
     const request = parseBody(req.body);
     const signal = abortOnClose(res);
     const outcome = await service.download(instance(res), request, { timeoutMs, signal, requestId: String(req.id) });
@@ -60,14 +64,7 @@ function parseBody(body: unknown) {
   return parsed.data;
 }
 
-/** `timeout` in ms: default 600000 (or the bound, if lower), 0 = answer at once, at most `max`. */
-function parseTimeout(value: unknown, max: number): number {
-  const schema = z.coerce
-    .number({ error: 'timeout: must be a number of milliseconds' })
-    .int('timeout: must be a whole number of milliseconds')
-    .min(0, 'timeout: must be 0 or more')
-    .max(max, `timeout: must be at most ${max} ms`)
-    .default(Math.min(DEFAULT_TIMEOUT_MS, max));
+function parseTimeout(value: unknown, schema: ReturnType<typeof timeoutQuerySchema>): number {
   const parsed = schema.safeParse(value === '' ? undefined : value);
   if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map((issue) => issue.message));
   return parsed.data;

@@ -1,0 +1,132 @@
+/**
+ * Requests refused before any work: every way a token can fail (401/403), and bodies or
+ * queries that do not validate (400), all in the error shape of the contract.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient, downloadBody, type CallOptions } from '../support/api-client.js';
+import { expectBytes, expectError } from '../support/expectations.js';
+import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { Stack } from '../support/stack.js';
+
+const INSTANCE = 'instance-a';
+const MAX_WAIT_MS = 30_000;
+
+let cdn: FakeCdn;
+let stack: Stack;
+let api: ApiClient;
+/** A media the CDN really serves: a request that gets through everything would download it. */
+let media: PublishedMedia;
+
+beforeAll(async () => {
+  cdn = await FakeCdn.start();
+  stack = await Stack.start({ cdn, env: { MAX_WAIT_MS: String(MAX_WAIT_MS) } });
+  api = new ApiClient(stack);
+  media = cdn.publish(randomBytes(2_000), 'document');
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await cdn?.close();
+});
+
+describe('authentication', () => {
+  const cases: [string, () => CallOptions, number, RegExp][] = [
+    ['no Authorization header', () => ({ token: null }), 401, /missing bearer token/],
+    ['a Basic Authorization header', () => ({ authorization: 'Basic dXNlcjpwYXNz' }), 401, /missing bearer token/],
+    ['a garbage token', () => ({ token: 'not-a-jwt' }), 401, /invalid/],
+    ['a token signed with another secret', () => ({ token: stack.token(INSTANCE, { secret: 'another-secret-of-32-characters!' }) }), 401, /invalid/],
+    ['an expired token', () => ({ token: stack.token(INSTANCE, { expiresInSeconds: -60 }) }), 401, /expired/],
+    ['an unsigned token (alg none)', () => ({ token: stack.token(INSTANCE, { alg: 'none' }) }), 401, /invalid/],
+    ['a token with another HMAC algorithm (HS384)', () => ({ token: stack.token(INSTANCE, { alg: 'HS384' }) }), 401, /invalid/],
+    ['a token without an instanceId claim', () => ({ token: stack.token(INSTANCE, { claims: { instanceId: undefined } }) }), 401, /instanceId/],
+    ['a token of another instance', () => ({ token: stack.token('instance-b') }), 403, /another instance/],
+  ];
+
+  it.each(cases)('refuses %s on directly-download', async (_, options, status, message) => {
+    const before = cdn.count();
+    const response = await api.download(INSTANCE, downloadBody(media), options());
+    expectError(response, status, message);
+    expect(cdn.count()).toBe(before);
+  });
+
+  it.each(cases)('refuses %s on the job routes', async (_, options, status, message) => {
+    const jobs = `/api/v2/instance/${INSTANCE}/media/jobs/dl-${'a'.repeat(64)}`;
+    expectError(await api.get(jobs, INSTANCE, options()), status, message);
+    expectError(await api.get(`${jobs}/content`, INSTANCE, options()), status, message);
+  });
+
+  it('accepts a valid token with an exp in the future', async () => {
+    const response = await api.download(INSTANCE, downloadBody(media), { token: stack.token(INSTANCE, { expiresInSeconds: 300 }) });
+    expectBytes(response, media.sha256, media.fileLength);
+  });
+});
+
+describe('validation', () => {
+  it('answers the seed\'s example body with 400 and a helpful message per problem', async () => {
+    const before = cdn.count();
+    const response = await api.download(INSTANCE, {
+      contentType: 'document | image | video | audio | sticker',
+      content: {},
+    });
+    const { message } = expectError(response, 400);
+    // The type: what was sent, and the values that are accepted.
+    expect(message).toContainEqual(expect.stringMatching(/^contentType: must be one of .*document.*image.*video.*audio.*sticker/));
+    expect(message).toContainEqual(expect.stringMatching(/got "document \| image \| video \| audio \| sticker": pick one/));
+    // The content: the key is missing, and so is any reference to fetch.
+    expect(message).toContainEqual(expect.stringMatching(/^content\.mediaKey: is required/));
+    expect(message).toContainEqual(expect.stringMatching(/^content: must have a url or a directPath/));
+    expect(cdn.count()).toBe(before);
+  });
+
+  it.each([
+    ['invalid JSON', '{"contentType": "image", "content": {', /body: is not valid JSON/],
+    ['a JSON array', '[]', /body: must be a JSON object/],
+    ['a JSON string', '"image"', /body/],
+  ])('answers %s with 400', async (_, body, message) => {
+    expectError(await api.download(INSTANCE, body), 400, message);
+  });
+
+  it('answers a body sent without a JSON Content-Type with 400', async () => {
+    const response = await api.call('POST', `/api/v2/instance/${INSTANCE}/media/directly-download`, {
+      instanceId: INSTANCE,
+      body: JSON.stringify(downloadBody(media)),
+      headers: { 'content-type': 'text/plain' },
+    });
+    expectError(response, 400, /body: must be a JSON object/);
+  });
+
+  it.each([
+    ['a mediaKey of the wrong length', { mediaKey: randomBytes(31).toString('base64') }, /^content\.mediaKey: must be 32 bytes, got 31/],
+    ['a mediaKey that is not base64', { mediaKey: '***' }, /^content\.mediaKey: is not valid base64/],
+    ['a fileSha256 of the wrong length', { fileSha256: randomBytes(16).toString('base64') }, /^content\.fileSha256: must be 32 bytes/],
+    ['a negative fileLength', { fileLength: -1 }, /^content\.fileLength: must be a non-negative integer/],
+    ['a directPath without a leading "/"', { directPath: 'v/t62/x.enc' }, /^content\.directPath: must be a path starting with "\/"/],
+    ['a url that is not http(s)', { url: 'ftp://mmg.whatsapp.net/x.enc' }, /^content\.url: must be an http\(s\) URL/],
+    ['a mimetype that is not type/subtype', { mimetype: 'pdf' }, /^content\.mimetype: must look like type\/subtype/],
+  ])('answers %s with 400 naming the field', async (_, content, message) => {
+    const response = await api.download(INSTANCE, downloadBody(media, { content }));
+    expectError(response, 400, message);
+  });
+
+  it.each([
+    ['abc', /timeout: must be a number of milliseconds/],
+    ['-1', /timeout: must be 0 or more/],
+    ['1.5', /timeout: must be a whole number of milliseconds/],
+    [String(MAX_WAIT_MS + 1), new RegExp(`timeout: must be at most ${MAX_WAIT_MS} ms`)],
+  ])('answers timeout=%s with 400', async (timeout, message) => {
+    const before = cdn.count();
+    expectError(await api.download(INSTANCE, downloadBody(media), { timeout }), 400, message);
+    expect(cdn.count()).toBe(before);
+  });
+
+  it('answers an unknown job with 404', async () => {
+    const jobs = `/api/v2/instance/${INSTANCE}/media/jobs`;
+    expectError(await api.get(`${jobs}/dl-${'0'.repeat(64)}`, INSTANCE), 404, /not found/);
+    expectError(await api.get(`${jobs}/not-a-job-id/content`, INSTANCE), 404, /not found/);
+  });
+
+  it('answers an unknown route with 404 in the error shape', async () => {
+    expectError(await api.get('/api/v2/nothing-here', INSTANCE), 404, /Cannot GET \/api\/v2\/nothing-here/);
+  });
+});

@@ -1,0 +1,318 @@
+/**
+ * A whole wamedia service for end-to-end tests: the API and N workers as separate processes,
+ * a Redis key prefix of their own, and a store of their own (a temporary folder, or an s3rver
+ * started in this process with a fresh bucket). `stop()` ends the processes and removes
+ * everything the stack made: its Redis keys (by prefix, never FLUSH*), its folders.
+ *
+ * Later suites (scaling, fault injection) can add and stop workers one by one, restart the API,
+ * and read each process's logs.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import S3rver from 's3rver';
+import { RedisClient } from './redis-client.js';
+import { ServiceProcess, type LogLine } from './service-process.js';
+import { signToken, type TokenOptions } from './tokens.js';
+
+export type StorageKind = 'fs' | 's3';
+
+export interface StackOptions {
+  /** The blob store: a temporary folder (default) or an in-process s3rver. */
+  storage?: StorageKind;
+  /** Worker processes to start (default 1). */
+  workers?: number;
+  /** Start the API (default true). */
+  api?: boolean;
+  /** The CDN stand-in: MEDIA_CDN_BASE_URL and MEDIA_ALLOWED_HOSTS point at its origin. */
+  cdn?: { origin: string };
+  /** Environment entries added to (or replacing) the stack's; `undefined` removes one. */
+  env?: Record<string, string | undefined>;
+  /** How long each process may take to log that it is ready, in ms (default 30000). */
+  readyTimeoutMs?: number;
+  /** Default redis://127.0.0.1:6379, or REDIS_URL of the test process. */
+  redisUrl?: string;
+  /** Copy the processes' output to stderr (default: WAMEDIA_E2E_ECHO=1). */
+  echo?: boolean;
+}
+
+/** Where the stack keeps media. */
+export type StackStorage =
+  | { kind: 'fs'; dir: string }
+  | { kind: 's3'; dir: string; bucket: string; endpoint: string; server: S3rver };
+
+/** Every variable of packages/shared/src/config.ts: none leaks in from the test's environment. */
+const CONFIG_VARIABLES = [
+  'PORT', 'HOST', 'REDIS_URL', 'REDIS_PREFIX', 'STORAGE', 'STORAGE_DIR', 'S3_ENDPOINT', 'S3_REGION',
+  'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE', 'JWT_SECRET',
+  'MEDIA_CDN_BASE_URL', 'MEDIA_ALLOWED_HOSTS', 'MAX_MEDIA_BYTES', 'WORKER_CONCURRENCY', 'MAX_WAIT_MS',
+  'CDN_CONNECT_TIMEOUT_MS', 'CDN_IDLE_TIMEOUT_MS', 'JOB_ATTEMPTS', 'JOB_BACKOFF_MS',
+  'JOB_RETENTION_SECONDS', 'FAILED_JOB_REUSE_MS', 'JOB_LOCK_MS', 'SHUTDOWN_GRACE_MS', 'WORKER_HEALTH_PORT',
+  'ADMIN_TOKEN', 'LOG_LEVEL',
+];
+
+const S3_BUCKET = 'wamedia-e2e';
+/** s3rver's fixed credentials. */
+const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export class Stack {
+  /** The API processes started so far (restarts included); the last one is current. */
+  readonly apis: ServiceProcess[] = [];
+  readonly workers: ServiceProcess[] = [];
+  /** `http://127.0.0.1:<port>` of the current API. */
+  baseUrl = '';
+
+  private workerSequence = 0;
+  private redisClient: RedisClient | undefined;
+  private stopped = false;
+
+  private constructor(
+    /** The environment every process of the stack starts with. */
+    readonly env: NodeJS.ProcessEnv,
+    readonly storage: StackStorage,
+    /** A folder removed by stop(); the fs store lives in it. */
+    readonly tempDir: string,
+    private readonly options: StackOptions,
+  ) {}
+
+  /** Starts the store, the API and the workers, and resolves once each has said it is ready. */
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const tempDir = await mkdtemp(path.join(tmpdir(), 'wamedia-e2e-'));
+    let storage: StackStorage;
+    try {
+      storage = options.storage === 's3' ? await startS3rver(tempDir) : { kind: 'fs', dir: path.join(tempDir, 'media') };
+    } catch (error) {
+      await rm(tempDir, { recursive: true, force: true });
+      throw error;
+    }
+    const stack = new Stack(stackEnv(options, storage), storage, tempDir, options);
+    try {
+      const starting: Promise<unknown>[] = [];
+      if (options.api ?? true) starting.push(stack.startApi());
+      for (let i = 0; i < (options.workers ?? 1); i++) starting.push(stack.startWorker());
+      await Promise.all(starting);
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+    return stack;
+  }
+
+  /** REDIS_PREFIX of the stack: every Redis key it makes starts with `<prefix>:`. */
+  get prefix(): string {
+    return this.env.REDIS_PREFIX!;
+  }
+
+  get jwtSecret(): string {
+    return this.env.JWT_SECRET!;
+  }
+
+  /** The current API process. */
+  get api(): ServiceProcess {
+    const api = this.apis.at(-1);
+    if (!api) throw new Error('this stack has no API');
+    return api;
+  }
+
+  /** Every process started, in order. */
+  get processes(): ServiceProcess[] {
+    return [...this.apis, ...this.workers];
+  }
+
+  /** A token for `instanceId` signed with the stack's secret (see TokenOptions for bad ones). */
+  token(instanceId: string, options?: TokenOptions): string {
+    return signToken(instanceId, this.jwtSecret, options);
+  }
+
+  /** Starts an API process (again, after a stop) and points baseUrl at it. */
+  async startApi(env: Record<string, string | undefined> = {}): Promise<ServiceProcess> {
+    const api = this.spawn(`api-${this.apis.length + 1}`, 'apps/api/src/main.ts', env);
+    this.apis.push(api);
+    const ready = await api.waitForLog((line) => line.msg === 'api listening', this.readyTimeoutMs, '"api listening"');
+    const port = Number(ready.port);
+    if (!Number.isInteger(port) || port <= 0) {
+      throw new Error(`"api listening" carries no usable port (${JSON.stringify(ready)})`);
+    }
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    return api;
+  }
+
+  /** Starts one more worker process and resolves once it is taking jobs. */
+  async startWorker(env: Record<string, string | undefined> = {}): Promise<ServiceProcess> {
+    const worker = this.spawn(`worker-${++this.workerSequence}`, 'apps/worker/src/main.ts', env);
+    this.workers.push(worker);
+    await worker.waitForLog((line) => line.msg === 'worker ready', this.readyTimeoutMs, '"worker ready"');
+    return worker;
+  }
+
+  /** Every log line of every process, tagged with the process name. */
+  logs(): (LogLine & { process: string })[] {
+    return this.processes.flatMap((p) => p.logs.map((line) => ({ ...line, process: p.name })));
+  }
+
+  /** stderr and the last log lines of every process, for failure messages. */
+  describe(): string {
+    return this.processes.map((p) => p.describe()).join('\n');
+  }
+
+  /** A Redis connection for looking at the stack's keys; closed by stop(). */
+  async redis(): Promise<RedisClient> {
+    this.redisClient ??= await RedisClient.connect(this.env.REDIS_URL);
+    return this.redisClient;
+  }
+
+  /** The Redis keys of the stack (all start with `<prefix>:`). */
+  async redisKeys(): Promise<string[]> {
+    return (await this.redis()).scan(`${this.prefix}:*`);
+  }
+
+  /**
+   * Every file the store holds, relative to its root and sorted: for fs the folder's files; for
+   * s3 the object keys (s3rver's side files left out) and any unfinished multipart upload.
+   */
+  async storedFiles(): Promise<string[]> {
+    if (this.storage.kind === 'fs') return (await walk(this.storage.dir)).sort();
+    const files = await walk(path.join(this.storage.dir, this.storage.bucket));
+    const objects: string[] = [];
+    for (const file of files) {
+      if (file.includes('._S3rver_uploads')) objects.push(file);
+      else if (file.endsWith('._S3rver_object')) objects.push(file.slice(0, -'._S3rver_object'.length));
+    }
+    return objects.sort();
+  }
+
+  /**
+   * SIGTERMs every process and waits for them, then deletes the stack's Redis keys, stops the
+   * s3rver and removes the temporary folders. Safe to call twice.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(this.processes.map((p) => p.stop('SIGTERM')));
+    try {
+      const redis = await this.redis();
+      await redis.deleteMatching(`${this.prefix}:*`);
+    } finally {
+      await this.redisClient?.close();
+      if (this.storage.kind === 's3') await this.storage.server.close().catch(() => undefined);
+      await rm(this.tempDir, { recursive: true, force: true });
+    }
+  }
+
+  private get readyTimeoutMs(): number {
+    return this.options.readyTimeoutMs ?? 30_000;
+  }
+
+  private spawn(name: string, entry: string, env: Record<string, string | undefined>): ServiceProcess {
+    if (this.stopped) throw new Error('the stack is stopped');
+    return new ServiceProcess({
+      name,
+      entry,
+      env: applyEnv({ ...this.env }, env),
+      echo: this.options.echo ?? process.env.WAMEDIA_E2E_ECHO === '1',
+    });
+  }
+}
+
+/** Starts an s3rver on 127.0.0.1, port 0, storing under `tempDir/s3`, with one empty bucket. */
+async function startS3rver(tempDir: string): Promise<StackStorage> {
+  const dir = path.join(tempDir, 's3');
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: S3_BUCKET }],
+  });
+  keepEmptyFolders(server);
+  const address = (await server.run()) as AddressInfo;
+  return { kind: 's3', dir, bucket: S3_BUCKET, endpoint: `http://127.0.0.1:${address.port}`, server };
+}
+
+/**
+ * s3rver's DeleteObject removes the object's folder once it is empty. A PutObject into the same
+ * folder at that moment (the store writes and deletes temporaries side by side, all the time)
+ * then opens its file in a folder that is gone: an ENOENT on a stream s3rver has no error
+ * listener on, which is an uncaught exception in this (the test) process. Real S3 has no
+ * folders; here they are simply left in place.
+ */
+function keepEmptyFolders(server: S3rver): void {
+  const store = (server as unknown as { store: S3rverFilesystemStore }).store;
+  store.deleteObject = async (bucket, key) => {
+    const files = ['object', 'object.md5', 'metadata.json'].map((kind) => store.getResourcePath(bucket, key, kind));
+    await Promise.all(
+      files.map((file) =>
+        unlink(file).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        }),
+      ),
+    );
+  };
+}
+
+/** The part of s3rver's (untyped) filesystem store that keepEmptyFolders replaces. */
+interface S3rverFilesystemStore {
+  getResourcePath(bucket: string, key: string, kind: string): string;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+
+function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of CONFIG_VARIABLES) delete env[name];
+  Object.assign(env, {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    REDIS_URL: options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: `wamedia-test-${randomBytes(6).toString('hex')}`,
+    JWT_SECRET: randomBytes(24).toString('base64url'),
+    LOG_LEVEL: 'info',
+    JOB_BACKOFF_MS: '100',
+    CDN_CONNECT_TIMEOUT_MS: '2000',
+    CDN_IDLE_TIMEOUT_MS: '5000',
+    // Several workers per host, several stacks at once: every listener on a free port.
+    WORKER_HEALTH_PORT: '0',
+    SHUTDOWN_GRACE_MS: '5000',
+  });
+  if (options.cdn) {
+    env.MEDIA_CDN_BASE_URL = options.cdn.origin;
+    env.MEDIA_ALLOWED_HOSTS = options.cdn.origin;
+  }
+  if (storage.kind === 'fs') {
+    Object.assign(env, { STORAGE: 'fs', STORAGE_DIR: storage.dir });
+  } else {
+    Object.assign(env, {
+      STORAGE: 's3',
+      S3_ENDPOINT: storage.endpoint,
+      S3_REGION: 'us-east-1',
+      S3_BUCKET: storage.bucket,
+      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+  }
+  return applyEnv(env, options.env ?? {});
+}
+
+function applyEnv(env: NodeJS.ProcessEnv, changes: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+/** Files under `dir`, relative to it, with "/" separators; none when `dir` does not exist. */
+async function walk(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
+}
