@@ -54,6 +54,14 @@ const envSchema = z
     JOB_RETENTION_SECONDS: positiveInt.default(24 * 3600),
     /** A failed job is reused for identical requests this long, then a new attempt starts, in ms. */
     FAILED_JOB_REUSE_MS: z.coerce.number().int().min(0).default(10_000),
+    /** Stall detection: a job whose worker stops renewing its lock for this long (ms) is given to another worker. */
+    JOB_LOCK_MS: positiveInt.min(1_000).default(30_000),
+    /** How long in-flight work may go on after SIGTERM, in ms (API responses; worker jobs before hand-back). */
+    SHUTDOWN_GRACE_MS: positiveInt.default(20_000),
+    /** Port of a worker's /healthz, /readyz and /metrics; 0 picks a free one. */
+    WORKER_HEALTH_PORT: port.default(8084),
+    /** Token of the queue dashboard at /admin/queues; the dashboard is off when unset. */
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -95,6 +103,10 @@ export interface Config {
   jobBackoffMs: number;
   jobRetentionSeconds: number;
   failedJobReuseMs: number;
+  jobLockMs: number;
+  shutdownGraceMs: number;
+  workerHealthPort: number;
+  adminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -137,6 +149,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobBackoffMs: e.JOB_BACKOFF_MS,
     jobRetentionSeconds: e.JOB_RETENTION_SECONDS,
     failedJobReuseMs: e.FAILED_JOB_REUSE_MS,
+    jobLockMs: e.JOB_LOCK_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    workerHealthPort: e.WORKER_HEALTH_PORT,
+    adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -17,3 +17,4 @@ export * from './storage/s3-store.js';
 export * from './storage/media-index.js';
 export * from './redis-check.js';
 export * from './run-main.js';
+export * from './health-checks.js';

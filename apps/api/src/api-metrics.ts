@@ -1,0 +1,52 @@
+import type { Queue } from 'bullmq';
+import type { RequestHandler } from 'express';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The API's Prometheus metrics: request durations by route and status, cache hits and
+ * misses, the process's own figures, and the queue's job counts as BullMQ exports them.
+ */
+export class ApiMetrics {
+  readonly registry = new Registry();
+
+  private readonly requestDuration = new Histogram({
+    name: 'wamedia_http_request_duration_seconds',
+    help: 'HTTP request duration, until the last byte of the answer was written',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 600],
+    registers: [this.registry],
+  });
+
+  private readonly cacheLookups = new Counter({
+    name: 'wamedia_cache_lookups_total',
+    help: 'Media requests answered from the store (hit) or sent to a download job (miss)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(private readonly queue: Queue) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'wamedia_api_' });
+  }
+
+  /** Times every request; the route label is the route's pattern, so ids don't explode it. */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      const stop = this.requestDuration.startTimer({ method: req.method });
+      res.once('close', () => {
+        const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+        stop({ route, status: String(res.statusCode) });
+      });
+      next();
+    };
+  }
+
+  cacheLookup(hit: boolean): void {
+    this.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
+  }
+
+  /** The exposition text: ours, then BullMQ's export of the queue's job counts. */
+  async render(): Promise<string> {
+    const queueMetrics = await this.queue.exportPrometheusMetrics().catch(() => '');
+    return `${await this.registry.metrics()}\n${queueMetrics}`;
+  }
+}

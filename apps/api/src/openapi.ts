@@ -1,0 +1,157 @@
+import { STATUS_CODES } from 'node:http';
+import { z } from 'zod';
+import {
+  downloadRequestSchema,
+  errorBodySchema,
+  jobAcceptedSchema,
+  jobStatusSchema,
+  timeoutQuerySchema,
+} from '@wamedia/shared';
+
+/**
+ * The OpenAPI 3.1 document. Every schema in it is generated from the zod schemas the API
+ * validates with and answers by (OpenAPI 3.1 speaks JSON Schema 2020-12, zod's own output);
+ * only the list of operations and their statuses is declared here.
+ */
+
+type Responses = Record<string, object>;
+
+const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+const error = (status: number, description?: string) => ({
+  [status]: { description: description ?? STATUS_CODES[status], content: json('ErrorBody') },
+});
+const errors = (...statuses: number[]) => Object.assign({}, ...statuses.map((status) => error(status))) as Responses;
+
+const mediaHeaders = {
+  ETag: { description: 'The SHA-256 of the file, quoted', schema: { type: 'string' } },
+  'Content-Length': { schema: { type: 'integer' } },
+  'Accept-Ranges': { schema: { type: 'string', const: 'bytes' } },
+  'Content-Disposition': { description: 'attachment, with a filename and extension', schema: { type: 'string' } },
+};
+
+/** 200/206/304/416: the file, as the download and job content routes stream it. */
+const fileResponses: Responses = {
+  200: {
+    description: 'The verified file; Content-Type is the request mimetype or the default of the contentType',
+    headers: mediaHeaders,
+    content: { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
+  },
+  206: { description: 'The requested byte range (Range: bytes=...)', headers: mediaHeaders },
+  304: { description: 'If-None-Match holds the ETag: the client has the file' },
+  ...error(416, 'The Range selects no byte of the file'),
+};
+
+const jobFailures = errors(404, 413, 422, 500, 502, 503);
+const auth = errors(401, 403);
+
+const instanceId = { name: 'instanceId', in: 'path', required: true, schema: { type: 'string' } };
+const jobId = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
+const rangeHeaders = [
+  { name: 'Range', in: 'header', required: false, schema: { type: 'string', examples: ['bytes=0-1023'] } },
+  { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
+];
+
+function operations(maxWaitMs: number) {
+  const timeout = z.toJSONSchema(timeoutQuerySchema(maxWaitMs), { io: 'input', target: 'draft-2020-12' });
+  return {
+    '/api/v2/instance/{instanceId}/media/directly-download': {
+      post: {
+        summary: 'Download, decrypt and verify a WhatsApp media; wait for it up to `timeout`',
+        security: [{ bearer: [] }],
+        parameters: [instanceId, { name: 'timeout', in: 'query', required: false, schema: timeout }, ...rangeHeaders],
+        requestBody: { required: true, content: json('DownloadRequest') },
+        responses: {
+          ...fileResponses,
+          202: { description: 'The timeout ran out first; follow the job', content: json('JobAccepted') },
+          ...error(400, 'Invalid input (one message per problem), or a url outside MEDIA_ALLOWED_HOSTS'),
+          ...auth,
+          ...jobFailures,
+        },
+      },
+    },
+    '/api/v2/instance/{instanceId}/media/jobs/{jobId}': {
+      get: {
+        summary: "The status of one of this instance's jobs",
+        security: [{ bearer: [] }],
+        parameters: [instanceId, jobId],
+        responses: { 200: { description: 'The job', content: json('JobStatus') }, ...auth, ...errors(404, 500, 503) },
+      },
+    },
+    '/api/v2/instance/{instanceId}/media/jobs/{jobId}/content': {
+      get: {
+        summary: "The file of one of this instance's jobs",
+        security: [{ bearer: [] }],
+        parameters: [instanceId, jobId, ...rangeHeaders],
+        responses: {
+          ...fileResponses,
+          202: { description: 'The job has not finished yet', content: json('JobAccepted') },
+          ...auth,
+          ...jobFailures,
+        },
+      },
+    },
+    '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'The process is up' } } } },
+    '/readyz': {
+      get: {
+        summary: 'Readiness: Redis and the store answer',
+        responses: { 200: { description: 'Ready' }, ...error(503, 'Redis or the store does not answer') },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics',
+        responses: { 200: { description: 'Exposition text', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
+    '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+    '/docs': { get: { summary: 'Interactive API documentation', responses: { 200: { description: 'HTML' } } } },
+    '/admin/queues': {
+      get: {
+        summary: 'Queue dashboard (Bull Board); only when ADMIN_TOKEN is set',
+        security: [{ admin: [] }],
+        responses: { 200: { description: 'HTML' }, ...error(401, 'ADMIN_TOKEN missing or wrong') },
+      },
+    },
+  };
+}
+
+/** The document served at /openapi.json. */
+export function buildOpenApiDocument(options: { maxWaitMs: number; version: string }) {
+  const registry = z.registry<{ id: string }>();
+  for (const schema of [downloadRequestSchema, errorBodySchema, jobAcceptedSchema, jobStatusSchema]) {
+    registry.add(schema, { id: z.globalRegistry.get(schema)!.id! });
+  }
+  const { schemas } = z.toJSONSchema(registry, {
+    io: 'input',
+    target: 'draft-2020-12',
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'wamedia',
+      version: options.version,
+      description:
+        'Downloads WhatsApp media from its CDN, decrypts and verifies it, and serves it. ' +
+        'Errors are {message: string[], error, statusCode}.',
+    },
+    paths: operations(options.maxWaitMs),
+    components: {
+      schemas: stripSchemaKeywords(schemas),
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (HS256, claim instanceId)' },
+        admin: { type: 'http', scheme: 'basic', description: 'Password: ADMIN_TOKEN (a bearer token works too)' },
+      },
+    },
+  };
+}
+
+/** Components may not carry their own $schema/$id; OpenAPI sets the dialect once. */
+function stripSchemaKeywords(schemas: Record<string, object>): Record<string, object> {
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => {
+      const { $schema: _dialect, $id: _id, ...rest } = schema as Record<string, unknown>;
+      return [id, rest];
+    }),
+  );
+}

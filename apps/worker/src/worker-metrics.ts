@@ -1,0 +1,53 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** How a job attempt ended, as counted in wamedia_jobs_total. */
+export type JobOutcome = 'completed' | 'cached' | 'failed' | 'retried' | 'handed_back';
+
+/** A worker's Prometheus metrics: jobs by outcome, bytes downloaded, and how long the work took. */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+
+  private readonly jobs = new Counter({
+    name: 'wamedia_jobs_total',
+    help: 'Download job attempts by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly downloadedBytes = new Counter({
+    name: 'wamedia_downloaded_bytes_total',
+    help: 'Encrypted bytes downloaded from the CDN, verified and stored',
+    registers: [this.registry],
+  });
+
+  private readonly cdnResponse = new Histogram({
+    name: 'wamedia_cdn_response_seconds',
+    help: 'Time from the first CDN request to the response headers, redirects and fallbacks included',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  private readonly download = new Histogram({
+    name: 'wamedia_download_decrypt_seconds',
+    help: 'Time of the single streaming pass: download, decrypt, verify and store',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'wamedia_worker_' });
+  }
+
+  jobEnded(outcome: JobOutcome): void {
+    this.jobs.inc({ outcome });
+  }
+
+  cdnResponded(seconds: number): void {
+    this.cdnResponse.observe(seconds);
+  }
+
+  mediaStored(encryptedBytes: number, seconds: number): void {
+    this.downloadedBytes.inc(encryptedBytes);
+    this.download.observe(seconds);
+  }
+}
