@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The API's Prometheus metrics: request durations by route and status, cache hits and
@@ -24,8 +24,25 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  constructor(private readonly queue: Queue) {
+  /**
+   * @param queue whose job counts are exported.
+   * @param waitingRequests how many requests wait for a job right now.
+   */
+  constructor(
+    private readonly queue: Queue,
+    waitingRequests: () => number,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'wamedia_api_' });
+    // Zero series from the start, so dashboards show a rate before the first hit.
+    for (const result of ['hit', 'miss'] as const) this.cacheLookups.inc({ result }, 0);
+    new Gauge({
+      name: 'wamedia_waiting_requests',
+      help: 'Requests waiting for their download job',
+      registers: [this.registry],
+      collect() {
+        this.set(waitingRequests());
+      },
+    });
   }
 
   /** Times every request; the route label is the route's pattern, so ids don't explode it. */

@@ -1,16 +1,31 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Queue } from 'bullmq';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import type { BlobStore, Logger } from '@wamedia/shared';
+import type { BlobStore, DependencyCheck, Logger } from '@wamedia/shared';
+import type { ApiMetrics } from './api-metrics.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import type { MediaService } from './media-service.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { docsRoutes } from './routes/docs-routes.js';
 import { mediaRoutes } from './routes/media-routes.js';
+import { opsRoutes } from './routes/ops-routes.js';
 
 export interface AppOptions {
   logger: Logger;
   service: MediaService;
   store: BlobStore;
+  queue: Queue;
+  metrics: ApiMetrics;
+  /** What /readyz asks. */
+  checks: readonly DependencyCheck[];
+  /** Served at /openapi.json. */
+  openApiDocument: object;
   jwtSecret: string;
+  /** Upper bound of the `timeout` query, in ms. */
   maxWaitMs: number;
+  /** The queue dashboard's token; no dashboard when undefined. */
+  adminToken: string | undefined;
 }
 
 /** The express application, without listening: main.ts and tests decide where it runs. */
@@ -18,7 +33,11 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(pinoHttp({ logger: options.logger, genReqId: requestId }));
+  app.use(pinoHttp({ logger: options.logger, genReqId: requestId, autoLogging: { ignore: isProbe } }));
+  app.use(options.metrics.middleware());
+  app.use(opsRoutes(options));
+  app.use(docsRoutes(options.openApiDocument));
+  if (options.adminToken) app.use(adminRoutes({ queue: options.queue, adminToken: options.adminToken }));
   app.use(express.json({ limit: '64kb' }));
   app.use(mediaRoutes(options));
   app.use(routeNotFound);
@@ -27,9 +46,14 @@ export function createApp(options: AppOptions): express.Express {
 }
 
 /** Keeps a caller's X-Request-Id when it is sane, so logs can follow a request across systems. */
-function requestId(req: express.Request, res: express.Response): string {
+function requestId(req: IncomingMessage, res: ServerResponse): string {
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
   res.setHeader('X-Request-Id', id);
   return id;
+}
+
+/** Health probes and scrapes every few seconds would drown the request log. */
+function isProbe(req: IncomingMessage): boolean {
+  return req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics';
 }

@@ -17,13 +17,15 @@ import {
   type DownloadJobData,
   type DownloadJobResult,
 } from '@wamedia/shared';
+import { ApiMetrics } from './api-metrics.js';
 import { createApp } from './app.js';
 import { DownloadJobs } from './download-jobs.js';
 import { JobWaiter } from './job-waiter.js';
 import { MediaService } from './media-service.js';
+import { buildOpenApiDocument } from './openapi.js';
 
-/** How long in-flight responses may take to finish after SIGTERM, in ms. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/** The API's version, as the OpenAPI document states it. */
+const API_VERSION = '2.0.0';
 
 runMain('wamedia api', async () => {
   const config = loadConfig();
@@ -50,8 +52,23 @@ runMain('wamedia api', async () => {
     prefix: config.redisPrefix,
   });
   const allowList = new HostAllowList(config.allowedHosts);
-  const service = new MediaService({ jobs, waiter, store, index: new MediaIndex(store), allowList });
-  const app = createApp({ logger, service, store, jwtSecret: config.jwtSecret, maxWaitMs: config.maxWaitMs });
+  const metrics = new ApiMetrics(queue, () => waiter.size);
+  const service = new MediaService({ jobs, waiter, store, index: new MediaIndex(store), allowList, metrics });
+  const app = createApp({
+    logger,
+    service,
+    store,
+    queue,
+    metrics,
+    checks: [
+      { name: 'redis', ping: () => redis.ping() },
+      { name: 'storage', ping: () => store.ping() },
+    ],
+    openApiDocument: buildOpenApiDocument({ maxWaitMs: config.maxWaitMs, version: API_VERSION }),
+    jwtSecret: config.jwtSecret,
+    maxWaitMs: config.maxWaitMs,
+    adminToken: config.adminToken,
+  });
 
   const server = app.listen(config.port, config.host);
   await once(server, 'listening');
@@ -63,8 +80,8 @@ runMain('wamedia api', async () => {
     logger.info({ signal }, 'shutting down: no new connections, in-flight requests may finish');
     // Waiting clients are answered 202 with their job, which goes on without us.
     waiter.close();
-    await closeServer(server);
-    await Promise.allSettled([events.close(), queue.close(), redis.quit()]);
+    await closeServer(server, config.shutdownGraceMs);
+    await Promise.allSettled([events.close(), queue.close(), redis.quit(), store.close()]);
     logger.info('stopped');
     process.exit(0);
   };
@@ -72,10 +89,11 @@ runMain('wamedia api', async () => {
   process.once('SIGINT', (signal) => void shutdown(signal));
 });
 
-async function closeServer(server: Server): Promise<void> {
+/** Stops accepting connections, lets in-flight responses finish for up to `graceMs`, then cuts the rest. */
+async function closeServer(server: Server, graceMs: number): Promise<void> {
   const closed = once(server, 'close');
   server.close();
   server.closeIdleConnections();
-  await Promise.race([closed, delay(SHUTDOWN_GRACE_MS)]);
+  await Promise.race([closed, delay(graceMs)]);
   server.closeAllConnections();
 }

@@ -61,6 +61,7 @@ export class MediaService {
       store: BlobStore;
       index: MediaIndex;
       allowList: HostAllowList;
+      metrics: { cacheLookup(hit: boolean): void };
     },
   ) {}
 
@@ -70,6 +71,7 @@ export class MediaService {
     if (content.url) this.deps.allowList.assertAllowed(new URL(content.url));
     const lookupKey = mediaLookupKey(content.mediaKey, contentType);
     const cached = await this.deps.index.get(lookupKey);
+    this.deps.metrics.cacheLookup(cached !== undefined);
     if (cached) return { kind: 'ready', media: this.fromCache(cached, request) };
 
     const data = toJobData(request, lookupKey, instanceId, options.requestId);

@@ -8,6 +8,7 @@ import {
 } from '@wamedia/shared';
 import { retryDelay, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
+import type { WorkerMetrics } from './worker-metrics.js';
 
 type DownloadJob = Job<DownloadJobData, DownloadJobResult>;
 
@@ -19,7 +20,13 @@ export interface DownloadWorkerOptions {
   concurrency: number;
   /** First retry delay in ms, doubled per attempt (Retry-After wins when longer). */
   backoffMs: number;
+  /**
+   * How long a job's lock lasts without renewal, in ms. A worker that dies (SIGKILL, lost
+   * host) stops renewing; after about this long its jobs are given to other workers.
+   */
+  lockMs: number;
   logger: Logger;
+  metrics: WorkerMetrics;
 }
 
 /**
@@ -38,6 +45,8 @@ export class DownloadWorker {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
       settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, options.backoffMs) },
     });
     this.worker.on('error', (err) => options.logger.warn({ err }, 'worker connection error'));
@@ -70,14 +79,18 @@ export class DownloadWorker {
     try {
       const result = await this.processor.process(job, signal);
       await forgetMediaKey(job);
+      this.options.metrics.jobEnded(result.cached ? 'cached' : 'completed');
       return result;
     } catch (error) {
       if (this.stopping && signal?.aborted) {
         await job.moveToWait(token);
+        this.options.metrics.jobEnded('handed_back');
         throw new WaitingError();
       }
       const attemptError = toAttemptError(error);
-      if (isLastAttempt(job, attemptError)) await forgetMediaKey(job);
+      const last = isLastAttempt(job, attemptError);
+      if (last) await forgetMediaKey(job);
+      this.options.metrics.jobEnded(last ? 'failed' : 'retried');
       throw attemptError;
     }
   }

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import {
   HostAllowList,
   MediaIndex,
@@ -10,10 +11,9 @@ import {
 } from '@wamedia/shared';
 import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
+import { HealthServer } from './health-server.js';
 import { MediaProcessor, maxEncryptedBytes } from './media-processor.js';
-
-/** How long active jobs may run on after SIGTERM before they are handed back, in ms. */
-const SHUTDOWN_GRACE_MS = 25_000;
+import { WorkerMetrics } from './worker-metrics.js';
 
 runMain('wamedia worker', async () => {
   const config = loadConfig();
@@ -29,27 +29,43 @@ runMain('wamedia worker', async () => {
     idleTimeoutMs: config.cdnIdleTimeoutMs,
     maxBytes: maxEncryptedBytes(config.maxMediaBytes),
   });
+  const metrics = new WorkerMetrics();
   const processor = new MediaProcessor({
     cdn,
     store,
     index: new MediaIndex(store),
     maxMediaBytes: config.maxMediaBytes,
     logger,
+    metrics,
   });
   const worker = new DownloadWorker(processor, {
     connection: redisConnectionOptions(config.redisUrl),
     prefix: config.redisPrefix,
     concurrency: config.workerConcurrency,
     backoffMs: config.jobBackoffMs,
+    lockMs: config.jobLockMs,
     logger,
+    metrics,
   });
   await worker.ready();
-  logger.info({ concurrency: config.workerConcurrency, storage: config.storage.kind }, 'worker ready');
+
+  // Its own small connection: readiness must not queue behind BullMQ's blocking commands.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  const health = new HealthServer(
+    [
+      { name: 'redis', ping: () => redis.ping() },
+      { name: 'storage', ping: () => store.ping() },
+    ],
+    metrics,
+  );
+  const healthPort = await health.listen(config.workerHealthPort);
+  logger.info({ concurrency: config.workerConcurrency, storage: config.storage.kind, healthPort }, 'worker ready');
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing active jobs');
-    await worker.stop(SHUTDOWN_GRACE_MS);
-    await cdn.close();
+    await worker.stop(config.shutdownGraceMs);
+    await Promise.allSettled([cdn.close(), health.close(), store.close(), redis.quit()]);
     logger.info('stopped');
     process.exit(0);
   };

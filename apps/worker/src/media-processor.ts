@@ -13,6 +13,7 @@ import {
   type MediaIndex,
 } from '@wamedia/shared';
 import type { CdnClient } from './cdn-client.js';
+import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface MediaProcessorDeps {
   cdn: CdnClient;
@@ -21,6 +22,7 @@ export interface MediaProcessorDeps {
   /** MAX_MEDIA_BYTES: a declared fileLength above it fails before any download. */
   maxMediaBytes: number;
   logger: Logger;
+  metrics: WorkerMetrics;
 }
 
 /**
@@ -43,19 +45,20 @@ export class MediaProcessor {
     if (data.fileLength !== undefined && data.fileLength > this.deps.maxMediaBytes) {
       throw new MediaTooLargeError(this.deps.maxMediaBytes);
     }
-    const started = performance.now();
     const stored = await this.downloadAndStore(data, data.mediaKey, signal).catch((error: unknown) => {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
     const entry = { sha256: stored.sha256, size: stored.size, mimetype: data.mimetype ?? 'application/octet-stream' };
     await this.deps.index.put(data.lookupKey, entry);
-    log.info({ sha256: entry.sha256, size: entry.size, ms: Math.round(performance.now() - started) }, 'media stored');
+    log.info({ sha256: entry.sha256, size: entry.size, seconds: stored.seconds }, 'media stored');
     return { ...entry, cached: false };
   }
 
   private async downloadAndStore(data: DownloadJobData, mediaKey: string, signal?: AbortSignal) {
+    const started = performance.now();
     const response = await this.deps.cdn.open({ directPath: data.directPath, url: data.url }, signal);
+    this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
     const decrypt = createDecryptStream({
       contentType: data.contentType,
       mediaKey: Buffer.from(mediaKey, 'base64'),
@@ -78,7 +81,9 @@ export class MediaProcessor {
     }
     const sha256 = digest.sha256.toString('hex');
     await this.deps.store.commit(temp, sha256);
-    return { sha256, size: digest.length };
+    const seconds = (performance.now() - started) / 1000;
+    this.deps.metrics.mediaStored(digest.encLength, seconds);
+    return { sha256, size: digest.length, seconds };
   }
 }
 

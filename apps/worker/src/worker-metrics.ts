@@ -1,7 +1,9 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const JOB_OUTCOMES = ['completed', 'cached', 'failed', 'retried', 'handed_back'] as const;
+
 /** How a job attempt ended, as counted in wamedia_jobs_total. */
-export type JobOutcome = 'completed' | 'cached' | 'failed' | 'retried' | 'handed_back';
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
 /** A worker's Prometheus metrics: jobs by outcome, bytes downloaded, and how long the work took. */
 export class WorkerMetrics {
@@ -36,6 +38,8 @@ export class WorkerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'wamedia_worker_' });
+    // Zero series from the start, so dashboards show a rate before the first job.
+    for (const outcome of JOB_OUTCOMES) this.jobs.inc({ outcome }, 0);
   }
 
   jobEnded(outcome: JobOutcome): void {

@@ -43,6 +43,8 @@ export interface MediaDigest {
   encSha256: Buffer;
   /** Plaintext length in bytes. */
   length: number;
+  /** .enc length in bytes (what was downloaded). */
+  encLength: number;
 }
 
 /**
@@ -113,7 +115,7 @@ class MediaDecryptor {
     if (fileLength !== undefined && fileLength !== this.plainLength) {
       throw new LengthMismatchError(fileLength, this.plainLength);
     }
-    return { sha256, encSha256, length: this.plainLength };
+    return { sha256, encSha256, length: this.plainLength, encLength: this.encLength };
   }
 
   private finalBlock(): Buffer {
