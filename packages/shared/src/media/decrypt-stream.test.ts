@@ -78,6 +78,7 @@ describe.skipIf(!vectorsPresent)(`DecryptStream on the sample files in ${vectors
       sha256: sample.fileSha256,
       encSha256: sample.fileEncSha256,
       length: sample.fileLength,
+      encLength: readSample(sample.name, 'encrypted').length,
     });
   });
 
@@ -95,7 +96,7 @@ describe('DecryptStream', () => {
     const options = { contentType, mediaKey: tinyMediaKey, fileSha256: sha256(plaintext), fileLength: plaintext.length };
     const { plaintext: decrypted, result } = await decryptChunks(splitEvery(enc, 1), options);
     expect(decrypted).toEqual(plaintext);
-    expect(result).toEqual({ sha256: sha256(plaintext), encSha256: sha256(enc), length: plaintext.length });
+    expect(result).toEqual({ sha256: sha256(plaintext), encSha256: sha256(enc), length: plaintext.length, encLength: enc.length });
   });
 
   describe.each(edgeSizes)('round trip of %i plaintext bytes', (size) => {
@@ -105,7 +106,7 @@ describe('DecryptStream', () => {
     it.each(interestingChunkings(enc))('fed %s', async (_name, chunks) => {
       const { plaintext: decrypted, result } = await decryptChunks(chunks, options);
       expect(decrypted.equals(plaintext)).toBe(true);
-      expect(result).toEqual({ sha256: options.fileSha256, encSha256: options.fileEncSha256, length: size });
+      expect(result).toEqual({ sha256: options.fileSha256, encSha256: options.fileEncSha256, length: size, encLength: enc.length });
     });
   });
 
@@ -123,7 +124,7 @@ describe('DecryptStream', () => {
     const plaintext = randomBytes(100);
     const { enc, options } = encrypted(plaintext);
     const decrypted = decryptMedia(enc, { contentType: options.contentType, mediaKey: options.mediaKey });
-    expect(decrypted).toEqual({ plaintext, sha256: options.fileSha256, encSha256: options.fileEncSha256, length: 100 });
+    expect(decrypted).toEqual({ plaintext, sha256: options.fileSha256, encSha256: options.fileEncSha256, length: 100, encLength: enc.length });
   });
 
   it('decrypts with any contentType of the same key class', () => {
