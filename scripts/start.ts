@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { constants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   QueueUnavailableError,
@@ -14,7 +15,8 @@ import {
  * `pnpm start`: the API and one worker, each its own process as in production, sharing this
  * terminal. Settings and Redis are checked once here, so a problem is reported in one line
  * rather than once per process. Where no Redis answers on a local REDIS_URL and a
- * `redis-server` binary is at hand, one is started for the session (data under ./data/redis).
+ * `redis-server` binary is at hand, one is started for the session (data in REDIS_DATA_DIR,
+ * ./data/redis by default).
  */
 runMain('wamedia', async () => {
   const config = loadConfig();
@@ -33,6 +35,9 @@ runMain('wamedia', async () => {
   };
   process.on('SIGINT', () => stopAll('SIGINT'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
+  // The terminal closing: Redis sits in a process group of its own (see startRedis), so it is
+  // stopped from here, like on Ctrl-C.
+  process.on('SIGHUP', () => stopAll('SIGTERM'));
 
   const codes = await Promise.all(
     children.map((child) =>
@@ -50,9 +55,12 @@ function start(entry: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', entry], { stdio: 'inherit' });
 }
 
+/** The child's exit code; a child killed by a signal counts as failed (128 + the signal's number, as shells say). */
 function exited(child: ChildProcess): Promise<number> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 0)));
+  const code = (exitCode: number | null, signal: NodeJS.Signals | null) =>
+    exitCode ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(code(child.exitCode, child.signalCode));
+  return new Promise((resolve) => child.once('exit', (exitCode, signal) => resolve(code(exitCode, signal))));
 }
 
 /** Resolves when Redis answers; starts a local one when it may; else one clear error. */
@@ -71,22 +79,26 @@ async function ensureRedis(config: Config): Promise<ChildProcess | undefined> {
       );
     }
   }
-  return startRedis(config.redisUrl);
+  return startRedis(config.redisUrl, config.redisDataDir);
 }
 
 function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function startRedis(redisUrl: string): Promise<ChildProcess> {
+async function startRedis(redisUrl: string, dataDir: string): Promise<ChildProcess> {
   const port = new URL(redisUrl).port || '6379';
-  mkdirSync('data/redis', { recursive: true });
-  process.stderr.write(`wamedia: no Redis on port ${port}; starting redis-server (data in ./data/redis)\n`);
+  mkdirSync(dataDir, { recursive: true });
+  process.stderr.write(`wamedia: no Redis on port ${port}; starting redis-server (data in ${dataDir})\n`);
   const redis = spawn(
     'redis-server',
-    ['--port', port, '--bind', '127.0.0.1', '--dir', 'data/redis', '--appendonly', 'yes', '--save', ''],
-    { stdio: 'ignore' },
+    ['--port', port, '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', ''],
+    // A process group of its own: a terminal's Ctrl-C goes to the whole foreground group, and
+    // Redis must outlive the API and the worker, which hand their jobs back through it.
+    { stdio: 'ignore', detached: true },
   );
+  // Not left behind when this process ends on an error (or stopAll has not reached it).
+  process.once('exit', () => redis.kill('SIGTERM'));
   for (let attempt = 0; attempt < 50; attempt++) {
     if (redis.exitCode !== null) break;
     try {

@@ -31,6 +31,11 @@ export interface ServiceProcessOptions {
   env: NodeJS.ProcessEnv;
   /** Copy the process's output to this process's stderr (set WAMEDIA_E2E_ECHO=1 to debug). */
   echo?: boolean;
+  /**
+   * Start it as the leader of a process group of its own, so a signal can go to it and every
+   * process it starts at once (`process.kill(-pid, ...)`), as a terminal's Ctrl-C does.
+   */
+  detached?: boolean;
 }
 
 export class ServiceProcess {
@@ -40,6 +45,8 @@ export class ServiceProcess {
   readonly logs: LogLine[] = [];
   /** stdout lines that were not JSON. */
   readonly otherOutput: string[] = [];
+  /** Every stdout line exactly as written, JSON or not (e.g. to search the raw output for secrets). */
+  readonly stdoutLines: string[] = [];
   /** Everything written to stderr. */
   stderr = '';
   /** Resolves when the process has exited. */
@@ -57,6 +64,7 @@ export class ServiceProcess {
       cwd: repoRoot,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached,
     });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       if (options.echo) process.stderr.write(`[${this.name}] ${line}\n`);
@@ -144,6 +152,7 @@ export class ServiceProcess {
   }
 
   private onLine(text: string): void {
+    this.stdoutLines.push(text);
     let line: LogLine;
     try {
       line = JSON.parse(text) as LogLine;

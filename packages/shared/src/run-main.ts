@@ -12,3 +12,18 @@ export function runMain(name: string, main: () => Promise<unknown>): void {
     process.exit(1);
   });
 }
+
+/**
+ * Runs `shutdown` on the first SIGTERM or SIGINT and ignores the ones after it. One Ctrl-C under
+ * `pnpm start` brings SIGINT twice (from the terminal, to the whole process group, and forwarded
+ * by the start script): with `process.once`, the second would find no listener and kill the
+ * process mid-shutdown. `shutdown` must end the process itself, within its grace period.
+ */
+export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => Promise<void>): void {
+  let stopping: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping ??= shutdown(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -105,10 +105,6 @@ export class FsBlobStore implements BlobStore {
    * @param now the reference time in ms since the epoch; the current time by default.
    * @returns how many temporaries were removed.
    */
-  async close(): Promise<void> {
-    // Nothing held open between calls.
-  }
-
   async removeStaleTemps(olderThanMs: number, now: number = Date.now()): Promise<number> {
     const names = (await unlessMissing('list temporary files', () => readdir(this.tmpDir))) ?? [];
     let removed = 0;
@@ -116,6 +112,10 @@ export class FsBlobStore implements BlobStore {
       if (await removeIfOlder(join(this.tmpDir, name), now - olderThanMs)) removed += 1;
     }
     return removed;
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open between calls.
   }
 
   private tempPath(temp: TempBlob): string {

@@ -1,0 +1,321 @@
+/**
+ * Stopping and losing processes without losing work: SIGTERM to the API (no new connections,
+ * in-flight answers finish within SHUTDOWN_GRACE_MS, waiting clients get their job), SIGTERM to
+ * a worker (it finishes its job, or hands it back past the grace), SIGKILL of a worker (its job
+ * is recovered by stall detection after JOB_LOCK_MS), and clients that go away (their waiter and
+ * the store's read stream are freed). One fs stack; each case arranges the workers it needs.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, readlink, stat, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { downloadJobId, mediaLookupKey } from '@wamedia/shared';
+import { ApiClient, downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
+import { expectBytes } from '../support/expectations.js';
+import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { BodyReader, connectionOutcome, rawRequest, type RawExchange } from '../support/raw-http.js';
+import type { ServiceProcess } from '../support/service-process.js';
+import { Stack } from '../support/stack.js';
+
+const INSTANCE = 'instance-a';
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SHUTDOWN_GRACE_MS = 2_000;
+const JOB_LOCK_MS = 1_500;
+/** What a process may take beyond the grace to close its connections and exit. */
+const EXIT_MARGIN_MS = 2_000;
+
+let cdn: FakeCdn;
+let stack: Stack;
+let api: ApiClient;
+
+beforeAll(async () => {
+  cdn = await FakeCdn.start();
+  stack = await Stack.start({
+    cdn,
+    env: { SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS), JOB_LOCK_MS: String(JOB_LOCK_MS) },
+  });
+  api = new ApiClient(stack);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await cdn?.close();
+});
+
+/** The stack's workers still running. */
+function runningWorkers(): ServiceProcess[] {
+  return stack.workers.filter((worker) => worker.running);
+}
+
+/** Exactly one running worker, so the next job is known to go to it. */
+async function soleWorker(): Promise<ServiceProcess> {
+  const running = runningWorkers();
+  if (running.length === 1) return running[0]!;
+  await Promise.all(running.map((worker) => worker.stop('SIGTERM')));
+  return stack.startWorker();
+}
+
+/** The job id the API gives a media's download (a function of its mediaKey and type). */
+function jobIdOf(media: PublishedMedia): string {
+  return downloadJobId(mediaLookupKey(Buffer.from(media.mediaKey, 'base64'), media.contentType));
+}
+
+function jobPath(jobId: string): string {
+  return `/api/v2/instance/${INSTANCE}/media/jobs/${jobId}`;
+}
+
+/** A directly-download on a connection of its own, whose answer the test reads (or drops) itself. */
+function rawDownload(body: DownloadBody, timeoutMs: number): RawExchange {
+  return rawRequest(`${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=${timeoutMs}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.token(INSTANCE)}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The API's wamedia_waiting_requests gauge. */
+async function waitingRequests(): Promise<number> {
+  const text = (await api.get('/metrics', INSTANCE)).body.toString('utf8');
+  const match = /^wamedia_waiting_requests (\d+)$/m.exec(text);
+  if (!match) throw new Error('no wamedia_waiting_requests in /metrics');
+  return Number(match[1]);
+}
+
+/** Polls the job's status route until it is `status`; returns the status body. */
+async function jobReaches(jobId: string, status: string, timeoutMs = 15_000) {
+  return eventually(
+    async () => {
+      const polled = (await api.get(jobPath(jobId), INSTANCE)).json<{ status: string; attemptsMade: number }>();
+      return polled.status === status ? polled : undefined;
+    },
+    { timeoutMs, what: `job ${jobId} ${status}` },
+  );
+}
+
+/** Files of the fs store under `folder` (tmp, sha256, records), relative to the store. */
+async function storeFiles(folder: string): Promise<string[]> {
+  return (await stack.storedFiles()).filter((file) => file.startsWith(`${folder}/`) && !file.endsWith('.ping'));
+}
+
+function storePath(file: string): string {
+  return path.join(stack.storage.dir, file);
+}
+
+describe('SIGTERM to the API', () => {
+  it('refuses new connections, finishes an answer in flight within SHUTDOWN_GRACE_MS, cuts one past it, answers waiting clients 202, exits 0', async () => {
+    // Stored first: 32 MiB is far more than the socket buffers of both ends, so the API is still
+    // writing it when the signal comes.
+    const large = cdn.publish(randomBytes(32 * MiB), 'video');
+    expectBytes(await api.download(INSTANCE, downloadBody(large)), large.sha256, large.fileLength);
+    const slow = cdn.publish(randomBytes(256 * KiB), 'document');
+    cdn.enqueue(slow.directPathname, { kind: 'serve', bodyDelayMs: 3_000 });
+    const apiBefore = stack.api;
+    const apiUrl = stack.baseUrl;
+
+    const waiting = api.download(INSTANCE, downloadBody(slow, { omit: ['url'] }), { timeout: 60_000 });
+    await eventually(async () => ((await waitingRequests()) === 1 ? true : undefined), { what: 'one waiting request' });
+    // A reads at 24 MiB/s: done about 1.2 s after the signal. B reads 1 MiB, then stalls.
+    const a = new BodyReader(await rawDownload(downloadBody(large), 0).response, 24 * MiB);
+    const b = new BodyReader(await rawDownload(downloadBody(large), 0).response, 8 * MiB);
+    await Promise.all([a.until(4 * MiB), b.until(1 * MiB)]);
+    b.setRate(0);
+
+    const signalledAt = performance.now();
+    apiBefore.child.kill('SIGTERM');
+
+    // The waiter is released at once with its job, which goes on without the API.
+    const accepted = await waiting;
+    expect(accepted.status, accepted.body.toString('utf8')).toBe(202);
+    const { jobId, statusUrl, contentUrl } = accepted.json<{ jobId: string; statusUrl: string; contentUrl: string }>();
+    expect(jobId).toBe(jobIdOf(slow));
+    expect(performance.now() - signalledAt).toBeLessThan(1_000);
+    // The listener is closed by then: a new connection is refused while A and B are still open.
+    expect(await connectionOutcome(`${apiUrl}/healthz`)).toBe('refused');
+
+    const fromA = await a.done;
+    expect(fromA).toMatchObject({ complete: true, received: large.fileLength, sha256: large.sha256 });
+    expect(fromA.endedAt - signalledAt).toBeLessThan(SHUTDOWN_GRACE_MS);
+
+    // B still holds the API open: it exits once the grace is over and B is cut off.
+    const { code } = await apiBefore.exited;
+    const exitedAfter = performance.now() - signalledAt;
+    expect(code, apiBefore.describe()).toBe(0);
+    expect(exitedAfter).toBeGreaterThanOrEqual(SHUTDOWN_GRACE_MS - 100);
+    expect(exitedAfter).toBeLessThan(SHUTDOWN_GRACE_MS + EXIT_MARGIN_MS);
+    b.setRate(Infinity);
+    const fromB = await b.done;
+    expect(fromB.complete).toBe(false);
+    expect(fromB.received).toBeLessThan(large.fileLength);
+    expect(apiBefore.logsWithMsg('stopped')).toHaveLength(1);
+
+    // The job finished without the API; a new API serves it through the URLs of the 202.
+    await stack.startApi();
+    await jobReaches(jobId, 'completed');
+    expect(statusUrl).toBe(jobPath(jobId));
+    expectBytes(await api.get(contentUrl, INSTANCE), slow.sha256, slow.fileLength);
+    expect(cdn.countMedia(slow)).toBe(1);
+  });
+});
+
+describe('SIGTERM to a worker', () => {
+  it('lets the job it is downloading finish within SHUTDOWN_GRACE_MS, then exits 0', async () => {
+    const worker = await soleWorker();
+    const media = cdn.publish(randomBytes(256 * KiB), 'video');
+    // 16 pieces 60 ms apart: about 1 s in all, half the grace.
+    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 16 * KiB, chunkIntervalMs: 60 });
+    const response = api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 });
+    await eventually(async () => (cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
+
+    const signalledAt = performance.now();
+    worker.child.kill('SIGTERM');
+    const answered = await response;
+    const answeredAfter = performance.now() - signalledAt;
+    expectBytes(answered, media.sha256, media.fileLength);
+    expect(answeredAfter).toBeLessThan(SHUTDOWN_GRACE_MS);
+
+    const { code } = await worker.exited;
+    expect(code, worker.describe()).toBe(0);
+    expect(performance.now() - signalledAt).toBeLessThan(SHUTDOWN_GRACE_MS + EXIT_MARGIN_MS);
+    expect(worker.logsWithMsg('active jobs did not finish in time; handing them back to the queue')).toEqual([]);
+    expect(worker.logsWithMsg('stopped')).toHaveLength(1);
+    expect(cdn.count(media.directPathname)).toBe(1);
+    expect((await jobReaches(jobIdOf(media), 'completed')).attemptsMade).toBe(1);
+  });
+
+  it('hands a job still running after SIGTERM + SHUTDOWN_GRACE_MS back to the queue, where another worker completes it without a failed attempt', async () => {
+    const first = await soleWorker();
+    const media = cdn.publish(randomBytes(256 * KiB), 'video');
+    // 16 pieces 500 ms apart: 7.5 s, far past the grace. The next request is served at once.
+    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 16 * KiB, chunkIntervalMs: 500 });
+    const response = api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 });
+    await eventually(async () => (cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
+
+    const signalledAt = performance.now();
+    first.child.kill('SIGTERM');
+    const second = await stack.startWorker();
+
+    const answered = await response;
+    expectBytes(answered, media.sha256, media.fileLength);
+    const { code } = await first.exited;
+    const exitedAfter = performance.now() - signalledAt;
+    expect(code, first.describe()).toBe(0);
+    expect(exitedAfter).toBeGreaterThanOrEqual(SHUTDOWN_GRACE_MS - 100);
+    expect(exitedAfter).toBeLessThan(SHUTDOWN_GRACE_MS + EXIT_MARGIN_MS);
+    expect(first.logsWithMsg('active jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
+
+    // The second worker downloaded it anew; the handed-back attempt is not counted, nor failed.
+    expect(cdn.count(media.directPathname)).toBe(2);
+    expect(second.logsWithMsg('media stored').map((line) => line.jobId)).toContain(jobIdOf(media));
+    expect((await jobReaches(jobIdOf(media), 'completed')).attemptsMade).toBe(1);
+    const failures = stack.logs().filter((line) => line.msg === 'attempt failed' && line.jobId === jobIdOf(media));
+    expect(failures).toEqual([]);
+  });
+});
+
+describe('SIGKILL of a worker', () => {
+  it('recovers its job on another worker after JOB_LOCK_MS; the client gets 200 and only the verified blob is published', async () => {
+    const victim = await soleWorker();
+    const media = cdn.publish(randomBytes(8 * MiB), 'video');
+    // 32 pieces of 256 KiB, 100 ms apart: 3 s; the retry is served at once.
+    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 256 * KiB, chunkIntervalMs: 100 });
+    const blobsBefore = await storeFiles('sha256');
+    const tempsBefore = await storeFiles('tmp');
+    const response = api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 60_000 });
+
+    // Killed once its temporary file holds part of the media.
+    const partial = await eventually(
+      async () => {
+        for (const file of await storeFiles('tmp')) {
+          if (tempsBefore.includes(file)) continue;
+          const info = await stat(storePath(file)).catch(() => undefined);
+          if (info && info.size > 0) return file;
+        }
+        return undefined;
+      },
+      { what: 'a partly written temporary file' },
+    );
+    victim.child.kill('SIGKILL');
+    expect((await victim.exited).signal).toBe('SIGKILL');
+    const rescuer = await stack.startWorker();
+
+    expectBytes(await response, media.sha256, media.fileLength);
+    expect(rescuer.logsWithMsg('media stored').map((line) => line.jobId)).toContain(jobIdOf(media));
+    expect(cdn.count(media.directPathname)).toBe(2);
+
+    // Under content addresses: exactly the new, verified blob, and its bytes are the media.
+    const blob = `sha256/${media.sha256.slice(0, 2)}/${media.sha256}`;
+    expect((await storeFiles('sha256')).filter((file) => !blobsBefore.includes(file))).toEqual([blob]);
+    expect((await readFile(storePath(blob))).equals(media.plaintext)).toBe(true);
+    // The killed worker's partial file is still in tmp/: nobody can tell a dead writer from a slow one yet.
+    expect((await storeFiles('tmp')).filter((file) => !tempsBefore.includes(file))).toEqual([partial]);
+    expect((await stat(storePath(partial))).size).toBeLessThan(media.fileLength);
+
+    // Once it is older than the sweep's age, a worker starting up removes it.
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    await utimes(storePath(partial), twoHoursAgo, twoHoursAgo);
+    const next = await stack.startWorker();
+    const swept = await next.waitForLog((line) => line.msg === 'stale temporaries removed', 10_000, '"stale temporaries removed"');
+    expect(swept.removed).toBe(1);
+    expect(await storeFiles('tmp')).not.toContain(partial);
+    expect(await storeFiles('sha256')).toContain(blob);
+  });
+});
+
+describe('clients that go away', () => {
+  it('frees the waiter of a client that disconnects while the CDN is slow; the job completes anyway', async () => {
+    await soleWorker();
+    const media = cdn.publish(randomBytes(64 * KiB), 'image');
+    cdn.enqueue(media.directPathname, { kind: 'serve', bodyDelayMs: 1_500 });
+    expect(await waitingRequests()).toBe(0);
+    const exchange = rawDownload(downloadBody(media, { omit: ['url'] }), 60_000);
+    await eventually(async () => ((await waitingRequests()) === 1 ? true : undefined), { what: 'one waiting request' });
+
+    exchange.request.destroy();
+    await eventually(async () => ((await waitingRequests()) === 0 ? true : undefined), {
+      timeoutMs: 1_000,
+      what: 'no waiting request',
+    });
+    await expect(exchange.response).rejects.toThrow();
+    await jobReaches(jobIdOf(media), 'completed');
+    expectBytes(await api.get(`${jobPath(jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
+    expect(cdn.countMedia(media)).toBe(1);
+  });
+
+  it('closes the store file of a client that disconnects while being sent a large media', async () => {
+    await soleWorker();
+    const media = cdn.publish(randomBytes(30 * MiB), 'document');
+    expectBytes(await api.download(INSTANCE, downloadBody(media)), media.sha256, media.fileLength);
+    const pid = stack.api.pid!;
+    const blobsDir = storePath('sha256');
+    const baseline = await openFiles(pid);
+    expect(baseline.filter((target) => target.startsWith(blobsDir))).toEqual([]);
+
+    const reader = new BodyReader(await rawDownload(downloadBody(media), 0).response, 0);
+    reader.setRate(Infinity);
+    await reader.until(16 * KiB);
+    reader.setRate(0);
+    // While it is being sent, the API holds the blob open (so the check below means something).
+    expect((await openFiles(pid)).filter((target) => target.startsWith(blobsDir))).toHaveLength(1);
+
+    reader.abort();
+    expect((await reader.done).complete).toBe(false);
+    const after = await eventually(
+      async () => {
+        const open = await openFiles(pid);
+        return open.some((target) => target.startsWith(blobsDir)) ? undefined : open;
+      },
+      { timeoutMs: 2_000, what: 'the blob closed' },
+    );
+    expect(after.length).toBeLessThanOrEqual(baseline.length);
+    expect(stack.api.running).toBe(true);
+  });
+});
+
+/** What the process's file descriptors point at (files, sockets, pipes), from /proc. */
+async function openFiles(pid: number): Promise<string[]> {
+  const dir = `/proc/${pid}/fd`;
+  const fds = await readdir(dir);
+  const targets = await Promise.all(fds.map((fd) => readlink(path.join(dir, fd)).catch(() => undefined)));
+  return targets.filter((target): target is string => target !== undefined);
+}

@@ -1,0 +1,187 @@
+/**
+ * `pnpm start` (scripts/start.ts) as a developer runs it, from the repository root: with no
+ * Redis on REDIS_URL it starts a redis-server of its own, then the API and a worker, and one
+ * Ctrl-C stops all three; with no redis-server to start either, it says what to do in one line.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { downloadBody, eventually } from '../support/api-client.js';
+import { FakeCdn } from '../support/fake-cdn.js';
+import { connectionOutcome, rawRequest } from '../support/raw-http.js';
+import { RedisClient } from '../support/redis-client.js';
+import { ServiceProcess } from '../support/service-process.js';
+import { signToken } from '../support/tokens.js';
+
+const START_TIMEOUT_MS = 30_000;
+const SHUTDOWN_GRACE_MS = 1_500;
+const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** Folders and process groups to clean up after each test. */
+const tempDirs: string[] = [];
+const groups: ServiceProcess[] = [];
+
+afterEach(async () => {
+  for (const group of groups.splice(0)) {
+    // Whatever the test left running in the group (it failed half-way): gone at once.
+    try {
+      process.kill(-group.pid!, 'SIGKILL');
+    } catch {
+      // The group is already empty.
+    }
+  }
+  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wamedia-start-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** A TCP port of 127.0.0.1 that nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The environment of one `pnpm start`: nothing of the test's own configuration leaks in. */
+async function startEnv(dir: string, redisPort: number, PATH: string): Promise<NodeJS.ProcessEnv> {
+  return {
+    PATH,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_PREFIX: `wamedia-start-${randomBytes(6).toString('hex')}`,
+    REDIS_DATA_DIR: path.join(dir, 'redis'),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    WORKER_HEALTH_PORT: '0',
+    STORAGE_DIR: path.join(dir, 'media'),
+    JWT_SECRET: randomBytes(24).toString('base64url'),
+    SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+    LOG_LEVEL: 'info',
+  };
+}
+
+/** Runs scripts/start.ts as `pnpm start` does, leading a process group of its own. */
+function startScript(env: NodeJS.ProcessEnv): ServiceProcess {
+  const start = new ServiceProcess({
+    name: 'pnpm-start',
+    entry: 'scripts/start.ts',
+    env,
+    detached: true,
+    echo: process.env.WAMEDIA_E2E_ECHO === '1',
+  });
+  groups.push(start);
+  return start;
+}
+
+/** Whether a process with this pid still exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  let client: RedisClient | undefined;
+  try {
+    client = await RedisClient.connect(url);
+    return (await client.command('PING')) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    await client?.close();
+  }
+}
+
+describe('pnpm start', () => {
+  it.skipIf(!hasRedisServer)(
+    'starts a redis-server of its own when none answers, then the API and a worker; Ctrl-C (SIGINT to the group) stops all three, Redis last',
+    async () => {
+      const dir = await tempDir();
+      const cdn = await FakeCdn.start();
+      try {
+        const env = await startEnv(dir, await freePort(), process.env.PATH ?? '');
+        Object.assign(env, { MEDIA_CDN_BASE_URL: cdn.origin, MEDIA_ALLOWED_HOSTS: cdn.origin });
+        const redisUrl = env.REDIS_URL!;
+        expect(await redisAnswers(redisUrl)).toBe(false);
+
+        const start = startScript(env);
+        const [listening, ready] = await Promise.all([
+          start.waitForLog((line) => line.msg === 'api listening', START_TIMEOUT_MS, '"api listening"'),
+          start.waitForLog((line) => line.msg === 'worker ready', START_TIMEOUT_MS, '"worker ready"'),
+        ]);
+        expect(start.stderr).toContain(`starting redis-server (data in ${path.join(dir, 'redis')})`);
+        expect(await redisAnswers(redisUrl)).toBe(true);
+        const redis = await RedisClient.connect(redisUrl);
+        const redisPid = Number(/process_id:(\d+)/.exec(String(await redis.command('INFO', 'server')))?.[1]);
+        await redis.close();
+        const apiUrl = `http://127.0.0.1:${listening.port as number}`;
+        expect(await connectionOutcome(`${apiUrl}/readyz`)).toBe(200);
+        expect(await readdir(path.join(dir, 'redis'))).not.toEqual([]);
+        const pids = [start.pid!, listening.pid as number, ready.pid as number, redisPid];
+        for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
+
+        // A download the worker is still busy with at Ctrl-C: past the grace it goes back to
+        // the queue, through Redis, so Redis must still be there then.
+        const media = cdn.publish(randomBytes(64 * 1024), 'document');
+        cdn.setBehaviour(media.directPathname, { kind: 'serve', chunkSize: 4 * 1024, chunkIntervalMs: 500 });
+        const accepted = await rawRequest(`${apiUrl}/api/v2/instance/instance-a/media/directly-download?timeout=0`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${signToken('instance-a', env.JWT_SECRET!)}`, 'content-type': 'application/json' },
+          body: JSON.stringify(downloadBody(media, { omit: ['url'] })),
+        }).response;
+        accepted.resume();
+        expect(accepted.statusCode).toBe(202);
+        await eventually(async () => (cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
+
+        // A terminal's Ctrl-C: SIGINT to every process of the foreground group at once.
+        process.kill(-start.pid!, 'SIGINT');
+        const { code } = await start.exited;
+        expect(code, start.describe()).toBe(0);
+        // The API and the worker shut down in order (a second SIGINT did not kill them half-way);
+        // the worker handed its job back without a Redis error.
+        expect(start.logsWithMsg('stopped').map((line) => line.name).sort()).toEqual(['api', 'worker']);
+        expect(start.logsWithMsg('active jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
+        expect(start.logs.filter((line) => line.level >= 40 && line.msg !== 'active jobs did not finish in time; handing them back to the queue'))
+          .toEqual([]);
+        expect(await redisAnswers(redisUrl)).toBe(false);
+        expect(await connectionOutcome(`${apiUrl}/healthz`)).toBe('refused');
+        for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+      } finally {
+        await cdn.close();
+      }
+    },
+  );
+
+  it('exits non-zero with one line naming REDIS_URL and docker compose when no Redis answers and no redis-server is on PATH', async () => {
+    const dir = await tempDir();
+    // A PATH with node and nothing else.
+    const bin = path.join(dir, 'bin');
+    await mkdir(bin);
+    await symlink(process.execPath, path.join(bin, 'node'));
+    const env = await startEnv(dir, await freePort(), bin);
+
+    const start = startScript(env);
+    const { code } = await start.exited;
+    expect(code).not.toBe(0);
+    const lines = start.stderr.split('\n').filter((line) => line !== '');
+    expect(lines, start.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/REDIS_URL/);
+    expect(lines[0]).toMatch(/docker compose/);
+    expect(lines[0]).toContain(env.REDIS_URL);
+    // Nothing started: no service logged, no Redis folder made.
+    expect(start.logs).toEqual([]);
+    expect(await readdir(dir)).toEqual(['bin']);
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * A private, throw-away redis-server on a free port, for tests that take Redis away from a
+ * stack (stop it, start it again) without touching the Redis other runs share. Nothing is
+ * persisted (`--save '' --appendonly no`): a restart comes back empty.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { RedisClient } from './redis-client.js';
+
+/** Servers still running: killed if this (the test) process exits without stopping them. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export class RedisServer {
+  private child: ChildProcess | undefined;
+  /** Everything the server printed, over every start, for failure messages. */
+  output = '';
+
+  private constructor(readonly port: number) {}
+
+  /** Starts redis-server on a free port of 127.0.0.1 and resolves once it answers PING. */
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(await freePort());
+    await server.restart();
+    return server;
+  }
+
+  /** `redis://127.0.0.1:<port>`: the REDIS_URL of a stack that should use this server. */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Starts the server (again) on its port; resolves once it answers PING. */
+  async restart(timeoutMs = 5_000): Promise<void> {
+    if (this.child) return;
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    running.add(child);
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    child.once('exit', () => {
+      running.delete(child);
+      if (this.child === child) this.child = undefined;
+    });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const client = await RedisClient.connect(this.url);
+        await client.command('PING');
+        await client.close();
+        return;
+      } catch (error) {
+        if (!this.child || Date.now() > deadline) {
+          throw new Error(`redis-server on port ${this.port} did not start: ${String(error)}\n${this.output}`);
+        }
+        await delay(25);
+      }
+    }
+  }
+
+  /** Stops the server (SIGTERM; SIGKILL after `killAfterMs`) and waits for it to exit. */
+  async stop(killAfterMs = 5_000): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    await exited;
+    clearTimeout(timer);
+    this.child = undefined;
+  }
+}
+
+/** A TCP port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
