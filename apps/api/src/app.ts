@@ -5,7 +5,10 @@ import { pinoHttp } from 'pino-http';
 import type { BlobStore, DependencyCheck, Logger } from '@wamedia/shared';
 import type { ApiMetrics } from './api-metrics.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
+import { requireInstanceToken } from './auth.js';
+import type { BatchService } from './batch-service.js';
 import type { MediaService } from './media-service.js';
+import { batchRoutes } from './routes/batch-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
 import { mediaRoutes } from './routes/media-routes.js';
@@ -14,6 +17,7 @@ import { opsRoutes } from './routes/ops-routes.js';
 export interface AppOptions {
   logger: Logger;
   service: MediaService;
+  batches: BatchService;
   store: BlobStore;
   queue: Queue;
   metrics: ApiMetrics;
@@ -38,8 +42,11 @@ export function createApp(options: AppOptions): express.Express {
   app.use(opsRoutes(options));
   app.use(docsRoutes(options.openApiDocument));
   if (options.adminToken) app.use(adminRoutes({ queue: options.queue, adminToken: options.adminToken }));
-  app.use(express.json({ limit: '64kb' }));
+  // A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
+  app.use(express.json({ limit: '4mb' }));
+  app.use('/api/v2/instance/:instanceId', requireInstanceToken(options.jwtSecret));
   app.use(mediaRoutes(options));
+  app.use(batchRoutes(options));
   app.use(routeNotFound);
   app.use(errorHandler);
   return app;

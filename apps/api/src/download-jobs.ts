@@ -1,6 +1,7 @@
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  BATCH_PRIORITY,
   DOWNLOAD_BACKOFF,
   DOWNLOAD_JOB,
   DOWNLOAD_QUEUE,
@@ -8,6 +9,7 @@ import {
   downloadJobId,
   type DownloadJobData,
   type DownloadJobResult,
+  type JobSubscriptions,
 } from '@wamedia/shared';
 
 export type DownloadJob = Job<DownloadJobData, DownloadJobResult>;
@@ -31,6 +33,7 @@ export class DownloadJobs {
   constructor(
     private readonly queue: Queue<DownloadJobData, DownloadJobResult>,
     private readonly redis: Redis,
+    private readonly subscriptions: JobSubscriptions,
     private readonly options: DownloadJobsOptions,
   ) {}
 
@@ -39,6 +42,7 @@ export class DownloadJobs {
    * job id, and BullMQ ignores an add whose id exists. A failed job is reused for a short
    * while (so a burst of retries doesn't hammer the CDN), then replaced by a fresh attempt.
    * `replaceCompleted` starts over a completed job whose result is gone from the store.
+   * A waiting client joining a batch's low-priority job lifts it to the front of the queue.
    */
   async enqueue(
     data: DownloadJobData,
@@ -46,22 +50,40 @@ export class DownloadJobs {
     { replaceCompleted = false } = {},
   ): Promise<DownloadJob> {
     const jobId = downloadJobId(data.lookupKey);
-    await this.grantAccess(jobId, instanceId);
+    await this.grantAccess([jobId], instanceId);
     const existing = await this.guard(() => this.queue.getJob(jobId));
-    if (existing && (await this.isSpent(existing, data, replaceCompleted))) {
-      await this.guard(() => existing.remove()).catch(() => undefined);
-    } else if (existing) {
+    if (existing && !(await this.replaceIfSpent(existing, data, replaceCompleted))) {
+      if ((await existing.getState()) === 'prioritized') await this.guard(() => existing.changePriority({ priority: 0 }));
       return existing;
     }
-    return this.guard(() =>
-      this.queue.add(DOWNLOAD_JOB, data, {
-        jobId,
-        attempts: this.options.attempts,
-        backoff: { type: DOWNLOAD_BACKOFF },
-        removeOnComplete: { age: this.options.retentionSeconds },
-        removeOnFail: { age: this.options.retentionSeconds },
+    return this.guard(() => this.queue.add(DOWNLOAD_JOB, data, this.jobOptions(jobId)));
+  }
+
+  /**
+   * Adds the jobs of a batch in bulk, at BATCH_PRIORITY so that waiting clients go first;
+   * media that already have a live job share it. Resolves with each media's job id.
+   */
+  async enqueueBatch(items: DownloadJobData[], instanceId: string): Promise<string[]> {
+    const jobIds = items.map((data) => downloadJobId(data.lookupKey));
+    const unique = new Map(items.map((data, i) => [jobIds[i]!, data]));
+    await this.grantAccess([...unique.keys()], instanceId);
+    const fresh: DownloadJobData[] = [];
+    await Promise.all(
+      [...unique].map(async ([jobId, data]) => {
+        const existing = await this.guard(() => this.queue.getJob(jobId));
+        if (!existing || (await this.replaceIfSpent(existing, data, false))) fresh.push(data);
       }),
     );
+    await this.guard(() =>
+      this.queue.addBulk(
+        fresh.map((data) => ({
+          name: DOWNLOAD_JOB,
+          data,
+          opts: { ...this.jobOptions(downloadJobId(data.lookupKey)), priority: BATCH_PRIORITY },
+        })),
+      ),
+    );
+    return jobIds;
   }
 
   /** The job, when it exists and `instanceId` asked for it; undefined otherwise. */
@@ -69,6 +91,25 @@ export class DownloadJobs {
     const allowed = await this.guard(() => this.redis.sismember(this.ownersKey(jobId), instanceId));
     if (!allowed) return undefined;
     return this.guard(() => this.queue.getJob(jobId));
+  }
+
+  private jobOptions(jobId: string) {
+    return {
+      jobId,
+      attempts: this.options.attempts,
+      backoff: { type: DOWNLOAD_BACKOFF },
+      removeOnComplete: { age: this.options.retentionSeconds },
+      removeOnFail: { age: this.options.retentionSeconds },
+    };
+  }
+
+  /** Removes a job that may not be reused (see isSpent); true when it was removed. */
+  private async replaceIfSpent(job: DownloadJob, data: DownloadJobData, replaceCompleted: boolean): Promise<boolean> {
+    if (!(await this.guard(() => this.isSpent(job, data, replaceCompleted)))) return false;
+    await this.guard(() => job.remove()).catch(() => undefined);
+    // Its end must not be reported to the followers of the job that replaces it.
+    await this.guard(() => this.subscriptions.jobRestarted(job.id!));
+    return true;
   }
 
   private async isSpent(job: DownloadJob, data: DownloadJobData, replaceCompleted: boolean): Promise<boolean> {
@@ -80,11 +121,12 @@ export class DownloadJobs {
     return Date.now() - (job.finishedOn ?? 0) > this.options.failedJobReuseMs || !sameReference(job.data, data);
   }
 
-  private async grantAccess(jobId: string, instanceId: string): Promise<void> {
-    const key = this.ownersKey(jobId);
-    await this.guard(() =>
-      this.redis.multi().sadd(key, instanceId).expire(key, this.options.retentionSeconds).exec(),
-    );
+  private async grantAccess(jobIds: string[], instanceId: string): Promise<void> {
+    const multi = this.redis.multi();
+    for (const jobId of jobIds) {
+      multi.sadd(this.ownersKey(jobId), instanceId).expire(this.ownersKey(jobId), this.options.retentionSeconds);
+    }
+    await this.guard(() => multi.exec());
   }
 
   private ownersKey(jobId: string): string {

@@ -1,4 +1,3 @@
-import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   InternalError,
@@ -6,14 +5,8 @@ import {
   RequestTooLargeError,
   RouteNotFoundError,
   WamediaError,
+  toErrorBody,
 } from '@wamedia/shared';
-
-/** The error body every client sees: `{message: string[], error, statusCode}`. */
-export interface ErrorBody {
-  message: string[];
-  error: string;
-  statusCode: number;
-}
 
 /** The one place where failures become HTTP answers. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
@@ -25,12 +18,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     res.destroy();
     return;
   }
-  const body: ErrorBody = {
-    message: known.messages,
-    error: STATUS_CODES[known.status] ?? 'Error',
-    statusCode: known.status,
-  };
-  res.status(known.status).json(body);
+  res.status(known.status).json(toErrorBody(known));
 };
 
 /** Unknown routes answer 404 in the same shape. */

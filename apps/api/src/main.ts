@@ -6,12 +6,15 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   DOWNLOAD_QUEUE,
+  CallbackPolicy,
   HostAllowList,
   MediaIndex,
   assertRedisReachable,
   createBlobStore,
+  createJobFollowers,
   createLogger,
   loadConfig,
+  onShutdownSignal,
   redisConnectionOptions,
   runMain,
   type DownloadJobData,
@@ -19,6 +22,8 @@ import {
 } from '@wamedia/shared';
 import { ApiMetrics } from './api-metrics.js';
 import { createApp } from './app.js';
+import { BatchService } from './batch-service.js';
+import { Callbacks } from './callbacks.js';
 import { DownloadJobs } from './download-jobs.js';
 import { JobWaiter } from './job-waiter.js';
 import { MediaService } from './media-service.js';
@@ -45,7 +50,8 @@ runMain('wamedia api', async () => {
   await events.waitUntilReady();
 
   const waiter = new JobWaiter(queue, events);
-  const jobs = new DownloadJobs(queue, redis, {
+  const followers = createJobFollowers(config, redis);
+  const jobs = new DownloadJobs(queue, redis, followers.subscriptions, {
     attempts: config.jobAttempts,
     retentionSeconds: config.jobRetentionSeconds,
     failedJobReuseMs: config.failedJobReuseMs,
@@ -53,10 +59,14 @@ runMain('wamedia api', async () => {
   });
   const allowList = new HostAllowList(config.allowedHosts);
   const metrics = new ApiMetrics(queue, () => waiter.size);
-  const service = new MediaService({ jobs, waiter, store, index: new MediaIndex(store), allowList, metrics });
+  const index = new MediaIndex(store);
+  const callbacks = new Callbacks(followers, new CallbackPolicy(config.webhookAllowedHosts));
+  const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics });
+  const batches = new BatchService({ jobs, index, followers, allowList, callbacks, maxItems: config.batchMaxItems });
   const app = createApp({
     logger,
     service,
+    batches,
     store,
     queue,
     metrics,
@@ -64,7 +74,7 @@ runMain('wamedia api', async () => {
       { name: 'redis', ping: () => redis.ping() },
       { name: 'storage', ping: () => store.ping() },
     ],
-    openApiDocument: buildOpenApiDocument({ maxWaitMs: config.maxWaitMs, version: API_VERSION }),
+    openApiDocument: buildOpenApiDocument({ maxWaitMs: config.maxWaitMs, maxBatchItems: config.batchMaxItems, version: API_VERSION }),
     jwtSecret: config.jwtSecret,
     maxWaitMs: config.maxWaitMs,
     adminToken: config.adminToken,
@@ -81,12 +91,12 @@ runMain('wamedia api', async () => {
     // Waiting clients are answered 202 with their job, which goes on without us.
     waiter.close();
     await closeServer(server, config.shutdownGraceMs);
-    await Promise.allSettled([events.close(), queue.close(), redis.quit(), store.close()]);
+    await Promise.allSettled([events.close(), queue.close(), followers.close(), store.close()]);
+    await redis.quit().catch(() => undefined);
     logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', (signal) => void shutdown(signal));
-  process.once('SIGINT', (signal) => void shutdown(signal));
+  onShutdownSignal(shutdown);
 });
 
 /** Stops accepting connections, lets in-flight responses finish for up to `graceMs`, then cuts the rest. */

@@ -13,6 +13,7 @@ import {
   type MediaIndex,
   type MediaIndexEntry,
 } from '@wamedia/shared';
+import type { Callbacks } from './callbacks.js';
 import type { DownloadJob, DownloadJobs } from './download-jobs.js';
 import type { JobWaiter, JobOutcome } from './job-waiter.js';
 
@@ -61,23 +62,28 @@ export class MediaService {
       store: BlobStore;
       index: MediaIndex;
       allowList: HostAllowList;
+      callbacks: Callbacks;
       metrics: { cacheLookup(hit: boolean): void };
     },
   ) {}
 
   /** Serves a media from the cache, or downloads it through a job and waits up to the timeout. */
   async download(instanceId: string, request: DownloadRequest, options: WaitOptions): Promise<DownloadOutcome> {
-    const { content, contentType } = request;
+    const { content, contentType, callbackUrl } = request;
     if (content.url) this.deps.allowList.assertAllowed(new URL(content.url));
+    if (callbackUrl) this.deps.callbacks.check(callbackUrl);
     const lookupKey = mediaLookupKey(content.mediaKey, contentType);
     const cached = await this.deps.index.get(lookupKey);
     this.deps.metrics.cacheLookup(cached !== undefined);
-    if (cached) return { kind: 'ready', media: this.fromCache(cached, request) };
+    if (cached) return { kind: 'ready', media: fromCache(cached, request) };
 
     const data = toJobData(request, lookupKey, instanceId, options.requestId);
     const job = await this.deps.jobs.enqueue(data, instanceId);
     const outcome = await this.deps.waiter.wait(job.id!, options.timeoutMs, options.signal);
-    if (!outcome) return { kind: 'pending', jobId: job.id!, status: await job.getState() };
+    if (!outcome) {
+      if (callbackUrl) await this.deps.callbacks.followJob(job.id!, callbackUrl, instanceId);
+      return { kind: 'pending', jobId: job.id!, status: await job.getState() };
+    }
     const media = await this.present(outcome, contentType, content.mimetype);
     if (media) return { kind: 'ready', media };
     // Completed, but the store lost the bytes: start over once.
@@ -121,18 +127,10 @@ export class MediaService {
     if (!(await this.deps.store.stat(sha256))) return undefined;
     return { sha256, size, contentType, mimetype: mimetype ?? outcome.result.mimetype };
   }
-
-  /** A cache hit still has to agree with the hashes the client sent. */
-  private fromCache(entry: MediaIndexEntry, { content, contentType }: DownloadRequest): ReadyMedia {
-    if (content.fileSha256 && content.fileSha256.toString('hex') !== entry.sha256) throw new Sha256MismatchError();
-    if (content.fileLength !== undefined && content.fileLength !== entry.size) {
-      throw new LengthMismatchError(content.fileLength, entry.size);
-    }
-    return { sha256: entry.sha256, size: entry.size, contentType, mimetype: content.mimetype ?? entry.mimetype };
-  }
 }
 
-function toJobData(
+/** The job payload of a request: bytes as base64, the cache key, who asked. */
+export function toJobData(
   { contentType, content }: DownloadRequest,
   lookupKey: string,
   instanceId: string,
@@ -170,4 +168,13 @@ function describeJob(job: DownloadJob, status: string): JobStatus {
     described.error = { statusCode: error.status, message: error.message };
   }
   return described;
+}
+
+/** A cache hit as servable media; it still has to agree with the hashes the client sent. */
+export function fromCache(entry: MediaIndexEntry, { content, contentType }: DownloadRequest): ReadyMedia {
+  if (content.fileSha256 && content.fileSha256.toString('hex') !== entry.sha256) throw new Sha256MismatchError();
+  if (content.fileLength !== undefined && content.fileLength !== entry.size) {
+    throw new LengthMismatchError(content.fileLength, entry.size);
+  }
+  return { sha256: entry.sha256, size: entry.size, contentType, mimetype: content.mimetype ?? entry.mimetype };
 }

@@ -1,9 +1,17 @@
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import {
+  batchCountsSchema,
+  batchItemSchema,
+  batchItemSchemaOut,
+  batchItemStatusSchema,
+  batchRequestSchema,
+  batchStatusSchema,
   downloadRequestSchema,
+  webhookEventSchema,
   errorBodySchema,
   jobAcceptedSchema,
+  jobStateSchema,
   jobStatusSchema,
   timeoutQuerySchema,
 } from '@wamedia/shared';
@@ -46,6 +54,7 @@ const auth = errors(401, 403);
 
 const instanceId = { name: 'instanceId', in: 'path', required: true, schema: { type: 'string' } };
 const jobId = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
+const batchId = { name: 'batchId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const rangeHeaders = [
   { name: 'Range', in: 'header', required: false, schema: { type: 'string', examples: ['bytes=0-1023'] } },
   { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
@@ -90,6 +99,47 @@ function operations(maxWaitMs: number) {
         },
       },
     },
+    '/api/v2/instance/{instanceId}/media/batch': {
+      post: {
+        summary: 'Hand over many media references at once; each item is validated and followed on its own',
+        security: [{ bearer: [] }],
+        parameters: [instanceId],
+        requestBody: { required: true, content: json('BatchRequest') },
+        responses: {
+          202: { description: 'Accepted: every item with its status (invalid ones with their 400 messages)', content: json('BatchStatus') },
+          ...error(400, 'The envelope is invalid (not an object, no items, too many), or the callbackUrl is refused'),
+          ...auth,
+          ...errors(500, 503),
+        },
+      },
+    },
+    '/api/v2/instance/{instanceId}/media/batch/{batchId}': {
+      get: {
+        summary: 'Counts by state and one page of items',
+        security: [{ bearer: [] }],
+        parameters: [
+          instanceId,
+          batchId,
+          { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        ],
+        responses: { 200: { description: 'The batch', content: json('BatchStatus') }, ...auth, ...errors(400, 404, 500, 503) },
+      },
+    },
+    '/api/v2/instance/{instanceId}/media/batch/{batchId}/items/{itemId}/content': {
+      get: {
+        summary: "The file of one batch item (by the client's own id)",
+        security: [{ bearer: [] }],
+        parameters: [instanceId, batchId, { name: 'itemId', in: 'path', required: true, schema: { type: 'string' } }, ...rangeHeaders],
+        responses: {
+          ...fileResponses,
+          202: { description: 'The item is still pending', content: json('JobAccepted') },
+          ...error(400, 'The item was invalid'),
+          ...auth,
+          ...jobFailures,
+        },
+      },
+    },
     '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'The process is up' } } } },
     '/readyz': {
       get: {
@@ -109,16 +159,34 @@ function operations(maxWaitMs: number) {
       get: {
         summary: 'Queue dashboard (Bull Board); only when ADMIN_TOKEN is set',
         security: [{ admin: [] }],
-        responses: { 200: { description: 'HTML' }, ...error(401, 'ADMIN_TOKEN missing or wrong') },
+        responses: {
+          200: { description: 'HTML' },
+          ...error(401, 'ADMIN_TOKEN missing or wrong'),
+          ...error(404, 'No dashboard: ADMIN_TOKEN is not set'),
+        },
       },
     },
   };
 }
 
 /** The document served at /openapi.json. */
-export function buildOpenApiDocument(options: { maxWaitMs: number; version: string }) {
+export function buildOpenApiDocument(options: { maxWaitMs: number; maxBatchItems: number; version: string }) {
   const registry = z.registry<{ id: string }>();
-  for (const schema of [downloadRequestSchema, errorBodySchema, jobAcceptedSchema, jobStatusSchema]) {
+  const components = [
+    downloadRequestSchema,
+    errorBodySchema,
+    jobAcceptedSchema,
+    jobStatusSchema,
+    batchRequestSchema(options.maxBatchItems),
+    batchItemSchema,
+    batchStatusSchema,
+    batchItemSchemaOut,
+    batchItemStatusSchema,
+    batchCountsSchema,
+    jobStateSchema,
+    webhookEventSchema,
+  ];
+  for (const schema of components) {
     registry.add(schema, { id: z.globalRegistry.get(schema)!.id! });
   }
   const { schemas } = z.toJSONSchema(registry, {

@@ -2,11 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import {
   DOWNLOAD_QUEUE,
+  toErrorBody,
   type DownloadJobData,
+  type JobEndNotifier,
   type DownloadJobResult,
   type Logger,
 } from '@wamedia/shared';
-import { retryDelay, toAttemptError } from './job-failure.js';
+import { asWamediaError, retryDelay, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
@@ -27,6 +29,8 @@ export interface DownloadWorkerOptions {
   lockMs: number;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** Tells batches and callback URLs that a job ended. */
+  notifier: JobEndNotifier;
 }
 
 /**
@@ -62,23 +66,26 @@ export class DownloadWorker {
 
   /**
    * Stops taking jobs and lets active ones finish for up to `graceMs`; jobs still running then
-   * are cancelled and moved back to the queue, where another worker picks them up.
+   * are cancelled and moved back to the queue, where another worker picks them up. Handing back
+   * needs Redis: when that has not happened within another `graceMs` (Redis unreachable), stop
+   * resolves anyway and the jobs are left to the other workers' stall detection.
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     const closed = this.worker.close();
-    const finished = await Promise.race([closed.then(() => true), delay(graceMs, false)]);
-    if (!finished) {
-      this.options.logger.warn('active jobs did not finish in time; handing them back to the queue');
-      this.worker.cancelAllJobs('worker shutting down');
-      await closed;
-    }
+    if (await settlesWithin(closed, graceMs)) return;
+    this.options.logger.warn('active jobs did not finish in time; handing them back to the queue');
+    this.worker.cancelAllJobs('worker shutting down');
+    if (await settlesWithin(closed, graceMs)) return;
+    this.options.logger.warn('could not hand the jobs back (is Redis reachable?); stall detection will recover them');
   }
 
   private async run(job: DownloadJob, token: string | undefined, signal?: AbortSignal): Promise<DownloadJobResult> {
     try {
       const result = await this.processor.process(job, signal);
       await forgetMediaKey(job);
+      const { sha256, size, mimetype } = result;
+      await this.options.notifier.jobEnded(job.id!, { status: 'completed', result: { sha256, size, mimetype } });
       this.options.metrics.jobEnded(result.cached ? 'cached' : 'completed');
       return result;
     } catch (error) {
@@ -89,11 +96,24 @@ export class DownloadWorker {
       }
       const attemptError = toAttemptError(error);
       const last = isLastAttempt(job, attemptError);
-      if (last) await forgetMediaKey(job);
+      if (last) {
+        await forgetMediaKey(job);
+        const failure = asWamediaError(error);
+        await this.options.notifier.jobEnded(job.id!, { status: 'failed', code: failure.code, error: toErrorBody(failure) });
+      }
       this.options.metrics.jobEnded(last ? 'failed' : 'retried');
       throw attemptError;
     }
   }
+}
+
+/** Whether `promise` settles within `ms`; a rejection counts (the worker reports it as an 'error' event). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, delay(ms, false)]);
 }
 
 function isLastAttempt(job: DownloadJob, error: Error): boolean {

@@ -21,11 +21,16 @@ export class AttemptFailedError extends Error {
  * large, a host outside the allow-list) become UnrecoverableError so they burn no attempts.
  */
 export function toAttemptError(error: unknown): Error {
-  const failure = error instanceof WamediaError ? error : new InternalError('unexpected error', { cause: error });
+  const failure = asWamediaError(error);
   if (!failure.retryable && !(failure instanceof InternalError)) {
     return new UnrecoverableError(encodeJobFailure(failure));
   }
   return new AttemptFailedError(failure);
+}
+
+/** The error as the catalogue knows it; anything unexpected is INTERNAL (its cause kept). */
+export function asWamediaError(error: unknown): WamediaError {
+  return error instanceof WamediaError ? error : new InternalError('unexpected error', { cause: error });
 }
 
 /**

@@ -1,11 +1,14 @@
 import { Redis } from 'ioredis';
 import {
+  CallbackPolicy,
   HostAllowList,
   MediaIndex,
   assertRedisReachable,
   createBlobStore,
+  createJobFollowers,
   createLogger,
   loadConfig,
+  onShutdownSignal,
   redisConnectionOptions,
   runMain,
 } from '@wamedia/shared';
@@ -13,6 +16,9 @@ import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
 import { HealthServer } from './health-server.js';
 import { MediaProcessor, maxEncryptedBytes } from './media-processor.js';
+import { StaleTempSweeper } from './stale-temp-sweeper.js';
+import { WebhookSender } from './webhook-sender.js';
+import { WebhookWorker } from './webhook-worker.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 runMain('wamedia worker', async () => {
@@ -38,6 +44,11 @@ runMain('wamedia worker', async () => {
     logger,
     metrics,
   });
+  // Its own small connection: readiness and job followers must not queue behind BullMQ's
+  // blocking commands.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  const followers = createJobFollowers(config, redis);
   const worker = new DownloadWorker(processor, {
     connection: redisConnectionOptions(config.redisUrl),
     prefix: config.redisPrefix,
@@ -46,12 +57,31 @@ runMain('wamedia worker', async () => {
     lockMs: config.jobLockMs,
     logger,
     metrics,
+    notifier: followers.notifier,
   });
   await worker.ready();
+  // What killed workers left half-written: removed at start and every few minutes.
+  const sweeper = new StaleTempSweeper(store, logger);
+  sweeper.start();
 
-  // Its own small connection: readiness must not queue behind BullMQ's blocking commands.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  redis.on('error', () => undefined);
+  // Webhook delivery runs only with a secret to sign with (the API refuses callback URLs without one).
+  const webhookSender = config.webhookSecret
+    ? new WebhookSender({
+        secret: config.webhookSecret,
+        policy: new CallbackPolicy(config.webhookAllowedHosts),
+        timeoutMs: config.webhookTimeoutMs,
+      })
+    : undefined;
+  const webhooks =
+    webhookSender &&
+    new WebhookWorker(webhookSender, {
+      connection: redisConnectionOptions(config.redisUrl),
+      prefix: config.redisPrefix,
+      logger,
+      metrics,
+    });
+  await webhooks?.ready();
+
   const health = new HealthServer(
     [
       { name: 'redis', ping: () => redis.ping() },
@@ -64,11 +94,15 @@ runMain('wamedia worker', async () => {
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing active jobs');
+    // Stopped alongside the downloads: webhooks not yet sent wait in their queue for another worker.
+    const webhooksStopped = webhooks?.stop(config.shutdownGraceMs).then(() => webhookSender?.close());
     await worker.stop(config.shutdownGraceMs);
-    await Promise.allSettled([cdn.close(), health.close(), store.close(), redis.quit()]);
+    await webhooksStopped?.catch((err: unknown) => logger.warn({ err }, 'webhook worker did not stop cleanly'));
+    await sweeper.stop();
+    await Promise.allSettled([cdn.close(), health.close(), store.close(), followers.close()]);
+    await redis.quit().catch(() => undefined);
     logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', (signal) => void shutdown(signal));
-  process.once('SIGINT', (signal) => void shutdown(signal));
+  onShutdownSignal(shutdown);
 });

@@ -5,6 +5,14 @@ const JOB_OUTCOMES = ['completed', 'cached', 'failed', 'retried', 'handed_back']
 /** How a job attempt ended, as counted in wamedia_jobs_total. */
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
+const WEBHOOK_OUTCOMES = ['delivered', 'retried', 'failed', 'refused', 'handed_back'] as const;
+
+/**
+ * How a webhook delivery attempt ended, as counted in wamedia_webhooks_total: `failed` is final
+ * (rejected by the receiver, or attempts exhausted), `refused` is a URL or address the policy refused.
+ */
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+
 /** A worker's Prometheus metrics: jobs by outcome, bytes downloaded, and how long the work took. */
 export class WorkerMetrics {
   readonly registry = new Registry();
@@ -36,14 +44,26 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly webhooks = new Counter({
+    name: 'wamedia_webhooks_total',
+    help: 'Webhook delivery attempts by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'wamedia_worker_' });
     // Zero series from the start, so dashboards show a rate before the first job.
     for (const outcome of JOB_OUTCOMES) this.jobs.inc({ outcome }, 0);
+    for (const outcome of WEBHOOK_OUTCOMES) this.webhooks.inc({ outcome }, 0);
   }
 
   jobEnded(outcome: JobOutcome): void {
     this.jobs.inc({ outcome });
+  }
+
+  webhookEnded(outcome: WebhookOutcome): void {
+    this.webhooks.inc({ outcome });
   }
 
   cdnResponded(seconds: number): void {

@@ -26,6 +26,8 @@ const envSchema = z
     HOST: z.string().min(1).default('0.0.0.0'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     /** Prefix of every Redis key wamedia writes (BullMQ queues and its own keys). */
+    /** Data folder of the redis-server `pnpm start` runs when no Redis answers (scripts/start.ts). */
+    REDIS_DATA_DIR: z.string().min(1).default('./data/redis'),
     REDIS_PREFIX: z.string().regex(/^[\w.-]+$/, 'letters, digits, "_", "." and "-" only').default('wamedia'),
     STORAGE: z.enum(['fs', 's3']).default('fs'),
     STORAGE_DIR: z.string().min(1).default('./data/media'),
@@ -62,6 +64,16 @@ const envSchema = z
     WORKER_HEALTH_PORT: port.default(8084),
     /** Token of the queue dashboard at /admin/queues; the dashboard is off when unset. */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Most items one batch may hold. */
+    BATCH_MAX_ITEMS: positiveInt.max(100_000).default(1_000),
+    /** Secret of the webhook signatures; callback URLs are refused while it is unset. */
+    WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Hosts a callback URL may name (same forms as MEDIA_ALLOWED_HOSTS); `*` = any public host. */
+    WEBHOOK_ALLOWED_HOSTS: hostList.default(['*']),
+    /** Attempts of one webhook delivery before it is given up. */
+    WEBHOOK_ATTEMPTS: positiveInt.max(30).default(8),
+    /** Timeout of one webhook POST, in ms. */
+    WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -90,6 +102,7 @@ export interface Config {
   host: string;
   redisUrl: string;
   redisPrefix: string;
+  redisDataDir: string;
   storage: StorageSettings;
   jwtSecret: string;
   cdnBaseUrl: string;
@@ -107,6 +120,11 @@ export interface Config {
   shutdownGraceMs: number;
   workerHealthPort: number;
   adminToken: string | undefined;
+  batchMaxItems: number;
+  webhookSecret: string | undefined;
+  webhookAllowedHosts: string[];
+  webhookAttempts: number;
+  webhookTimeoutMs: number;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -125,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    redisDataDir: e.REDIS_DATA_DIR,
     storage:
       e.STORAGE === 's3'
         ? {
@@ -153,6 +172,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     workerHealthPort: e.WORKER_HEALTH_PORT,
     adminToken: e.ADMIN_TOKEN,
+    batchMaxItems: e.BATCH_MAX_ITEMS,
+    webhookSecret: e.WEBHOOK_SECRET,
+    webhookAllowedHosts: e.WEBHOOK_ALLOWED_HOSTS,
+    webhookAttempts: e.WEBHOOK_ATTEMPTS,
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 /**
  * Every failure wamedia knows by name, in one catalogue.
  *
@@ -9,6 +11,7 @@ export const errorCatalogue = {
   INVALID_REQUEST: { status: 400, retryable: false },
   INVALID_FIELD: { status: 400, retryable: false },
   HOST_NOT_ALLOWED: { status: 400, retryable: false },
+  CALLBACK_NOT_ALLOWED: { status: 400, retryable: false },
   REQUEST_TOO_LARGE: { status: 413, retryable: false },
   RANGE_NOT_SATISFIABLE: { status: 416, retryable: false },
   ROUTE_NOT_FOUND: { status: 404, retryable: false },
@@ -17,6 +20,7 @@ export const errorCatalogue = {
   FORBIDDEN: { status: 403, retryable: false },
   // Jobs
   JOB_NOT_FOUND: { status: 404, retryable: false },
+  BATCH_NOT_FOUND: { status: 404, retryable: false },
   // CDN
   MEDIA_EXPIRED: { status: 404, retryable: false },
   MEDIA_TOO_LARGE: { status: 413, retryable: false },
@@ -95,6 +99,20 @@ export class HostNotAllowedError extends WamediaError {
   }
 }
 
+/**
+ * A callback URL outside WEBHOOK_ALLOWED_HOSTS, or whose host resolves to a loopback, private or
+ * link-local address while its origin is not explicitly allowed.
+ */
+export class CallbackNotAllowedError extends WamediaError {
+  readonly code = 'CALLBACK_NOT_ALLOWED';
+  constructor(
+    readonly origin: string,
+    reason = 'is not in WEBHOOK_ALLOWED_HOSTS',
+  ) {
+    super(`callback URL not allowed: ${origin} ${reason}`);
+  }
+}
+
 /** The request body is over the API's body size limit. */
 export class RequestTooLargeError extends WamediaError {
   readonly code = 'REQUEST_TOO_LARGE';
@@ -138,6 +156,11 @@ export class JobNotFoundError extends WamediaError {
   }
 }
 
+
+/** No such batch, or no such item in it, for this instance. */
+export class BatchNotFoundError extends WamediaError {
+  readonly code = 'BATCH_NOT_FOUND';
+}
 
 // ---- CDN ---------------------------------------------------------------------------------
 
@@ -254,6 +277,18 @@ export class ConfigError extends WamediaError {
 /** Anything unexpected; the cause is logged, never shown to clients. */
 export class InternalError extends WamediaError {
   readonly code = 'INTERNAL';
+}
+
+/** The body every error answer (and failed webhook item) carries. */
+export interface ErrorBodyShape {
+  message: string[];
+  error: string;
+  statusCode: number;
+}
+
+/** `{message: string[], error: "<reason phrase>", statusCode}` for a wamedia error. */
+export function toErrorBody(error: WamediaError): ErrorBodyShape {
+  return { message: error.messages, error: STATUS_CODES[error.status] ?? 'Error', statusCode: error.status };
 }
 
 // ---- Crossing the queue ------------------------------------------------------------------

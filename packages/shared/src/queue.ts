@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'bullmq';
 import { z } from 'zod';
+import { webhookEventSchema } from './batch-schemas.js';
 import { contentTypeSchema } from './schemas.js';
 
 /** Queue and job names shared by the API (producer) and the workers (consumer). */
@@ -40,6 +41,22 @@ export interface DownloadJobResult {
   /** True when the media was already stored and no CDN request was made. */
   cached: boolean;
 }
+
+/** The queue of webhook deliveries, consumed by the workers. */
+export const WEBHOOK_QUEUE = 'webhook-delivery';
+export const WEBHOOK_JOB = 'deliver';
+/** The backoff type of webhook jobs; the worker implements it (exponential, capped). */
+export const WEBHOOK_BACKOFF = 'webhook-backoff';
+
+/** One webhook to POST; the body is the JSON of `event`, signed at each attempt. */
+export const webhookJobSchema = z.object({
+  url: z.string(),
+  event: webhookEventSchema,
+});
+export type WebhookJobData = z.infer<typeof webhookJobSchema>;
+
+/** BullMQ priority of batch downloads: any job without a priority (a waiting client's) goes first. */
+export const BATCH_PRIORITY = 100;
 
 /**
  * The job id of a media: a function of its cache key, so identical requests made at once share

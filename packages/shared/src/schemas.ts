@@ -97,12 +97,18 @@ export const mediaContentSchema = z
     message: 'must have a url or a directPath',
   });
 
+/** Where webhooks go; its host is checked against WEBHOOK_ALLOWED_HOSTS. */
+export const callbackUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
+
 /** Body of POST .../media/directly-download. */
 export const downloadRequestSchema = z
   .object(
     {
       contentType: contentTypeSchema.meta({ description: 'The WhatsApp message type; it selects the keys' }),
       content: mediaContentSchema.meta({ description: 'The media reference, as the message carries it' }),
+      callbackUrl: callbackUrlSchema
+        .optional()
+        .meta({ description: 'When the answer is 202: POSTed a signed job.finished webhook once the job ends' }),
     },
     { error: 'must be a JSON object' },
   )

@@ -1,0 +1,17 @@
+import type { Request, Response } from 'express';
+import type { BlobStore } from '@wamedia/shared';
+import type { DownloadOutcome } from '../media-service.js';
+import { sendMedia } from '../send-media.js';
+
+/** The instance the request's token was checked for (see auth.ts). */
+export function instanceOf(res: Response): string {
+  return res.locals.instanceId as string;
+}
+
+/** A ready media is streamed; a pending one is answered 202 with the job to follow. */
+export async function answerDownload(req: Request, res: Response, store: BlobStore, outcome: DownloadOutcome): Promise<void> {
+  if (res.destroyed) return;
+  if (outcome.kind === 'ready') return sendMedia(req, res, store, outcome.media);
+  const base = `/api/v2/instance/${encodeURIComponent(instanceOf(res))}/media/jobs/${outcome.jobId}`;
+  res.status(202).json({ jobId: outcome.jobId, status: outcome.status, statusUrl: base, contentUrl: `${base}/content` });
+}

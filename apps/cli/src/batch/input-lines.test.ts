@@ -1,0 +1,59 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readInputLines } from './input-lines.js';
+
+const mediaKey = Buffer.alloc(32, 7).toString('base64');
+const content = { directPath: '/v/t62.7118-24/a.enc', mediaKey };
+
+describe('readInputLines', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wamedia-input-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function read(...lines: string[]) {
+    const file = path.join(dir, `input-${Math.random()}.jsonl`);
+    await writeFile(file, lines.join('\r\n'));
+    return readInputLines(file);
+  }
+
+  it('gives each item its id (its own, key.id, else the line number) and skips blank lines', async () => {
+    const lines = await read(
+      JSON.stringify({ id: 'own', contentType: 'image', content }),
+      '',
+      JSON.stringify({ key: { id: 'KEY1' }, message: { imageMessage: content } }),
+      JSON.stringify({ contentType: 'document', content }),
+    );
+    expect(lines).toEqual([
+      { kind: 'item', line: 1, item: { id: 'own', contentType: 'image', content } },
+      { kind: 'item', line: 3, item: { id: 'KEY1', contentType: 'image', content } },
+      { kind: 'item', line: 4, item: { id: '4', contentType: 'document', content } },
+    ]);
+  });
+
+  it('reports bad lines with the API schema messages, and an id used twice on its second line', async () => {
+    const lines = await read(
+      '{not json',
+      JSON.stringify({ id: 'x', contentType: 'image', content: { directPath: '/a' } }),
+      JSON.stringify({ id: 'dup', contentType: 'selfie', content }),
+      JSON.stringify({ id: 'ok', contentType: 'audio', content }),
+      JSON.stringify({ id: 'ok', contentType: 'audio', content }),
+      JSON.stringify({ id: '../escape', contentType: 'audio', content }),
+      JSON.stringify({ message: { conversation: 'hi' } }),
+    );
+    expect(lines).toEqual([
+      { kind: 'invalid', line: 1, id: '1', messages: [expect.stringMatching(/^not valid JSON/)] },
+      { kind: 'invalid', line: 2, id: 'x', messages: ['content.mediaKey: is required'] },
+      { kind: 'invalid', line: 3, id: 'dup', messages: [expect.stringMatching(/^contentType: must be one of/)] },
+      { kind: 'item', line: 4, item: { id: 'ok', contentType: 'audio', content } },
+      { kind: 'invalid', line: 5, id: 'ok', messages: ['id: "ok" is already used on line 4'] },
+      { kind: 'invalid', line: 6, id: '../escape', messages: [expect.stringMatching(/^id: must be 1-128/)] },
+      { kind: 'invalid', line: 7, id: '7', messages: [expect.stringMatching(/^no media/)] },
+    ]);
+  });
+});

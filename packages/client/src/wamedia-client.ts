@@ -1,0 +1,189 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { z } from 'zod';
+import {
+  batchStatusSchema,
+  jobAcceptedSchema,
+  jobStatusSchema,
+  type BatchItem,
+  type BatchItemRequestInput,
+  type BatchStatus,
+  type DownloadRequestInput,
+  type JobStatus,
+} from '@wamedia/shared';
+import { pollBatchResults, type BatchResultsOptions } from './batch-results.js';
+import { toDownloadedMedia, type DownloadedMedia } from './downloaded-media.js';
+import { toJsonBody } from './json-body.js';
+import { WamediaApiError } from './wamedia-api-error.js';
+
+export interface WamediaClientOptions {
+  /** Where the API answers, e.g. "http://localhost:8083"; a path prefix (behind a proxy) is kept. */
+  baseUrl: string;
+  /** The bearer JWT; its `instanceId` claim must be `instanceId`. */
+  token: string;
+  /** The instance whose routes are called. */
+  instanceId: string;
+  /** The fetch to call; globalThis.fetch by default. */
+  fetch?: typeof fetch;
+}
+
+export interface RequestOptions {
+  /** Cancels the request (and, for media, the body and any polling). */
+  signal?: AbortSignal;
+}
+
+export interface DownloadOptions extends RequestOptions {
+  /**
+   * How long the API holds the request before answering 202 (the `timeout` query), in ms; the
+   * API's default (600000, or its MAX_WAIT_MS) when absent. A 202 is followed by polling
+   * either way: bound the whole call with `signal` (e.g. AbortSignal.timeout()).
+   */
+  timeoutMs?: number;
+  /** Pause between two polls after a 202, in ms. Default 1000. */
+  pollIntervalMs?: number;
+}
+
+export interface SubmitBatchOptions extends RequestOptions {
+  /** POSTed a signed webhook per finished item and once when the batch is done. */
+  callbackUrl?: string;
+}
+
+export interface BatchPageOptions extends RequestOptions {
+  /** Position of the first item of the page. Default 0. */
+  offset?: number;
+  /** Items in the page, 1 to 1000. The API's default (100) when absent. */
+  limit?: number;
+}
+
+export interface BatchItemContentOptions extends RequestOptions {
+  /** Pause between two polls while the item is pending (202), in ms. Default 1000. */
+  pollIntervalMs?: number;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 1000;
+const PENDING_STATES: ReadonlySet<JobStatus['status']> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * A typed client of the wamedia HTTP API (DESIGN.md §3 and the batch routes), for one instance.
+ * Errors answered by the API are thrown as WamediaApiError; network failures as fetch's own.
+ */
+export class WamediaClient {
+  private readonly base: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: WamediaClientOptions) {
+    this.base = `${options.baseUrl.replace(/\/+$/, '')}/api/v2/instance/${encodeURIComponent(options.instanceId)}/media`;
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /**
+   * Downloads one media: the bytes when the API has them within `timeoutMs`, else follows the
+   * 202 (polls the job's status, then fetches its content). Buffers in `request` go as base64.
+   * @throws WamediaApiError with the API's status: 400 invalid, 404 expired, 422 integrity, ...
+   */
+  async download(request: DownloadRequestInput, options: DownloadOptions = {}): Promise<DownloadedMedia> {
+    const query = options.timeoutMs === undefined ? '' : `?timeout=${options.timeoutMs}`;
+    const response = await this.call('POST', `/directly-download${query}`, options.signal, request);
+    if (response.status !== 202) return this.media(response);
+    const accepted = await readJson(response, jobAcceptedSchema);
+    const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    for (;;) {
+      await delay(pollIntervalMs, undefined, { signal: options.signal });
+      const status = await this.jobStatus(accepted.jobId, options);
+      if (PENDING_STATES.has(status.status)) continue;
+      // Completed, failed or gone: the content route answers the bytes or the job's error.
+      const content = await this.call('GET', `/jobs/${encodeURIComponent(accepted.jobId)}/content`, options.signal);
+      if (content.status === 202) await discard(content);
+      else return this.media(content);
+    }
+  }
+
+  /** GET .../jobs/:jobId: a job's state, and its result or error once it ended. */
+  async jobStatus(jobId: string, options: RequestOptions = {}): Promise<JobStatus> {
+    return readJson(await this.call('GET', `/jobs/${encodeURIComponent(jobId)}`, options.signal), jobStatusSchema);
+  }
+
+  /**
+   * POST .../media/batch: hands many media references over at once. Each item is validated on
+   * its own: the answer lists every item, the invalid ones with their error.
+   * @throws WamediaApiError 400 when the envelope is wrong (no items, too many, ...).
+   */
+  async submitBatch(items: BatchItemRequestInput[], options: SubmitBatchOptions = {}): Promise<BatchStatus> {
+    const body = options.callbackUrl === undefined ? { items } : { items, callbackUrl: options.callbackUrl };
+    return readJson(await this.call('POST', '/batch', options.signal, body), batchStatusSchema);
+  }
+
+  /** GET .../media/batch/:batchId: the counts and one page of items (`nextOffset` when more follow). */
+  async batchStatus(batchId: string, options: BatchPageOptions = {}): Promise<BatchStatus> {
+    const query = new URLSearchParams();
+    if (options.offset !== undefined) query.set('offset', String(options.offset));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const search = query.toString() ? `?${query}` : '';
+    return readJson(await this.call('GET', `/batch/${encodeURIComponent(batchId)}${search}`, options.signal), batchStatusSchema);
+  }
+
+  /**
+   * Yields each item of a batch once, as it becomes completed, failed or invalid, polling every
+   * page of the batch until none is pending. See BatchResultsOptions.
+   */
+  batchResults(batchId: string, options: BatchResultsOptions = {}): AsyncGenerator<BatchItem, void, undefined> {
+    return pollBatchResults((page) => this.batchStatus(batchId, page), options);
+  }
+
+  /**
+   * The file of a batch item; waits (polling) while it is pending.
+   * @throws WamediaApiError with the item's error: 404 expired, 422 integrity, 400 invalid, ...
+   */
+  async batchItemContent(batchId: string, itemId: string, options: BatchItemContentOptions = {}): Promise<DownloadedMedia> {
+    const path = `/batch/${encodeURIComponent(batchId)}/items/${encodeURIComponent(itemId)}/content`;
+    for (;;) {
+      const response = await this.call('GET', path, options.signal);
+      if (response.status !== 202) return this.media(response);
+      await discard(response);
+      await delay(options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, undefined, { signal: options.signal });
+    }
+  }
+
+  private async media(response: Response): Promise<DownloadedMedia> {
+    if (response.status !== 200) {
+      if (response.ok) await discard(response);
+      throw response.ok
+        ? WamediaApiError.unexpected(response, `expected the media (200), got ${response.status}`)
+        : await WamediaApiError.fromResponse(response);
+    }
+    return toDownloadedMedia(response);
+  }
+
+  private call(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return this.fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : toJsonBody(body),
+      signal,
+    });
+  }
+}
+
+/** A 2xx JSON answer checked against `schema`; anything else thrown as WamediaApiError. */
+async function readJson<S extends z.ZodType>(response: Response, schema: S): Promise<z.output<S>> {
+  if (!response.ok) throw await WamediaApiError.fromResponse(response);
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw WamediaApiError.unexpected(response, `expected JSON, got: ${text.slice(0, 200)}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    throw WamediaApiError.unexpected(response, `the answer does not match the contract: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Lets go of an answer whose body is not wanted, so its connection can be reused. */
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { BatchCounts, BatchItem, BatchItemStatus } from '../batch-schemas.js';
+import type { ErrorCode } from '../errors.js';
+import type { JobEnd } from './job-subscriptions.js';
+
+/** A batch's own facts. */
+export interface BatchMeta {
+  batchId: string;
+  instanceId: string;
+  createdAt: string;
+  total: number;
+  callbackUrl?: string;
+}
+
+/** An item as stored: its state without URLs, and the code of its failure for the content route. */
+export type StoredItem = Omit<BatchItem, 'contentUrl'> & { errorCode?: ErrorCode };
+
+/** A batch's state after one of its items finished. */
+export interface ItemFinished {
+  meta: BatchMeta;
+  item: StoredItem;
+  counts: BatchCounts;
+  /** True for the item whose end made the batch done. */
+  batchDone: boolean;
+}
+
+/**
+ * Batches in Redis: the meta in a hash, the items in a list (in submission order, so pages are
+ * LRANGEs), their positions by id, and live counts. Everything expires with the job records.
+ */
+export class BatchStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { prefix: string; retentionSeconds: number },
+  ) {}
+
+  /** Stores a new batch; its items' counts are derived from their statuses. */
+  async create(instanceId: string, items: StoredItem[], callbackUrl?: string): Promise<BatchMeta> {
+    const meta: BatchMeta = { batchId: randomUUID(), instanceId, createdAt: new Date().toISOString(), total: items.length };
+    if (callbackUrl) meta.callbackUrl = callbackUrl;
+    const keys = this.keys(meta.batchId);
+    const positions = Object.fromEntries(items.map((item, index) => [item.id, index]));
+    const counts = countStatuses(items);
+    const ttl = this.options.retentionSeconds;
+    await this.redis
+      .multi()
+      .set(keys.meta, JSON.stringify(meta), 'EX', ttl)
+      .rpush(keys.items, ...items.map((item) => JSON.stringify(item)))
+      .expire(keys.items, ttl)
+      .hset(keys.positions, positions)
+      .expire(keys.positions, ttl)
+      .hset(keys.counts, counts)
+      .expire(keys.counts, ttl)
+      .exec();
+    return meta;
+  }
+
+  /** The batch, when it exists and belongs to `instanceId`. */
+  async meta(batchId: string, instanceId: string): Promise<BatchMeta | undefined> {
+    const raw = await this.redis.get(this.keys(batchId).meta);
+    const meta = raw ? (JSON.parse(raw) as BatchMeta) : undefined;
+    return meta?.instanceId === instanceId ? meta : undefined;
+  }
+
+  async counts(batchId: string): Promise<BatchCounts> {
+    return parseCounts(await this.redis.hgetall(this.keys(batchId).counts));
+  }
+
+  /** Items `offset` to `offset + limit - 1`, in submission order. */
+  async items(batchId: string, offset: number, limit: number): Promise<StoredItem[]> {
+    const raw = await this.redis.lrange(this.keys(batchId).items, offset, offset + limit - 1);
+    return raw.map((item) => JSON.parse(item) as StoredItem);
+  }
+
+  /** One item by the client's id. */
+  async item(batchId: string, itemId: string): Promise<StoredItem | undefined> {
+    const index = await this.redis.hget(this.keys(batchId).positions, itemId);
+    if (index === null) return undefined;
+    const raw = await this.redis.lindex(this.keys(batchId).items, Number(index));
+    return raw ? (JSON.parse(raw) as StoredItem) : undefined;
+  }
+
+  /**
+   * Records the end of a pending item's job. Each item has one follower, so it finishes once;
+   * the counts move in the same MULTI, and the one whose update empties `pending` is told so.
+   */
+  async finishItem(batchId: string, index: number, end: JobEnd): Promise<ItemFinished | undefined> {
+    const keys = this.keys(batchId);
+    const [rawMeta, rawItem] = await Promise.all([this.redis.get(keys.meta), this.redis.lindex(keys.items, index)]);
+    if (!rawMeta || !rawItem) return undefined; // expired
+    const item = { ...(JSON.parse(rawItem) as StoredItem), ...itemEnd(end) };
+    const results = await this.redis
+      .multi()
+      .lset(keys.items, index, JSON.stringify(item))
+      .hincrby(keys.counts, 'pending', -1)
+      .hincrby(keys.counts, item.status, 1)
+      .hgetall(keys.counts)
+      .exec();
+    const pendingLeft = results?.[1]?.[1] as number;
+    const counts = parseCounts(results?.[3]?.[1] as Record<string, string>);
+    return { meta: JSON.parse(rawMeta) as BatchMeta, item, counts, batchDone: pendingLeft === 0 };
+  }
+
+  private keys(batchId: string) {
+    const base = `${this.options.prefix}:batch:${batchId}`;
+    return { meta: base, items: `${base}:items`, positions: `${base}:positions`, counts: `${base}:counts` };
+  }
+}
+
+function itemEnd(end: JobEnd): Pick<StoredItem, 'status' | 'result' | 'error' | 'errorCode'> {
+  if (end.status === 'completed') return { status: 'completed', result: end.result };
+  return { status: 'failed', error: end.error, errorCode: end.code };
+}
+
+function parseCounts(raw: Record<string, string>): BatchCounts {
+  const count = (status: BatchItemStatus) => Number(raw[status] ?? 0);
+  return { pending: count('pending'), completed: count('completed'), failed: count('failed'), invalid: count('invalid') };
+}
+
+function countStatuses(items: StoredItem[]): BatchCounts {
+  const counts: Record<BatchItemStatus, number> = { pending: 0, completed: 0, failed: 0, invalid: 0 };
+  for (const item of items) counts[item.status]++;
+  return counts;
+}

@@ -1,0 +1,37 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { WEBHOOK_QUEUE, redisConnectionOptions, type WebhookJobData } from '../queue.js';
+import { BatchStore } from './batch-store.js';
+import { JobEndNotifier } from './job-end-notifier.js';
+import { JobSubscriptions } from './job-subscriptions.js';
+import { WebhookOutbox } from './webhook-outbox.js';
+
+/** Everything that follows download jobs for batches and webhooks, wired once per process. */
+export interface JobFollowers {
+  subscriptions: JobSubscriptions;
+  batches: BatchStore;
+  notifier: JobEndNotifier;
+  /** Undefined when webhooks are off (no WEBHOOK_SECRET). */
+  outbox: WebhookOutbox | undefined;
+  close(): Promise<void>;
+}
+
+export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
+  const keys = { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds };
+  const subscriptions = new JobSubscriptions(redis, keys);
+  const batches = new BatchStore(redis, keys);
+  const queue = config.webhookSecret
+    ? new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: redisConnectionOptions(config.redisUrl), prefix: config.redisPrefix })
+    : undefined;
+  const outbox = queue
+    ? new WebhookOutbox(queue, { attempts: config.webhookAttempts, retentionSeconds: config.jobRetentionSeconds })
+    : undefined;
+  return {
+    subscriptions,
+    batches,
+    outbox,
+    notifier: new JobEndNotifier({ subscriptions, batches, outbox }),
+    close: async () => queue?.close(),
+  };
+}

@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import type { ErrorBodyShape, ErrorCode } from '../errors.js';
+
+/** How a download job ended, as its followers need to know it. */
+export type JobEnd =
+  | { status: 'completed'; result: { sha256: string; size: number; mimetype: string } }
+  | { status: 'failed'; code: ErrorCode; error: ErrorBodyShape };
+
+/** Who wants to hear that a job ended: an item of a batch, or a single request's callback URL. */
+export type Subscription =
+  | { kind: 'batch'; batchId: string; index: number }
+  | { kind: 'callback'; url: string; instanceId: string };
+
+/**
+ * Followers of download jobs, in Redis. A job may end while a follower registers: the worker
+ * reads the followers and marks the job ended in one MULTI, and a follower registers and reads
+ * the mark in one MULTI, so Redis orders the two and exactly one side sees the other.
+ */
+export class JobSubscriptions {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { prefix: string; retentionSeconds: number },
+  ) {}
+
+  /** Registers a follower; resolves with the job's end when it has already ended (nothing registered). */
+  async subscribe(jobId: string, subscription: Subscription): Promise<JobEnd | undefined> {
+    const results = await this.redis
+      .multi()
+      .sadd(this.subscribersKey(jobId), JSON.stringify(subscription))
+      .expire(this.subscribersKey(jobId), this.options.retentionSeconds)
+      .get(this.endedKey(jobId))
+      .exec();
+    const ended = results?.[2]?.[1] as string | null | undefined;
+    if (!ended) return undefined;
+    await this.redis.srem(this.subscribersKey(jobId), JSON.stringify(subscription));
+    return JSON.parse(ended) as JobEnd;
+  }
+
+  /** Marks a job ended and hands back (and forgets) everyone who followed it. */
+  async jobEnded(jobId: string, end: JobEnd): Promise<Subscription[]> {
+    const results = await this.redis
+      .multi()
+      .set(this.endedKey(jobId), JSON.stringify(end), 'EX', this.options.retentionSeconds)
+      .smembers(this.subscribersKey(jobId))
+      .del(this.subscribersKey(jobId))
+      .exec();
+    const members = (results?.[1]?.[1] ?? []) as string[];
+    return members.map((member) => JSON.parse(member) as Subscription);
+  }
+
+  /** Forgets a job's end, before a new job with the same id starts over. */
+  async jobRestarted(jobId: string): Promise<void> {
+    await this.redis.del(this.endedKey(jobId));
+  }
+
+  private subscribersKey(jobId: string): string {
+    return `${this.options.prefix}:job-subscribers:${jobId}`;
+  }
+
+  private endedKey(jobId: string): string {
+    return `${this.options.prefix}:job-ended:${jobId}`;
+  }
+}

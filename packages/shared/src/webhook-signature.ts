@@ -1,0 +1,33 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Webhook signatures: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
+ * The timestamp is signed with the body so a receiver can refuse an old message replayed.
+ */
+
+/** The signature header value for `body` sent at `timestamp` (unix seconds). */
+export function signWebhook(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)): string {
+  return `t=${timestamp},v1=${hmac(secret, timestamp, body)}`;
+}
+
+export interface VerifyWebhookOptions {
+  /** Oldest accepted signature, in seconds; default 300. */
+  toleranceSeconds?: number;
+  /** For tests: the receiver's clock, unix seconds. */
+  now?: number;
+}
+
+/** Whether `header` signs `body` with `secret`, recently enough; for receivers (and tests). */
+export function verifyWebhook(secret: string, body: string, header: string, options: VerifyWebhookOptions = {}): boolean {
+  const fields = new Map(header.split(',').map((part) => part.trim().split('=', 2) as [string, string]));
+  const timestamp = Number(fields.get('t'));
+  const given = Buffer.from(fields.get('v1') ?? '', 'hex');
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  if (!Number.isInteger(timestamp) || Math.abs(now - timestamp) > (options.toleranceSeconds ?? 300)) return false;
+  const expected = Buffer.from(hmac(secret, timestamp, body), 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function hmac(secret: string, timestamp: number, body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}

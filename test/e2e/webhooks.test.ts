@@ -1,0 +1,152 @@
+/**
+ * Webhooks end to end: a batch (and a single request answered 202) with a callback URL; the
+ * workers POST signed events that the receiver verifies, retry a failing receiver, and refuse
+ * a receiver on a host outside WEBHOOK_ALLOWED_HOSTS.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WEBHOOK_SIGNATURE_HEADER, verifyWebhook, type BatchStatus, type WebhookEvent } from '@wamedia/shared';
+import { ApiClient, downloadBody, eventually } from '../support/api-client.js';
+import { expectError } from '../support/expectations.js';
+import { FakeCdn } from '../support/fake-cdn.js';
+import { Stack } from '../support/stack.js';
+
+const INSTANCE = 'hooked';
+const SECRET = 'webhook-secret-for-the-e2e-test';
+
+interface Delivery {
+  event: WebhookEvent;
+  verified: boolean;
+  path: string;
+}
+
+/** A callback receiver on 127.0.0.1 that verifies each signature; per-path failures on demand. */
+class Receiver {
+  readonly deliveries: Delivery[] = [];
+  readonly hits = new Map<string, number>();
+  /** Answers 500 to the first N POSTs of a path. */
+  readonly failFirst = new Map<string, number>();
+  private constructor(private readonly server: Server) {}
+
+  static async start(host = '127.0.0.1'): Promise<Receiver> {
+    const receiver: Receiver = new Receiver(createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const path = req.url ?? '/';
+        const hits = (receiver.hits.get(path) ?? 0) + 1;
+        receiver.hits.set(path, hits);
+        if (hits <= (receiver.failFirst.get(path) ?? 0)) return res.writeHead(500).end();
+        const body = Buffer.concat(chunks).toString();
+        const signature = String(req.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] ?? '');
+        receiver.deliveries.push({ event: JSON.parse(body) as WebhookEvent, verified: verifyWebhook(SECRET, body, signature), path });
+        res.writeHead(204).end();
+      });
+    }));
+    receiver.server.listen(0, host);
+    await once(receiver.server, 'listening');
+    return receiver;
+  }
+
+  get origin(): string {
+    const { address, port } = this.server.address() as AddressInfo;
+    return `http://${address}:${port}`;
+  }
+
+  events(path: string): WebhookEvent[] {
+    return this.deliveries.filter((d) => d.path === path).map((d) => d.event);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('webhooks', () => {
+  let cdn: FakeCdn;
+  let receiver: Receiver;
+  let outsider: Receiver;
+  let stack: Stack;
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    cdn = await FakeCdn.start();
+    receiver = await Receiver.start();
+    outsider = await Receiver.start('127.0.0.2');
+    stack = await Stack.start({
+      cdn,
+      env: { WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOWED_HOSTS: receiver.origin, WEBHOOK_ATTEMPTS: '4' },
+    });
+    api = new ApiClient(stack);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await Promise.all([cdn?.close(), receiver?.close(), outsider?.close()]);
+  });
+
+  const submit = (body: unknown) =>
+    api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, { instanceId: INSTANCE, body: JSON.stringify(body) });
+
+  it('POSTs a signed event per finished item and one when the batch is done', async () => {
+    const medias = [0, 1, 2].map((i) => cdn.publish(randomBytes(1_000 + i), 'image'));
+    const expired = cdn.publish(randomBytes(100), 'audio');
+    cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    const items = [...medias.map((media, i) => ({ id: `ok-${i}`, ...downloadBody(media) })), { id: 'gone', ...downloadBody(expired) }];
+    const batch = (await submit({ items, callbackUrl: `${receiver.origin}/batch-hook` })).json<BatchStatus>();
+
+    const events = await eventually(async () => {
+      const got = receiver.events('/batch-hook');
+      return got.some((event) => event.type === 'batch.done') ? got : undefined;
+    }, { timeoutMs: 20_000, what: 'the batch.done webhook' });
+    expect(receiver.deliveries.filter((d) => d.path === '/batch-hook').every((d) => d.verified)).toBe(true);
+    const itemEvents = events.filter((event) => event.type === 'batch.item');
+    expect(itemEvents.map((event) => event.item.id).sort()).toEqual(['gone', 'ok-0', 'ok-1', 'ok-2']);
+    for (const event of itemEvents) expect(event).toMatchObject({ batchId: batch.batchId, instanceId: INSTANCE });
+    const ok = itemEvents.find((event) => event.item.id === 'ok-1')!;
+    expect(ok.item).toMatchObject({ status: 'completed', result: { sha256: medias[1]!.sha256 } });
+    expect(ok.item.contentUrl).toContain(`/batch/${batch.batchId}/items/ok-1/content`);
+    expect(itemEvents.find((event) => event.item.id === 'gone')!.item).toMatchObject({ status: 'failed', error: { statusCode: 404 } });
+    expect(events.filter((event) => event.type === 'batch.done')).toEqual([
+      { type: 'batch.done', batchId: batch.batchId, instanceId: INSTANCE, counts: { pending: 0, completed: 3, failed: 1, invalid: 0 } },
+    ]);
+  });
+
+  it('retries a receiver that answers 500, until it takes the event', async () => {
+    receiver.failFirst.set('/flaky', 2);
+    const media = cdn.publish(randomBytes(2_000), 'document');
+    await submit({ items: [{ id: 'one', ...downloadBody(media) }], callbackUrl: `${receiver.origin}/flaky` });
+    await eventually(async () => (receiver.events('/flaky').length === 2 ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'the retried webhooks',
+    });
+    expect(receiver.hits.get('/flaky')).toBe(4);
+    expect(receiver.deliveries.filter((d) => d.path === '/flaky').every((d) => d.verified)).toBe(true);
+  });
+
+  it('POSTs job.finished for a single request that was answered 202', async () => {
+    const media = cdn.publish(randomBytes(3_000), 'video');
+    cdn.setBehaviour(media.directPathname, { kind: 'serve', bodyDelayMs: 600 });
+    const body = { ...downloadBody(media), callbackUrl: `${receiver.origin}/single` };
+    const accepted = await api.download(INSTANCE, body, { timeout: 0 });
+    expect(accepted.status).toBe(202);
+    const [event] = await eventually(async () => {
+      const got = receiver.events('/single');
+      return got.length ? got : undefined;
+    }, { timeoutMs: 20_000, what: 'the job.finished webhook' });
+    expect(event).toMatchObject({ type: 'job.finished', jobId: accepted.json().jobId, status: 'completed', result: { sha256: media.sha256 } });
+  });
+
+  it('refuses a callback URL on a host outside WEBHOOK_ALLOWED_HOSTS with 400, and never calls it', async () => {
+    const media = cdn.publish(randomBytes(500), 'image');
+    for (const callbackUrl of [`${outsider.origin}/hook`, 'http://169.254.169.254/latest/meta-data', 'http://localhost:1/hook']) {
+      expectError(await submit({ items: [{ id: 'x', ...downloadBody(media) }], callbackUrl }), 400, /callback|not allowed/i);
+    }
+    expect(outsider.hits.size).toBe(0);
+  });
+});
