@@ -159,6 +159,21 @@ describe('POST .../media/batch', () => {
     });
   });
 
+  it('lifts a batch item a waiting client asks for ahead of the rest of the batch', async () => {
+    const drip = { kind: 'serve', chunkSize: 256, chunkIntervalMs: 5 } as const;
+    const medias = Array.from({ length: 200 }, (_, i) => cdn.publish(randomBytes(1_500 + i), 'image'));
+    for (const media of medias) cdn.setBehaviour(media.directPathname, drip);
+    const batch = (await submit({ items: medias.map((media, i) => ({ id: `queued-${i}`, ...downloadBody(media) })) })).json<BatchStatus>();
+    const last = medias.at(-1)!;
+    const sync = await api.download(INSTANCE, downloadBody(last), { timeout: 30_000 });
+    const status = (await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batch.batchId}`, INSTANCE)).json<BatchStatus>();
+    expectBytes(sync, last.sha256, last.plaintext.length);
+    // Without the lift, the last item of a FIFO batch would come last.
+    expect(status.counts.pending).toBeGreaterThan(50);
+    expect(cdn.countMedia(last)).toBe(1);
+    await waitUntilDone(batch.batchId);
+  }, 60_000);
+
   it('completes an item already stored at once, with no CDN request', async () => {
     const media = cdn.publish(randomBytes(3_000), 'image');
     expectBytes(await api.download(INSTANCE, downloadBody(media)), media.sha256, 3_000);
