@@ -28,6 +28,7 @@ const commands: Record<string, CommandEntry> = {
   decrypt: { summary: 'decrypt and verify a WhatsApp .enc file', load: () => import('./commands/decrypt.js') },
   encrypt: { summary: 'encrypt a file into a WhatsApp .enc', load: () => import('./commands/encrypt.js') },
   token: { summary: 'print a bearer token for an instance (JWT_SECRET)', load: () => import('./commands/token.js') },
+  revoke: { summary: 'revoke every token of an instance made so far (Redis)', load: () => import('./commands/revoke.js') },
   batch: { summary: 'download many media through the API into a folder, resumable', load: () => import('./commands/batch.js') },
 };
 

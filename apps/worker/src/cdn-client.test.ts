@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo, type LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -346,5 +346,154 @@ describe('CdnClient: abort', () => {
     const response = await makeClient({ idleTimeoutMs: 5_000 }).open({ directPath: '/m' }, controller.signal);
     setTimeout(() => controller.abort(new Error('job cancelled')), 50);
     expect(await bodyFailure(response.body)).toEqual(new Error('job cancelled'));
+  });
+});
+
+describe('CdnClient: the addresses a host resolves to', () => {
+  /**
+   * A resolver standing in for DNS: answers each name of `table` with its addresses (all of them
+   * when asked for all, as Node's connect does), other names with ENOTFOUND; records the names asked.
+   */
+  function resolver(table: Record<string, string[]>): { lookup: LookupFunction; asked: string[] } {
+    const asked: string[] = [];
+    const lookup: LookupFunction = (hostname, options, callback) => {
+      asked.push(hostname);
+      const addresses = (table[hostname] ?? []).map((address) => ({ address, family: isIP(address) }));
+      process.nextTick(() => {
+        if (addresses.length === 0) {
+          const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+          callback(error, '', 0);
+        } else if (options.all) callback(null, addresses);
+        else callback(null, addresses[0]!.address, addresses[0]!.family);
+      });
+    };
+    return { lookup, asked };
+  }
+
+  const PRIVATE_ADDRESSES = [
+    '127.0.0.1',
+    '127.8.9.10',
+    '10.0.0.1',
+    '172.16.0.1',
+    '172.31.255.254',
+    '192.168.1.1',
+    '169.254.169.254',
+    '::1',
+    'fc00::1',
+    'fd12:3456::1',
+    // IPv4-mapped IPv6 forms of the IPv4 ranges, dotted and hex.
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:10.0.0.1',
+    '::ffff:a9fe:a9fe',
+    '::ffff:192.168.1.1',
+  ];
+
+  it.each(PRIVATE_ADDRESSES)('refuses an allowed name that resolves to %s, before connecting', async (address) => {
+    const dns = resolver({ 'media.test': [address] });
+    const client = makeClient({ baseUrl: 'https://media.test', allowList: new HostAllowList(['media.test']), lookup: dns.lookup });
+    for (const ref of [{ url: 'https://media.test/m?oh=secret' }, { directPath: '/m' }]) {
+      const error = await failure(client.open(ref));
+      // A connection attempt would have failed with CdnUnavailableError (nothing listens on :443 there).
+      expect(error).toBeInstanceOf(HostNotAllowedError);
+      expect((error as Error).message).toMatch(/https:\/\/media\.test resolves to a non-public address/);
+      // The client is told nothing about the internal address.
+      expect((error as Error).message).not.toContain(address);
+    }
+    expect(dns.asked).toEqual(['media.test', 'media.test']);
+  });
+
+  it('refuses a name with several addresses when any of them is private', async () => {
+    const dns = resolver({ 'media.test': ['203.0.113.7', '10.1.2.3'] });
+    const client = makeClient({ allowList: new HostAllowList(['media.test']), lookup: dns.lookup });
+    expect(await failure(client.open({ url: 'https://media.test/m' }))).toBeInstanceOf(HostNotAllowedError);
+  });
+
+  it('lets a name that resolves to a public address through to the connection', async () => {
+    // 203.0.113.0/24 (TEST-NET-3) is never routed: the connection is tried and fails, it is not refused.
+    const dns = resolver({ 'media.test': ['203.0.113.7'] });
+    const client = makeClient({ allowList: new HostAllowList(['media.test']), lookup: dns.lookup, connectTimeoutMs: 300 });
+    expect(await failure(client.open({ url: 'https://media.test/m' }))).toBeInstanceOf(CdnUnavailableError);
+    expect(dns.asked).toEqual(['media.test']);
+  });
+
+  it.each([
+    ['a name entry naming a loopback IP', '127.0.0.1', 'https://127.0.0.1/m'],
+    ['a name entry naming the metadata IP', '169.254.169.254', 'https://169.254.169.254/latest/meta-data/'],
+    ['a name entry naming an IPv4-mapped loopback', '[::ffff:7f00:1]', 'https://[::ffff:127.0.0.1]/m'],
+    ['a name entry naming the IPv6 loopback', '[::1]', 'https://[::1]/m'],
+  ])('refuses %s: the IP literal is checked too, without any lookup', async (_, entry, url) => {
+    const dns = resolver({});
+    const client = makeClient({ allowList: new HostAllowList([entry]), lookup: dns.lookup });
+    const error = await failure(client.open({ url }));
+    expect(error).toBeInstanceOf(HostNotAllowedError);
+    expect((error as Error).message).toMatch(/non-public address/);
+    expect(dns.asked).toEqual([]);
+  });
+
+  it('connects to a private address when the origin is an explicit entry', async () => {
+    cdn.routes.set('/m', send(200, {}, 'local'));
+    const port = new URL(cdn.origin).port;
+    const dns = resolver({ 'media.test': ['127.0.0.1'] });
+    const client = makeClient({ allowList: new HostAllowList([`http://media.test:${port}`]), lookup: dns.lookup });
+    const response = await client.open({ url: `http://media.test:${port}/m` });
+    expect((await buffer(response.body)).toString()).toBe('local');
+    expect(dns.asked).toEqual(['media.test']);
+  });
+
+  it('connects to localhost (system DNS) when http://localhost:<port> is an explicit entry, and only on that port', async () => {
+    cdn.routes.set('/m', send(200, {}, 'local'));
+    const port = Number(new URL(cdn.origin).port);
+    const client = makeClient({ allowList: new HostAllowList([`http://localhost:${port}`]) });
+    const response = await client.open({ url: `http://localhost:${port}/m` });
+    expect((await buffer(response.body)).toString()).toBe('local');
+    const elsewhere = await failure(client.open({ url: `http://localhost:${port + 1}/m` }));
+    expect(elsewhere).toBeInstanceOf(HostNotAllowedError);
+    expect((elsewhere as Error).message).toMatch(/is not in MEDIA_ALLOWED_HOSTS/);
+  });
+
+  it('refuses a localhost name entry (https) by its address', async () => {
+    const error = await failure(makeClient({ allowList: new HostAllowList(['localhost']) }).open({ url: 'https://localhost/m' }));
+    expect(error).toBeInstanceOf(HostNotAllowedError);
+    expect((error as Error).message).toMatch(/non-public address/);
+  });
+
+  it.each([
+    ['169.254.169.254'],
+    ['::ffff:169.254.169.254'],
+    ['10.0.0.1'],
+  ])('refuses a redirect hop to an allowed name that resolves to %s', async (address) => {
+    const dns = resolver({ 'hop.test': [address] });
+    cdn.routes.set('/m', redirect('https://hop.test/latest/meta-data/'));
+    const client = makeClient({ allowList: new HostAllowList([cdn.origin, 'hop.test']), lookup: dns.lookup });
+    const error = await failure(client.open({ directPath: '/m' }));
+    expect(error).toBeInstanceOf(HostNotAllowedError);
+    expect((error as Error).message).toMatch(/https:\/\/hop\.test resolves to a non-public address/);
+    expect(cdn.hits.get('/m')).toBe(1);
+    expect(dns.asked).toEqual(['hop.test']);
+  });
+
+  it('refuses a redirect to an IP-literal loopback under a name entry, and keeps counting hops', async () => {
+    cdn.routes.set('/m', redirect('https://127.0.0.1/x'));
+    const error = await failure(makeClient({ allowList: new HostAllowList([cdn.origin, '127.0.0.1']) }).open({ directPath: '/m' }));
+    expect(error).toBeInstanceOf(HostNotAllowedError);
+    cdn.routes.set('/loop', redirect('/loop'));
+    const dns = resolver({});
+    const loop = await failure(makeClient({ maxRedirects: 2, lookup: dns.lookup }).open({ directPath: '/loop' }));
+    expect(loop).toBeInstanceOf(CdnUnavailableError);
+    expect(cdn.hits.get('/loop')).toBe(3);
+  });
+
+  it('falls back to the url when the directPath host resolves to a private address', async () => {
+    cdn.routes.set('/u', send(200, {}, 'from url'));
+    const dns = resolver({ 'media.test': ['127.0.0.1'] });
+    const client = makeClient({
+      baseUrl: 'https://media.test',
+      allowList: new HostAllowList(['media.test', cdn.origin]),
+      lookup: dns.lookup,
+    });
+    const response = await client.open({ directPath: '/dp', url: `${cdn.origin}/u` });
+    expect(response.source).toBe('url');
+    expect((await buffer(response.body)).toString()).toBe('from url');
   });
 });

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import {
@@ -8,6 +9,7 @@ import {
   MediaTooLargeError,
   type HostAllowList,
 } from '@wamedia/shared';
+import { guardedConnector } from './guarded-connector.js';
 
 /** Options of {@link CdnClient}. */
 export interface CdnClientOptions {
@@ -17,8 +19,9 @@ export interface CdnClientOptions {
    */
   baseUrl: string;
   /**
-   * The origins a request may go to (MEDIA_ALLOWED_HOSTS). Checked before every request sent: the
-   * first one and each redirect hop.
+   * The origins a request may go to (MEDIA_ALLOWED_HOSTS). Checked before every request sent (the
+   * first one and each redirect hop) by name, and right before every connection on the addresses
+   * the host resolves to (non-public ones only for explicit origins).
    */
   allowList: HostAllowList;
   /** Longest wait for a connection (TCP, and TLS for https) to a CDN host, in ms. */
@@ -36,6 +39,11 @@ export interface CdnClientOptions {
   maxBytes: number;
   /** Redirects followed from one reference before giving up with CdnUnavailableError. Default: 5. */
   maxRedirects?: number;
+  /**
+   * Resolves CDN host names; every address it answers is checked against `allowList` before the
+   * connection is opened. Default: dns.lookup. Tests map names to chosen addresses with it.
+   */
+  lookup?: LookupFunction;
 }
 
 /** Where one media can be fetched; at least one of the two is needed. */
@@ -81,7 +89,9 @@ interface Candidate {
 
 /**
  * Opens media on the WhatsApp CDN: the directPath first, then the url, only on allow-listed
- * hosts, with redirects followed by hand so each hop is checked too.
+ * hosts, with redirects followed by hand so each hop is checked too. A host must pass the allow
+ * list by name, and the address it resolves to must be public unless its origin is an explicit
+ * entry (checked in the connection's own lookup, so DNS rebinding cannot slip in between).
  *
  * Fallback rules, when a reference fails:
  * - expired (403/404/410), CDN trouble (5xx, 429, other statuses, network, timeouts, redirect
@@ -101,9 +111,14 @@ export class CdnClient {
 
   constructor(private readonly options: CdnClientOptions) {
     this.maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
-    // Redirects stay off (no redirect interceptor): follow() checks each hop against the allow list.
+    // Redirects stay off (no redirect interceptor): follow() checks each hop against the allow list
+    // by name; the connector checks the address every connection (each hop's included) goes to.
     this.agent = new Agent({
-      connectTimeout: options.connectTimeoutMs,
+      connect: guardedConnector({
+        check: (origin, address, family) => options.allowList.assertAllowedAddress(origin, address, family),
+        timeoutMs: options.connectTimeoutMs,
+        lookup: options.lookup,
+      }),
       headersTimeout: options.idleTimeoutMs,
       bodyTimeout: options.idleTimeoutMs,
     });
@@ -171,6 +186,8 @@ export class CdnClient {
       return await request(url, { dispatcher: this.agent, method: 'GET', headers: REQUEST_HEADERS, signal });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
+      // The connector refused the address the host resolved to: no connection was opened.
+      if (error instanceof HostNotAllowedError) throw error;
       throw new CdnUnavailableError(`request to ${redact(url)} failed (${errorCode(error)})`, { cause: error });
     }
   }

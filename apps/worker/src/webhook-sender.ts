@@ -1,6 +1,4 @@
-import { lookup as dnsLookup } from 'node:dns';
-import { isIP, type LookupFunction } from 'node:net';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import {
   CallbackNotAllowedError,
   WEBHOOK_SIGNATURE_HEADER,
@@ -9,6 +7,7 @@ import {
   type WebhookEvent,
 } from '@wamedia/shared';
 import { parseRetryAfter } from './cdn-client.js';
+import { guardedConnector } from './guarded-connector.js';
 
 /** Options of {@link WebhookSender}. */
 export interface WebhookSenderOptions {
@@ -83,7 +82,11 @@ export class WebhookSender {
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     // Redirects stay off (no redirect interceptor): a 3xx is an answer, not a hop.
     this.agent = new Agent({
-      connect: guardedConnector(options.policy, options.timeoutMs),
+      // The policy judges every address right before connecting (see guardedConnector).
+      connect: guardedConnector({
+        check: (origin, address, family) => options.policy.assertAllowedAddress(origin, address, family),
+        timeoutMs: options.timeoutMs,
+      }),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
@@ -152,53 +155,6 @@ async function classify(target: URL, response: Dispatcher.ResponseData): Promise
     });
   }
   throw new WebhookRejectedError(status, redact(target));
-}
-
-/**
- * undici's connector, with the policy's address check in front of every connection: on the IP
- * literal a URL names, or on each address its host resolves to, in the very lookup the socket then
- * connects with (so a name cannot resolve to something else between the check and the connect).
- * A refusal fails the connection before any socket is opened.
- *
- * One connector is built per connection because the lookup must know the origin (explicit origins
- * are exempt) and undici takes the lookup at build time; that is cheap, and connections are kept alive.
- */
-function guardedConnector(policy: CallbackPolicy, timeoutMs: number): buildConnector.connector {
-  return (options, callback) => {
-    const origin = originOf(options);
-    const family = isIP(options.hostname);
-    if (family === 4 || family === 6) {
-      try {
-        policy.assertAllowedAddress(origin, options.hostname, family);
-      } catch (refusal) {
-        process.nextTick(callback, refusal as Error, null);
-        return;
-      }
-    }
-    buildConnector({ timeout: timeoutMs, lookup: checkedLookup(policy, origin) })(options, callback);
-  };
-}
-
-/** dns.lookup, failing with CallbackNotAllowedError when any resolved address is refused. */
-function checkedLookup(policy: CallbackPolicy, origin: string): LookupFunction {
-  return (hostname, options, callback) => {
-    dnsLookup(hostname, options, (error, address, family) => {
-      if (error) return callback(error, address, family);
-      try {
-        const addresses = typeof address === 'string' ? [{ address, family }] : address;
-        for (const resolved of addresses) policy.assertAllowedAddress(origin, resolved.address, resolved.family === 6 ? 6 : 4);
-      } catch (refusal) {
-        return callback(refusal as NodeJS.ErrnoException, '', 0);
-      }
-      callback(null, address, family);
-    });
-  };
-}
-
-/** `protocol//host[:port]` as URL.origin spells it; undici's `host` keeps IPv6 brackets and the port. */
-function originOf({ protocol, host, hostname, port }: buildConnector.Options): string {
-  if (host) return `${protocol}//${host}`;
-  return new URL(`${protocol}//${isIP(hostname) === 6 ? `[${hostname}]` : hostname}${port ? `:${port}` : ''}`).origin;
 }
 
 function parseCallbackUrl(url: string): URL {

@@ -1,11 +1,18 @@
 import { HostNotAllowedError } from './errors.js';
+import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
 
 /**
- * MEDIA_ALLOWED_HOSTS: which origins a CDN url (or a redirect) may point at.
+ * MEDIA_ALLOWED_HOSTS: which origins a CDN url (or a redirect) may point at, checked twice.
  *
- * - `mmg.whatsapp.net` allows https://mmg.whatsapp.net (port 443 only);
- * - `*.whatsapp.net` allows https on any subdomain of whatsapp.net (not the apex);
- * - `http://127.0.0.1:9000` (an explicit origin) allows exactly that origin, plain http included.
+ * - By name, before each request and each redirect hop ({@link assertAllowed}):
+ *   - `mmg.whatsapp.net` allows https://mmg.whatsapp.net (port 443 only);
+ *   - `*.whatsapp.net` allows https on any subdomain of whatsapp.net (not the apex);
+ *   - `http://127.0.0.1:9000` (an explicit origin) allows exactly that origin, plain http included.
+ * - By address, on the IP a URL names or every address its host resolves to, right before
+ *   connecting ({@link assertAllowedAddress}): loopback, private, link-local, unspecified and
+ *   CGNAT addresses (see isPrivateAddress) are refused unless the origin is an explicit one. An
+ *   allowed name is no promise about where it points: a DNS record (or a rebinding answer) may
+ *   say 127.0.0.1 or 169.254.169.254.
  */
 export class HostAllowList {
   private readonly hostnames = new Set<string>();
@@ -32,5 +39,17 @@ export class HostAllowList {
   /** @throws HostNotAllowedError when `url` is not allowed. */
   assertAllowed(url: URL): void {
     if (!this.allows(url)) throw new HostNotAllowedError(url.origin);
+  }
+
+  /**
+   * Checks one address `origin`'s host resolved to (or the IP literal it names), before a
+   * connection to it is opened.
+   * @throws HostNotAllowedError when the address is not public and `origin` is not explicit. The
+   *   message does not name the address: it reaches the client, and internal addresses are none of
+   *   its business.
+   */
+  assertAllowedAddress(origin: string, address: string, family: AddressFamily): void {
+    if (this.origins.has(origin) || !isPrivateAddress(address, family)) return;
+    throw new HostNotAllowedError(origin, 'resolves to a non-public address');
   }
 }

@@ -1,0 +1,91 @@
+import { Redis } from 'ioredis';
+import { InternalError, QueueUnavailableError } from './errors.js';
+import { redactUrl } from './redis-check.js';
+
+/**
+ * The token version of each instance, in Redis at `<prefix>:token-version:<instanceId>` (absent
+ * means 0). A bearer token carries the version it was minted with in its `ver` claim (absent
+ * means 0); the API refuses a token whose `ver` is below its instance's current version. Bumping
+ * the version therefore revokes every token of that instance at once, while tokens minted after
+ * the bump (with the new version) work. Redis must keep its data (AOF): a lost key is version 0,
+ * which makes revoked tokens valid again.
+ */
+export class TokenVersions {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  /**
+   * The current version of `instanceId`'s tokens: one GET.
+   * @throws QueueUnavailableError when Redis does not answer.
+   */
+  async current(instanceId: string): Promise<number> {
+    const value = await this.guard(() => this.redis.get(this.key(instanceId)));
+    if (value === null) return 0;
+    const version = Number(value);
+    // Fail closed: a value that is no version must not let every token through (ver < NaN is false).
+    if (!Number.isSafeInteger(version)) throw new InternalError(`the token version of ${instanceId} in Redis is not an integer`);
+    return version;
+  }
+
+  /**
+   * Revokes every token of `instanceId` minted so far: increments its version (atomically, INCR)
+   * and returns the new one, which tokens minted from now on carry.
+   * @throws QueueUnavailableError when Redis does not answer.
+   */
+  async revoke(instanceId: string): Promise<number> {
+    return this.guard(() => this.redis.incr(this.key(instanceId)));
+  }
+
+  private key(instanceId: string): string {
+    return `${this.prefix}:token-version:${instanceId}`;
+  }
+
+  /** Redis failures become QueueUnavailableError (503), keeping the cause. */
+  private async guard<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new QueueUnavailableError('the token versions (Redis) are unavailable', { cause: error });
+    }
+  }
+}
+
+/** {@link TokenVersions} on a connection of their own, for one-shot commands (the CLI). */
+export interface TokenVersionsConnection {
+  versions: TokenVersions;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to `redisUrl` for a one-shot use of the token versions, failing fast (no retries)
+ * when Redis does not answer.
+ * @throws QueueUnavailableError with one line naming the (password-redacted) REDIS_URL.
+ */
+export async function connectTokenVersions(redisUrl: string, prefix: string, timeoutMs = 3_000): Promise<TokenVersionsConnection> {
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  // ioredis rejects connect() with "Connection is closed."; the socket's own error says why.
+  let socketError: Error | undefined;
+  redis.on('error', (error: Error) => (socketError ??= error));
+  try {
+    await redis.connect();
+  } catch (error) {
+    // Once ended (no retries) there is nothing to close; disconnect() then would hold the process ~2 s.
+    if (redis.status !== 'end') redis.disconnect();
+    const cause = socketError ?? error;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new QueueUnavailableError(`cannot reach Redis at ${redactUrl(redisUrl)} (REDIS_URL): ${reason}`, { cause });
+  }
+  return {
+    versions: new TokenVersions(redis, prefix),
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
