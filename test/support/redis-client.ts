@@ -77,6 +77,27 @@ export class RedisClient {
     return deleted;
   }
 
+  /**
+   * Every string a key holds, whatever its type: a string's value, a hash's fields and values, a
+   * list's, set's or sorted set's members (with scores), a stream's ids, fields and values. Empty
+   * when the key is gone. For searching Redis for what must not be there.
+   */
+  async contents(key: string): Promise<{ type: string; values: string[] }> {
+    const type = (await this.command('TYPE', key)) as string;
+    const read: Record<string, (string | number)[]> = {
+      string: ['GET', key],
+      hash: ['HGETALL', key],
+      list: ['LRANGE', key, 0, -1],
+      set: ['SMEMBERS', key],
+      zset: ['ZRANGE', key, 0, -1, 'WITHSCORES'],
+      stream: ['XRANGE', key, '-', '+'],
+    };
+    if (type === 'none') return { type, values: [] };
+    const args = read[type];
+    if (!args) throw new Error(`key ${key} has a type this helper does not read: ${type}`);
+    return { type, values: flatten(await this.command(...args)) };
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.command('EXISTS', key)) === 1;
   }
@@ -143,4 +164,11 @@ function parseReply(buffer: Buffer, offset: number): Parsed | typeof INCOMPLETE 
     default:
       throw new Error(`unexpected RESP type ${JSON.stringify(type)}`);
   }
+}
+
+/** The strings of a reply, nested arrays (EXEC, XRANGE) flattened in order. */
+function flatten(reply: RedisReply): string[] {
+  if (reply === null || reply instanceof RedisReplyError) return [];
+  if (Array.isArray(reply)) return reply.flatMap(flatten);
+  return [String(reply)];
 }

@@ -17,6 +17,7 @@ import {
   type DownloadJobData,
   type HostAllowList,
   type JobFollowers,
+  type JobSecrets,
   type MediaIndex,
   type MediaIndexEntry,
   type StoredItem,
@@ -44,6 +45,8 @@ export class BatchService {
       allowList: HostAllowList;
       callbacks: Callbacks;
       maxItems: number;
+      /** Seals the mediaKey of the job data (JOB_DATA_KEY). */
+      secrets: JobSecrets;
     },
   ) {
     this.envelope = batchRequestSchema(deps.maxItems);
@@ -107,7 +110,7 @@ export class BatchService {
       const lookupKey = mediaLookupKey(request.content.mediaKey, request.contentType);
       const cached = await this.deps.index.get(lookupKey);
       if (cached) items[index] = fromCacheOrFailure(items[index]!, cached, request);
-      else uncached.push({ index, data: toJobData(request, lookupKey, instanceId, requestId) });
+      else uncached.push({ index, data: toJobData(request, lookupKey, instanceId, requestId, this.deps.secrets) });
     });
     const jobIds = await this.deps.jobs.enqueueBatch(uncached.map(({ data }) => data), instanceId);
     uncached.forEach(({ index }, i) => (items[index]!.jobId = jobIds[i]));

@@ -6,13 +6,22 @@ import {
   DOWNLOAD_JOB,
   DOWNLOAD_QUEUE,
   QueueUnavailableError,
+  RateLimitedError,
   downloadJobId,
   type DownloadJobData,
   type DownloadJobResult,
+  type JobPool,
   type JobSubscriptions,
+  type JobsInFlight,
 } from '@wamedia/shared';
 
 export type DownloadJob = Job<DownloadJobData, DownloadJobResult>;
+
+/**
+ * Retry-After of a refusal for jobs in flight, in seconds: a slot frees when one of the
+ * instance's jobs ends, which nothing predicts; a short wait keeps a well-behaved client close.
+ */
+const IN_FLIGHT_RETRY_AFTER_SECONDS = 2;
 
 export interface DownloadJobsOptions {
   /** Attempts per job, the first included. */
@@ -35,6 +44,8 @@ export class DownloadJobs {
     private readonly redis: Redis,
     private readonly subscriptions: JobSubscriptions,
     private readonly options: DownloadJobsOptions,
+    /** INSTANCE_MAX_JOBS_IN_FLIGHT: new jobs are reserved here before they are added. */
+    private readonly inFlight: JobsInFlight,
   ) {}
 
   /**
@@ -43,6 +54,8 @@ export class DownloadJobs {
    * while (so a burst of retries doesn't hammer the CDN), then replaced by a fresh attempt.
    * `replaceCompleted` starts over a completed job whose result is gone from the store.
    * A waiting client joining a batch's low-priority job lifts it to the front of the queue.
+   * Only a new job counts against the instance's jobs in flight (RateLimitedError when full);
+   * joining one does not.
    */
   async enqueue(
     data: DownloadJobData,
@@ -56,12 +69,15 @@ export class DownloadJobs {
       if ((await existing.getState()) === 'prioritized') await this.guard(() => existing.changePriority({ priority: 0 }));
       return existing;
     }
+    await this.reserve(instanceId, 'single', [jobId]);
     return this.guard(() => this.queue.add(DOWNLOAD_JOB, data, this.jobOptions(jobId)));
   }
 
   /**
    * Adds the jobs of a batch in bulk, at BATCH_PRIORITY so that waiting clients go first;
    * media that already have a live job share it. Resolves with each media's job id.
+   * The batch's new jobs count in the instance's batch pool of jobs in flight: the whole batch is
+   * refused (RateLimitedError) while that pool is full, and accepted whole otherwise.
    */
   async enqueueBatch(items: DownloadJobData[], instanceId: string): Promise<string[]> {
     const jobIds = items.map((data) => downloadJobId(data.lookupKey));
@@ -74,6 +90,7 @@ export class DownloadJobs {
         if (!existing || (await this.replaceIfSpent(existing, data, false))) fresh.push(data);
       }),
     );
+    await this.reserve(instanceId, 'batch', fresh.map((data) => downloadJobId(data.lookupKey)));
     await this.guard(() =>
       this.queue.addBulk(
         fresh.map((data) => ({
@@ -101,6 +118,18 @@ export class DownloadJobs {
       removeOnComplete: { age: this.options.retentionSeconds },
       removeOnFail: { age: this.options.retentionSeconds },
     };
+  }
+
+  /** Takes slots for new jobs of `instanceId`, or refuses with 429. */
+  private async reserve(instanceId: string, pool: JobPool, jobIds: string[]): Promise<void> {
+    const { admitted, inFlight } = await this.guard(() => this.inFlight.reserve(instanceId, pool, jobIds));
+    if (admitted) return;
+    const what = pool === 'batch' ? 'batch jobs' : 'jobs';
+    throw new RateLimitedError(
+      `too many jobs in flight: instance ${instanceId} has ${inFlight} ${what} not yet ended, the limit is ${this.inFlight.limit} ` +
+        `(INSTANCE_MAX_JOBS_IN_FLIGHT); media already stored or already being downloaded are still answered`,
+      IN_FLIGHT_RETRY_AFTER_SECONDS,
+    );
   }
 
   /** Removes a job that may not be reused (see isSpent); true when it was removed. */

@@ -10,6 +10,7 @@ import {
   type DownloadJobData,
   type DownloadRequest,
   type HostAllowList,
+  type JobSecrets,
   type MediaIndex,
   type MediaIndexEntry,
 } from '@wamedia/shared';
@@ -64,6 +65,8 @@ export class MediaService {
       allowList: HostAllowList;
       callbacks: Callbacks;
       metrics: { cacheLookup(hit: boolean): void };
+      /** Seals the mediaKey of the job data (JOB_DATA_KEY). */
+      secrets: JobSecrets;
     },
   ) {}
 
@@ -77,7 +80,7 @@ export class MediaService {
     this.deps.metrics.cacheLookup(cached !== undefined);
     if (cached) return { kind: 'ready', media: fromCache(cached, request) };
 
-    const data = toJobData(request, lookupKey, instanceId, options.requestId);
+    const data = toJobData(request, lookupKey, instanceId, options.requestId, this.deps.secrets);
     const job = await this.deps.jobs.enqueue(data, instanceId);
     const outcome = await this.deps.waiter.wait(job.id!, options.timeoutMs, options.signal);
     if (!outcome) {
@@ -129,18 +132,22 @@ export class MediaService {
   }
 }
 
-/** The job payload of a request: bytes as base64, the cache key, who asked. */
+/**
+ * The job payload of a request: bytes as base64, the cache key, who asked. The mediaKey is
+ * sealed (AES-256-GCM under JOB_DATA_KEY, bound to the cache key): Redis never holds it in clear.
+ */
 export function toJobData(
   { contentType, content }: DownloadRequest,
   lookupKey: string,
   instanceId: string,
   requestId: string | undefined,
+  secrets: JobSecrets,
 ): DownloadJobData {
   return {
     contentType,
     url: content.url,
     directPath: content.directPath,
-    mediaKey: content.mediaKey.toString('base64'),
+    mediaKey: secrets.seal(content.mediaKey, lookupKey),
     mimetype: content.mimetype ?? defaultMimetype(contentType),
     fileSha256: content.fileSha256?.toString('base64'),
     fileEncSha256: content.fileEncSha256?.toString('base64'),

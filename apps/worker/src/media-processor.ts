@@ -9,6 +9,7 @@ import {
   type BlobStore,
   type DownloadJobData,
   type DownloadJobResult,
+  type JobSecrets,
   type Logger,
   type MediaIndex,
 } from '@wamedia/shared';
@@ -23,6 +24,8 @@ export interface MediaProcessorDeps {
   maxMediaBytes: number;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** Opens the job's sealed mediaKey (JOB_DATA_KEY, the same as the API's). */
+  secrets: JobSecrets;
 }
 
 /**
@@ -45,7 +48,9 @@ export class MediaProcessor {
     if (data.fileLength !== undefined && data.fileLength > this.deps.maxMediaBytes) {
       throw new MediaTooLargeError(this.deps.maxMediaBytes);
     }
-    const stored = await this.downloadAndStore(data, data.mediaKey, signal).catch((error: unknown) => {
+    // Opened only here, for this attempt: the clear key lives in this process's memory, never in Redis.
+    const mediaKey = this.deps.secrets.open(data.mediaKey, data.lookupKey);
+    const stored = await this.downloadAndStore(data, mediaKey, signal).catch((error: unknown) => {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
@@ -55,13 +60,13 @@ export class MediaProcessor {
     return { ...entry, cached: false };
   }
 
-  private async downloadAndStore(data: DownloadJobData, mediaKey: string, signal?: AbortSignal) {
+  private async downloadAndStore(data: DownloadJobData, mediaKey: Buffer, signal?: AbortSignal) {
     const started = performance.now();
     const response = await this.deps.cdn.open({ directPath: data.directPath, url: data.url }, signal);
     this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
     const decrypt = createDecryptStream({
       contentType: data.contentType,
-      mediaKey: Buffer.from(mediaKey, 'base64'),
+      mediaKey,
       fileSha256: data.fileSha256 ? Buffer.from(data.fileSha256, 'base64') : undefined,
       fileEncSha256: data.fileEncSha256 ? Buffer.from(data.fileEncSha256, 'base64') : undefined,
       fileLength: data.fileLength,

@@ -15,7 +15,31 @@ const redactPaths = [
   'req.headers.authorization',
   'req.headers.cookie',
   'headers.authorization',
+  '*.headers.authorization',
+  // Settings, should a config object ever be logged.
+  'jwtSecret',
+  'jobDataKey',
+  'webhookSecret',
+  'adminToken',
+  '*.jwtSecret',
+  '*.jobDataKey',
+  '*.webhookSecret',
+  '*.adminToken',
 ];
+
+/** The signature (oh=) and expiry (oe=) of a CDN URL's query: whoever holds them can fetch the file. */
+const SIGNED_QUERY = /([?&](?:oh|oe)=)[^&\s"\\]+/gi;
+/** Anything shaped like a JWT (a bearer token, whoever it belongs to). */
+const JWT = /eyJ[\w-]*\.eyJ[\w-]*\.[\w-]*/g;
+
+/**
+ * The last line of defence for secrets inside strings, which path redaction cannot see (an error
+ * message quoting a URL, a stack): masks them in every line written. Lines are written per request
+ * or job, never per chunk, so two regex passes over a short string cost nothing that matters.
+ */
+export function scrubLogLine(line: string): string {
+  return line.replace(SIGNED_QUERY, '$1[redacted]').replace(JWT, '[redacted-jwt]');
+}
 
 /** The process's root logger; bind per request or job with `.child()`. */
 export function createLogger(options: { level: string; name: string }): Logger {
@@ -23,5 +47,6 @@ export function createLogger(options: { level: string; name: string }): Logger {
     name: options.name,
     level: options.level,
     redact: { paths: redactPaths, censor: '[redacted]' },
+    hooks: { streamWrite: scrubLogLine },
   });
 }
