@@ -30,6 +30,11 @@ export type CdnResponder =
       contentLength?: boolean | number;
       /** Extra response headers. */
       headers?: Record<string, string>;
+      /**
+       * Reset the connection (TCP RST, as a crashed peer or a middlebox does) once this many body
+       * bytes are sent; Content-Length still declares the whole body.
+       */
+      resetAfter?: number;
     }
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   | { kind: 'redirect'; location: string; status?: 301 | 302 | 303 | 307 | 308 }
@@ -47,6 +52,8 @@ export interface CdnRequest {
   url: string;
   headers: IncomingHttpHeaders;
   at: number;
+  /** When the response ended or its connection closed (Date.now()); undefined while it is open. */
+  closedAt?: number;
 }
 
 /** A media published on the fake CDN, with every field a WhatsApp message carries about it. */
@@ -118,7 +125,9 @@ export class FakeCdn {
     server.on('request', (req, res) => {
       const url = req.url ?? '/';
       const pathname = new URL(url, 'http://cdn').pathname;
-      cdn.requests.push({ method: req.method ?? 'GET', pathname, url, headers: req.headers, at: Date.now() });
+      const logged: CdnRequest = { method: req.method ?? 'GET', pathname, url, headers: req.headers, at: Date.now() };
+      cdn.requests.push(logged);
+      res.once('close', () => (logged.closedAt = Date.now()));
       cdn.respond(pathname, res);
     });
     return cdn;
@@ -250,15 +259,22 @@ export class FakeCdn {
     // Send the headers now, so a body delay is a silence after them.
     res.flushHeaders();
     await this.sleep(responder.bodyDelayMs);
-    const size = responder.chunkSize ?? Math.max(body.length, 1);
-    for (let offset = 0; offset < body.length; offset += size) {
+    const sent = responder.resetAfter === undefined ? body : body.subarray(0, responder.resetAfter);
+    const size = responder.chunkSize ?? Math.max(sent.length, 1);
+    for (let offset = 0; offset < sent.length; offset += size) {
       if (res.destroyed) return;
       if (offset > 0) await this.sleep(responder.chunkIntervalMs);
       if (res.destroyed) return;
-      const piece = body.subarray(offset, offset + size);
+      const piece = sent.subarray(offset, offset + size);
       if (!res.write(piece)) await drainOrClose(res);
     }
     if (res.destroyed) return;
+    if (responder.resetAfter !== undefined) {
+      // Give the bytes time to leave: an RST discards whatever is still in the send buffer.
+      await this.sleep(50);
+      res.socket?.resetAndDestroy();
+      return;
+    }
     // A declared length the body falls short of: leave the response unfinished, then cut it.
     if (typeof declared === 'number' && declared !== body.length) res.socket?.destroy();
     else res.end();

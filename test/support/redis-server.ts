@@ -1,11 +1,16 @@
 /**
  * A private, throw-away redis-server on a free port, for tests that take Redis away from a
- * stack (stop it, start it again) without touching the Redis other runs share. Nothing is
- * persisted (`--save '' --appendonly no`): a restart comes back empty.
+ * stack (stop it, start it again) without touching the Redis other runs share. By default
+ * nothing is persisted (`--save '' --appendonly no`): a restart comes back empty. With
+ * `appendOnly` it keeps an AOF (fsync on every write) in a folder of its own, as production
+ * does, so a restart comes back with every acknowledged write; `remove()` deletes that folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RedisClient } from './redis-client.js';
 
@@ -15,16 +20,29 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+export interface RedisServerOptions {
+  /**
+   * Keep an append-only file (`--appendonly yes --appendfsync always`) in a temporary folder of
+   * the server's own, so that a stop and restart keep every acknowledged write. Default false.
+   */
+  appendOnly?: boolean;
+}
+
 export class RedisServer {
   private child: ChildProcess | undefined;
   /** Everything the server printed, over every start, for failure messages. */
   output = '';
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** The data folder when the server keeps an AOF; undefined when it persists nothing. */
+    readonly dataDir: string | undefined,
+  ) {}
 
   /** Starts redis-server on a free port of 127.0.0.1 and resolves once it answers PING. */
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const dataDir = options.appendOnly ? await mkdtemp(path.join(tmpdir(), 'wamedia-redis-')) : undefined;
+    const server = new RedisServer(await freePort(), dataDir);
     await server.restart();
     return server;
   }
@@ -41,11 +59,12 @@ export class RedisServer {
   /** Starts the server (again) on its port; resolves once it answers PING. */
   async restart(timeoutMs = 5_000): Promise<void> {
     if (this.child) return;
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const persistence = this.dataDir
+      ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir]
+      : ['--appendonly', 'no'];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     running.add(child);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
@@ -80,6 +99,12 @@ export class RedisServer {
     await exited;
     clearTimeout(timer);
     this.child = undefined;
+  }
+
+  /** Stops the server and deletes its data folder (when it has one). */
+  async remove(): Promise<void> {
+    await this.stop();
+    if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
 }
 

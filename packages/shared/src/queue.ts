@@ -10,14 +10,15 @@ export const DOWNLOAD_JOB = 'download';
 export const DOWNLOAD_BACKOFF = 'download-backoff';
 
 /**
- * The payload of a download job. Bytes travel as base64; the mediaKey is removed from the
- * job once the job has ended (see the worker), so Redis does not keep it in clear.
+ * The payload of a download job. Bytes travel as base64; the mediaKey is sealed by the API
+ * (see job-secrets.ts: Redis never holds it in clear) and removed from the job once the job has
+ * ended (see the worker).
  */
 export const downloadJobSchema = z.object({
   contentType: contentTypeSchema,
   url: z.string().optional(),
   directPath: z.string().optional(),
-  /** base64; absent once the job has ended. */
+  /** Sealed (`v1.<key id>.<data>`, see JobSecrets), bound to lookupKey; absent once the job has ended. */
   mediaKey: z.string().optional(),
   mimetype: z.string().optional(),
   fileSha256: z.string().optional(),
@@ -67,8 +68,20 @@ export function downloadJobId(lookupKey: string): string {
 }
 
 /**
+ * How long a Redis connection waits before its `times`-th reconnection attempt, in ms: 200, 400,
+ * 800, then every second. Every process is back within a second of Redis coming back, however
+ * long it was away (BullMQ's own default grows to 20 s between attempts, ioredis's to 5 s, so a
+ * worker could idle that long after an outage); one attempt a second per connection costs a
+ * down Redis nothing.
+ */
+export function reconnectDelay(times: number): number {
+  return Math.min(100 * 2 ** times, 1_000);
+}
+
+/**
  * BullMQ connection options from REDIS_URL. Options, not an ioredis instance: BullMQ then owns
  * its connections and close() ends them. maxRetriesPerRequest must be null for blocking commands.
+ * Reconnection follows {@link reconnectDelay}.
  */
 export function redisConnectionOptions(redisUrl: string): ConnectionOptions {
   const url = new URL(redisUrl);
@@ -80,5 +93,6 @@ export function redisConnectionOptions(redisUrl: string): ConnectionOptions {
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
     tls: url.protocol === 'rediss:' ? {} : undefined,
     maxRetriesPerRequest: null,
+    retryStrategy: reconnectDelay,
   };
 }

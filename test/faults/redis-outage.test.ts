@@ -1,0 +1,192 @@
+/**
+ * Fault injection: Redis stopped for 5 s under steady load. The Redis is the test's own (its own
+ * port, AOF on with an fsync per write, as in production), so its stop and restart touch no
+ * other run. While it is down, every request that needs the queue is answered 503 in the error
+ * shape, promptly; the API and the workers stay up and reconnect by themselves once it is back;
+ * and every job acknowledged with 202 (before the outage, or around it) completes after it,
+ * as do the clients that were waiting through it.
+ *
+ * One fs stack on that Redis, two workers; a new media every 100 ms, answered at once
+ * (timeout=0), the CDN answering each 300 ms late so that jobs are always in flight.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { expectBytes, expectError } from '../support/expectations.js';
+import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { jobIdOf, jobPath, jobReaches, workerUrl } from '../support/fault-helpers.js';
+import { RedisServer } from '../support/redis-server.js';
+import { Stack } from '../support/stack.js';
+import { expectSoundStore } from '../support/store-audit.js';
+
+const INSTANCE = 'instance-faults-redis';
+const KiB = 1024;
+const OUTAGE_MS = 5_000;
+/** How long a request may take to be answered 503 while Redis is down. */
+const UNAVAILABLE_WITHIN_MS = 2_500;
+const LOAD_INTERVAL_MS = 100;
+
+let redis: RedisServer;
+let cdn: FakeCdn;
+let stack: Stack;
+let api: ApiClient;
+
+beforeAll(async () => {
+  [redis, cdn] = await Promise.all([RedisServer.start({ appendOnly: true }), FakeCdn.start()]);
+  stack = await Stack.start({ cdn, redisUrl: redis.url, workers: 2, env: { JOB_ATTEMPTS: '6', JOB_BACKOFF_MS: '200' } });
+  api = new ApiClient(stack);
+});
+
+afterAll(async () => {
+  try {
+    // The stack removes its keys from this Redis: it must be running.
+    await redis?.restart();
+    await stack?.stop();
+  } finally {
+    await Promise.all([redis?.remove(), cdn?.close()]);
+  }
+});
+
+/** One request of the load, and how it was answered. */
+interface Sent {
+  media: PublishedMedia;
+  sentAt: number;
+  answeredAt: number;
+  response?: ApiResponse;
+  error?: string;
+}
+
+/** Sends a new media every LOAD_INTERVAL_MS with timeout=0 until stop() resolves with every answer. */
+function steadyLoad(): { stop(): Promise<Sent[]> } {
+  const pending: Promise<Sent>[] = [];
+  const send = () => {
+    const media = cdn.publish(randomBytes(8 * KiB + pending.length), 'document');
+    cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: 300 });
+    const sentAt = performance.now();
+    pending.push(
+      api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 0 }).then(
+        (response) => ({ media, sentAt, answeredAt: performance.now(), response }),
+        (error: Error) => ({ media, sentAt, answeredAt: performance.now(), error: String(error) }),
+      ),
+    );
+  };
+  send();
+  const timer = setInterval(send, LOAD_INTERVAL_MS);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      return Promise.all(pending);
+    },
+  };
+}
+
+function describeSent(sent: Sent, origin: number): string {
+  const what = sent.response ? `HTTP ${sent.response.status} ${sent.response.body.toString('utf8').slice(0, 200)}` : sent.error;
+  return `sent at ${Math.round(sent.sentAt - origin)} ms, answered after ${Math.round(sent.answeredAt - sent.sentAt)} ms: ${what}`;
+}
+
+describe('Redis stopped for 5 s under steady load', () => {
+  it('answers 503 promptly while it is down, stays up, reconnects by itself, and completes every job acknowledged with 202', async () => {
+    const origin = performance.now();
+    const load = steadyLoad();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    // Clients waiting through the outage: their jobs are running when Redis goes.
+    const waitedMedia = [0, 1].map((i) => cdn.publish(randomBytes(64 * KiB + i), 'video'));
+    for (const media of waitedMedia) cdn.enqueue(media.directPathname, { kind: 'serve', headerDelayMs: 1_500 });
+    const waiting = waitedMedia.map((media) => api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 }));
+    await eventually(async () => (waitedMedia.every((m) => cdn.count(m.directPathname) === 1) ? true : undefined), {
+      what: 'the waited media requested',
+    });
+
+    // A batch, to be followed during the outage.
+    const batchItem = cdn.publish(randomBytes(8 * KiB), 'image');
+    const batchPath = `/api/v2/instance/${INSTANCE}/media/batch`;
+    const batchBody = (id: string) => JSON.stringify({ items: [{ id, ...downloadBody(batchItem) }] });
+    const batch = await api.call('POST', batchPath, { instanceId: INSTANCE, body: batchBody('before') });
+    expect(batch.status, batch.body.toString()).toBe(202);
+
+    await redis.stop();
+    const stoppedAt = performance.now();
+    // Every route that needs Redis: 503 in the error shape, at once. (The processes notice the
+    // outage as soon as their connections close; they get no other help.)
+    const firstJob = jobIdOf(waitedMedia[0]!);
+    const routes: [string, () => Promise<ApiResponse>][] = [
+      ['GET /readyz', () => api.call('GET', '/readyz', {})],
+      ['GET a job', () => api.get(jobPath(INSTANCE, firstJob), INSTANCE)],
+      ["GET a job's content", () => api.get(`${jobPath(INSTANCE, firstJob)}/content`, INSTANCE)],
+      ['POST a batch', () => api.call('POST', batchPath, { instanceId: INSTANCE, body: batchBody('during') })],
+      ['GET a batch', () => api.get(`${batchPath}/${batch.json().batchId}`, INSTANCE)],
+    ];
+    for (const [what, call] of routes) {
+      const started = performance.now();
+      const response = await call();
+      expect(performance.now() - started, what).toBeLessThan(UNAVAILABLE_WITHIN_MS);
+      expect(response.status, `${what}: ${response.body.toString()}`).toBe(503);
+      expectError(response, 503, /[Rr]edis/);
+    }
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (performance.now() - stoppedAt)));
+    await redis.restart();
+    const restartedAt = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const answers = await load.stop();
+
+    // Every request got an answer of the contract: accepted, or 503 in the error shape. None
+    // failed otherwise (500, a dropped connection), and none waited long.
+    const wrong = answers.filter((sent) => !sent.response || ![202, 503].includes(sent.response.status));
+    expect(wrong.map((sent) => describeSent(sent, origin))).toEqual([]);
+    const during = answers.filter((sent) => sent.sentAt > stoppedAt + 100 && sent.sentAt < restartedAt - 300);
+    expect(during.length).toBeGreaterThanOrEqual(OUTAGE_MS / LOAD_INTERVAL_MS / 2);
+    for (const sent of during) {
+      expect(sent.response!.status, describeSent(sent, origin)).toBe(503);
+      expectError(sent.response!, 503, /Redis/);
+    }
+    const slow = answers.filter((sent) => sent.answeredAt - sent.sentAt > UNAVAILABLE_WITHIN_MS);
+    expect(slow.map((sent) => describeSent(sent, origin))).toEqual([]);
+
+    // Nobody died; everybody reconnected by themselves.
+    expect(stack.processes.filter((p) => !p.running).map((p) => p.describe())).toEqual([]);
+    await eventually(async () => ((await api.call('GET', '/readyz', {})).status === 200 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the API's /readyz answering 200 again",
+    });
+    for (const worker of stack.workers) {
+      await eventually(async () => ((await fetch(workerUrl(worker, '/readyz'))).status === 200 ? true : undefined), {
+        timeoutMs: 10_000,
+        what: `${worker.name}'s /readyz answering 200 again`,
+      });
+    }
+    // Accepted after the restart, too.
+    const afterwards = answers.filter((sent) => sent.sentAt > restartedAt + 1_500);
+    expect(afterwards.length).toBeGreaterThan(0);
+    for (const sent of afterwards) expect(sent.response!.status, describeSent(sent, origin)).toBe(202);
+
+    // Every job acknowledged with 202 completes, and serves the right bytes.
+    const accepted = answers.filter((sent) => sent.response?.status === 202);
+    expect(accepted.filter((sent) => sent.sentAt < stoppedAt).length).toBeGreaterThan(5);
+    for (const { media, response } of accepted) {
+      expect(response!.json().jobId).toBe(jobIdOf(media));
+      const done = await jobReaches(api, INSTANCE, jobIdOf(media), 'completed', 30_000);
+      expect(done.result).toMatchObject({ sha256: media.sha256, size: media.fileLength });
+      expectBytes(await api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
+    }
+    // So does the batch accepted before it.
+    const batchDone = await eventually(
+      async () => {
+        const status = (await api.get(`${batchPath}/${batch.json().batchId}`, INSTANCE)).json();
+        return status.done ? status : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the batch done' },
+    );
+    expect(batchDone.counts).toMatchObject({ completed: 1, failed: 0 });
+    // The clients that waited through the outage get their media.
+    for (const [i, response] of (await Promise.all(waiting)).entries()) {
+      expectBytes(response, waitedMedia[i]!.sha256, waitedMedia[i]!.fileLength);
+    }
+    // A new request, start to end, as if nothing had happened.
+    const fresh = cdn.publish(randomBytes(20 * KiB), 'image');
+    expectBytes(await api.download(INSTANCE, downloadBody(fresh), { timeout: 10_000 }), fresh.sha256, fresh.fileLength);
+
+    await expectSoundStore(stack);
+  });
+});
