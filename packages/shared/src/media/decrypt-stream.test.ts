@@ -223,4 +223,36 @@ describe('DecryptStream integrity checks', () => {
       { numRuns: 200 },
     );
   });
+
+  it('rejects any proper prefix of a valid .enc, in any chunking, whatever it is checked against', async () => {
+    const truncation = fc.record({
+      plaintext: fc.oneof(
+        { weight: 4, arbitrary: fc.uint8Array({ maxLength: 100 }) },
+        // Around the 64 KiB a stream chunk usually holds.
+        { weight: 1, arbitrary: fc.integer({ min: 65_520, max: 65_560 }).map((n) => Uint8Array.from({ length: n }, (_, i) => i * 31)) },
+      ),
+      keep: fc.nat(),
+      cuts: fc.array(fc.nat(), { maxLength: 6 }),
+      // With no expectation at all, the MAC alone must catch it.
+      checks: fc.constantFrom('all', 'none', 'fileEncSha256', 'fileSha256 and fileLength'),
+    });
+    await fc.assert(
+      fc.asyncProperty(truncation, async ({ plaintext, keep, cuts, checks }) => {
+        const { enc, options } = encrypted(Buffer.from(plaintext));
+        const prefix = enc.subarray(0, keep % enc.length);
+        const { contentType, mediaKey, fileSha256, fileEncSha256, fileLength } = options;
+        const decryptOptions: DecryptOptions =
+          checks === 'all' ? options
+            : checks === 'none' ? { contentType, mediaKey }
+              : checks === 'fileEncSha256' ? { contentType, mediaKey, fileEncSha256 }
+                : { contentType, mediaKey, fileSha256, fileLength };
+        const chunks = splitAt(prefix, cuts.map((cut) => cut % Math.max(prefix.length, 1)));
+        const stream = createDecryptStream(decryptOptions);
+        await expect(pipeChunks(chunks, stream)).rejects.toBeInstanceOf(IntegrityError);
+        expect(stream.result).toBeUndefined();
+        expect(() => decryptMedia(prefix, decryptOptions)).toThrow(IntegrityError);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
