@@ -62,7 +62,8 @@ beforeAll(async () => {
         JOB_ATTEMPTS: '3',
       },
     }),
-    Stack.start({ cdn, workers: 0, redisUrl: redis.url }),
+    // One request a minute per instance: the coverage scenario's 429 comes from here.
+    Stack.start({ cdn, workers: 0, redisUrl: redis.url, env: { INSTANCE_REQUESTS_PER_MINUTE: '1' } }),
   ]);
   api = new ApiClient(stack);
   bareApi = new ApiClient(bare);
@@ -434,6 +435,10 @@ describe('the OpenAPI document', () => {
     await scenario.expect(403, "a job with another instance's token", (headers) =>
       api.get(contentUrl, INSTANCE, { headers, token: stack.token(OTHER_INSTANCE) }),
     );
+    // Per-instance limits: the bare API allows one request a minute per instance.
+    await scenario.expect(404, 'a job within the request limit', (headers) => bareApi.get(unknownJob, INSTANCE, { headers }), bare.api);
+    const limited = await scenario.expect(429, 'a job past the request limit', (headers) => bareApi.get(unknownJob, INSTANCE, { headers }), bare.api);
+    expect(limited.header('retry-after')).toMatch(/^\d+$/);
 
     // Operations and documentation.
     await scenario.expect(200, 'the document', (headers) => api.call('GET', '/openapi.json', { headers }));
@@ -443,6 +448,22 @@ describe('the OpenAPI document', () => {
       api.call('GET', '/admin/queues', { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
     );
     await scenario.expect(404, 'the dashboard without ADMIN_TOKEN', (headers) => bareApi.call('GET', '/admin/queues', { headers }), bare.api);
+    // Token revocation (an instance of its own: the others' tokens must keep working).
+    const revokeTokens = '/admin/instances/instance-revoked/revoke-tokens';
+    const revokedToken = stack.token('instance-revoked');
+    await scenario.expect(200, 'revoking the tokens of an instance', (headers) =>
+      api.call('POST', revokeTokens, { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
+    );
+    await scenario.expect(401, 'revoking tokens without credentials', (headers) => api.call('POST', revokeTokens, { headers }));
+    await scenario.expect(
+      404,
+      'revoking tokens without ADMIN_TOKEN',
+      (headers) => bareApi.call('POST', revokeTokens, { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
+      bare.api,
+    );
+    await scenario.expect(401, 'a revoked token', (headers) =>
+      api.download('instance-revoked', cachedBody, { headers, token: revokedToken }),
+    );
     // The probes, which the request log leaves out: probe() records their answers.
     for (const path of ['/healthz', '/readyz', '/metrics'] as const) expect((await probe(api, path)).status).toBe(200);
     expect((await whileRedisIsDown(() => probe(bareApi, '/readyz'))).status).toBe(503);

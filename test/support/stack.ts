@@ -52,6 +52,8 @@ const CONFIG_VARIABLES = [
   'JOB_RETENTION_SECONDS', 'FAILED_JOB_REUSE_MS', 'JOB_LOCK_MS', 'SHUTDOWN_GRACE_MS', 'WORKER_HEALTH_PORT',
   'ADMIN_TOKEN', 'LOG_LEVEL', 'BATCH_MAX_ITEMS', 'WEBHOOK_SECRET', 'WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ATTEMPTS',
   'WEBHOOK_TIMEOUT_MS',
+  'JWT_CLOCK_SKEW_SECONDS', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_MAX_LIFETIME_SECONDS',
+  'INSTANCE_MAX_JOBS_IN_FLIGHT', 'INSTANCE_REQUESTS_PER_MINUTE', 'JOB_DATA_KEY',
 ];
 
 const S3_BUCKET = 'wamedia-e2e';
@@ -202,6 +204,29 @@ export class Stack {
     }
   }
 
+  /**
+   * Takes the s3rver away at once, as an S3 outage does: its listener closes and every open
+   * connection is cut. The folder stays; {@link restartS3rver} brings it back.
+   */
+  async stopS3rver(): Promise<void> {
+    const storage = this.s3Storage();
+    const http = (storage.server as unknown as { httpServer?: { closeAllConnections(): void } }).httpServer;
+    const closed = storage.server.close();
+    http?.closeAllConnections();
+    await closed;
+  }
+
+  /** Starts the s3rver again on the same port, over the same folder (see {@link stopS3rver}). */
+  async restartS3rver(): Promise<void> {
+    const storage = this.s3Storage();
+    storage.server = (await runS3rver(storage.dir, Number(new URL(storage.endpoint).port))).server;
+  }
+
+  private s3Storage(): Extract<StackStorage, { kind: 's3' }> {
+    if (this.storage.kind !== 's3') throw new Error('this stack does not run on s3rver');
+    return this.storage;
+  }
+
   private get readyTimeoutMs(): number {
     return this.options.readyTimeoutMs ?? 30_000;
   }
@@ -220,16 +245,22 @@ export class Stack {
 /** Starts an s3rver on 127.0.0.1, port 0, storing under `tempDir/s3`, with one empty bucket. */
 async function startS3rver(tempDir: string): Promise<StackStorage> {
   const dir = path.join(tempDir, 's3');
+  const { server, port } = await runS3rver(dir, 0);
+  return { kind: 's3', dir, bucket: S3_BUCKET, endpoint: `http://127.0.0.1:${port}`, server };
+}
+
+/** Runs an s3rver on 127.0.0.1:`port` (0: a free one) over the folder `dir`, with the stack's bucket. */
+async function runS3rver(dir: string, port: number): Promise<{ server: S3rver; port: number }> {
   const server = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port,
     silent: true,
     directory: dir,
     configureBuckets: [{ name: S3_BUCKET }],
   });
   keepEmptyFolders(server);
   const address = (await server.run()) as AddressInfo;
-  return { kind: 's3', dir, bucket: S3_BUCKET, endpoint: `http://127.0.0.1:${address.port}`, server };
+  return { server, port: address.port };
 }
 
 /**
@@ -275,6 +306,10 @@ function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessE
     // Several workers per host, several stacks at once: every listener on a free port.
     WORKER_HEALTH_PORT: '0',
     SHUTDOWN_GRACE_MS: '5000',
+    // Per-instance limits off: suites that flood on purpose (fuzzing, concurrency) are not about
+    // them; test/e2e/limits.test.ts sets them.
+    INSTANCE_MAX_JOBS_IN_FLIGHT: '0',
+    INSTANCE_REQUESTS_PER_MINUTE: '0',
   });
   if (options.cdn) {
     env.MEDIA_CDN_BASE_URL = options.cdn.origin;

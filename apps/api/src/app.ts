@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Queue } from 'bullmq';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import type { BlobStore, DependencyCheck, Logger } from '@wamedia/shared';
+import type { BlobStore, DependencyCheck, Logger, TokenVersions } from '@wamedia/shared';
 import type { ApiMetrics } from './api-metrics.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
-import { requireInstanceToken } from './auth.js';
+import { requireHostHeader } from './protocol-errors.js';
+import { requireInstanceToken, type InstanceTokenOptions } from './auth.js';
 import type { BatchService } from './batch-service.js';
 import type { MediaService } from './media-service.js';
+import type { RequestRateLimiter } from './request-rate-limit.js';
 import { batchRoutes } from './routes/batch-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
@@ -26,8 +28,14 @@ export interface AppOptions {
   /** Served at /openapi.json. */
   openApiDocument: object;
   jwtSecret: string;
+  /** How bearer tokens are checked beyond the secret: clock skew, iss, aud, lifetime. */
+  auth: Omit<InstanceTokenOptions, 'secret' | 'versions'>;
+  /** Each instance's token version: checked on every instance route, bumped by the admin route. */
+  tokenVersions: TokenVersions;
   /** Upper bound of the `timeout` query, in ms. */
   maxWaitMs: number;
+  /** INSTANCE_REQUESTS_PER_MINUTE, counted on every instance route once the token is checked. */
+  requestRate: RequestRateLimiter;
   /** The queue dashboard's token; no dashboard when undefined. */
   adminToken: string | undefined;
 }
@@ -39,12 +47,16 @@ export function createApp(options: AppOptions): express.Express {
   app.set('query parser', 'simple');
   app.use(pinoHttp({ logger: options.logger, genReqId: requestId, autoLogging: { ignore: isProbe } }));
   app.use(options.metrics.middleware());
+  app.use(requireHostHeader);
   app.use(opsRoutes(options));
   app.use(docsRoutes(options.openApiDocument));
-  if (options.adminToken) app.use(adminRoutes({ queue: options.queue, adminToken: options.adminToken }));
+  if (options.adminToken) {
+    app.use(adminRoutes({ queue: options.queue, adminToken: options.adminToken, tokenVersions: options.tokenVersions }));
+  }
   // A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
   app.use(express.json({ limit: '4mb' }));
-  app.use('/api/v2/instance/:instanceId', requireInstanceToken(options.jwtSecret));
+  app.use('/api/v2/instance/:instanceId', requireInstanceToken({ ...options.auth, secret: options.jwtSecret, versions: options.tokenVersions }));
+  app.use('/api/v2/instance/:instanceId', options.requestRate.middleware());
   app.use(mediaRoutes(options));
   app.use(batchRoutes(options));
   app.use(routeNotFound);

@@ -2,6 +2,8 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   InternalError,
   InvalidRequestError,
+  QueueUnavailableError,
+  RateLimitedError,
   RequestTooLargeError,
   RouteNotFoundError,
   WamediaError,
@@ -18,6 +20,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     res.destroy();
     return;
   }
+  if (known instanceof RateLimitedError) res.setHeader('Retry-After', String(known.retryAfterSeconds));
   res.status(known.status).json(toErrorBody(known));
 };
 
@@ -26,14 +29,42 @@ export const routeNotFound: RequestHandler = (req) => {
   throw new RouteNotFoundError(req.method, req.path);
 };
 
-/** Errors raised by express's body parser carry a `type`; everything else unknown is internal. */
+/**
+ * Errors raised by express's body parser carry a `type`, or else a 4xx `status` (http-errors);
+ * the router's URIError is a path that does not decode. Everything else unknown is internal.
+ */
 function toWamediaError(error: unknown): WamediaError {
   if (error instanceof WamediaError) return error;
-  const type = (error as { type?: unknown }).type;
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
   if (type === 'entity.parse.failed') return new InvalidRequestError(['body: is not valid JSON']);
   if (type === 'entity.too.large') return new RequestTooLargeError('the request body is too large');
   if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
     return new InvalidRequestError(['body: unsupported charset or encoding']);
   }
+  // The client went away mid-body, or sent fewer or more bytes than its Content-Length.
+  if (type === 'request.aborted' || type === 'request.size.invalid') {
+    return new InvalidRequestError(['body: ended before its Content-Length, or went past it']);
+  }
+  if (error instanceof URIError) return new InvalidRequestError(['path: is not valid percent-encoded UTF-8']);
+  if (isRedisUnavailable(error)) return new QueueUnavailableError('the job queue (Redis) is unavailable', { cause: error });
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // e.g. zlib's "incorrect header check": a body that is not the gzip, deflate or br it claims to be.
+    return new InvalidRequestError([`body: could not be read (${(error as Error).message})`]);
+  }
   return new InternalError('internal server error', { cause: error });
+}
+
+/**
+ * A Redis command that failed because Redis is away: the API's connections refuse commands
+ * while disconnected and drop those in flight when the connection breaks (see main.ts), or Redis
+ * is still loading its data after a restart. DownloadJobs translates its own calls; this catches
+ * the others (a job's state, the batch records, ...), so that an outage is a 503, never a 500.
+ */
+function isRedisUnavailable(error: unknown): boolean {
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  if (name === 'MaxRetriesPerRequestError') return true;
+  return (
+    typeof message === 'string' &&
+    /^(Stream isn't writeable and enableOfflineQueue options is false|Connection is closed\.|LOADING |MASTERDOWN |TRYAGAIN )/.test(message)
+  );
 }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
@@ -8,6 +8,9 @@ import {
   DOWNLOAD_QUEUE,
   CallbackPolicy,
   HostAllowList,
+  JobSecrets,
+  JobsInFlight,
+  TokenVersions,
   MediaIndex,
   assertRedisReachable,
   createBlobStore,
@@ -15,6 +18,7 @@ import {
   createLogger,
   loadConfig,
   onShutdownSignal,
+  reconnectDelay,
   redisConnectionOptions,
   runMain,
   type DownloadJobData,
@@ -22,11 +26,13 @@ import {
 } from '@wamedia/shared';
 import { ApiMetrics } from './api-metrics.js';
 import { createApp } from './app.js';
+import { answerClientError } from './protocol-errors.js';
 import { BatchService } from './batch-service.js';
 import { Callbacks } from './callbacks.js';
 import { DownloadJobs } from './download-jobs.js';
 import { JobWaiter } from './job-waiter.js';
 import { MediaService } from './media-service.js';
+import { RequestRateLimiter } from './request-rate-limit.js';
 import { buildOpenApiDocument } from './openapi.js';
 
 /** The API's version, as the OpenAPI document states it. */
@@ -40,29 +46,52 @@ runMain('wamedia api', async () => {
   await store.ping();
 
   const connection = redisConnectionOptions(config.redisUrl);
-  const queue = new Queue<DownloadJobData, DownloadJobResult>(DOWNLOAD_QUEUE, { connection, prefix: config.redisPrefix });
+  // While Redis is away, requests must get their 503 at once, not sit in ioredis's offline queue
+  // until it is back (that is what a client sees as a hang). So the connections that serve
+  // requests (the queue's, and ours: job owners, followers, limits, readiness) refuse commands
+  // while disconnected, and give up on the ones in flight when the connection drops. Only these:
+  // QueueEvents keeps BullMQ's blocking settings (its XREAD waits, then resumes from its last id).
+  const failFast = { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: reconnectDelay } as const;
+  const queue = new Queue<DownloadJobData, DownloadJobResult>(DOWNLOAD_QUEUE, {
+    connection: { ...connection, ...failFast },
+    prefix: config.redisPrefix,
+  });
   const events = new QueueEvents(DOWNLOAD_QUEUE, { connection, prefix: config.redisPrefix });
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  // Connected before use: without an offline queue, a command sent before "ready" would fail.
+  const redis = new Redis(config.redisUrl, { ...failFast, lazyConnect: true });
   const onRedisError = (err: Error) => logger.warn({ err }, 'redis connection error');
   queue.on('error', onRedisError);
   events.on('error', onRedisError);
   redis.on('error', onRedisError);
-  await events.waitUntilReady();
+  await Promise.all([events.waitUntilReady(), queue.waitUntilReady(), redis.connect()]);
 
   const waiter = new JobWaiter(queue, events);
   const followers = createJobFollowers(config, redis);
-  const jobs = new DownloadJobs(queue, redis, followers.subscriptions, {
-    attempts: config.jobAttempts,
-    retentionSeconds: config.jobRetentionSeconds,
-    failedJobReuseMs: config.failedJobReuseMs,
+  const jobsInFlight = new JobsInFlight(redis, {
     prefix: config.redisPrefix,
+    limit: config.instanceMaxJobsInFlight,
+    ttlSeconds: config.jobRetentionSeconds,
   });
+  const jobs = new DownloadJobs(
+    queue,
+    redis,
+    followers.subscriptions,
+    {
+      attempts: config.jobAttempts,
+      retentionSeconds: config.jobRetentionSeconds,
+      failedJobReuseMs: config.failedJobReuseMs,
+      prefix: config.redisPrefix,
+    },
+    jobsInFlight,
+  );
+  const secrets = new JobSecrets(config.jobDataKey);
   const allowList = new HostAllowList(config.allowedHosts);
   const metrics = new ApiMetrics(queue, () => waiter.size);
   const index = new MediaIndex(store);
   const callbacks = new Callbacks(followers, new CallbackPolicy(config.webhookAllowedHosts));
-  const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics });
-  const batches = new BatchService({ jobs, index, followers, allowList, callbacks, maxItems: config.batchMaxItems });
+  const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
+  const batches = new BatchService({ jobs, index, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
+  const requestRate = new RequestRateLimiter(redis, { prefix: config.redisPrefix, perMinute: config.instanceRequestsPerMinute });
   const app = createApp({
     logger,
     service,
@@ -76,11 +105,22 @@ runMain('wamedia api', async () => {
     ],
     openApiDocument: buildOpenApiDocument({ maxWaitMs: config.maxWaitMs, maxBatchItems: config.batchMaxItems, version: API_VERSION }),
     jwtSecret: config.jwtSecret,
+    auth: {
+      clockSkewSeconds: config.jwtClockSkewSeconds,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+    },
+    tokenVersions: new TokenVersions(redis, config.redisPrefix),
     maxWaitMs: config.maxWaitMs,
+    requestRate,
     adminToken: config.adminToken,
   });
 
-  const server = app.listen(config.port, config.host);
+  // Node's parser refusals and its Host check answer bare status lines: ours carry the error body.
+  const server = createServer({ requireHostHeader: false }, app);
+  server.on('clientError', answerClientError);
+  server.listen(config.port, config.host);
   await once(server, 'listening');
   // The bound port, not the configured one: PORT=0 picks a free port (tests, several APIs per host).
   const { port } = server.address() as AddressInfo;

@@ -51,6 +51,16 @@ const fileResponses: Responses = {
 
 const jobFailures = errors(404, 413, 422, 500, 502, 503);
 const auth = errors(401, 403);
+/** Every instance route counts against INSTANCE_REQUESTS_PER_MINUTE; those that add jobs also against INSTANCE_MAX_JOBS_IN_FLIGHT. */
+const limited = (what: string) => ({
+  429: {
+    description: `Past a limit of the instance: ${what}. Retry-After says how many seconds to wait`,
+    headers: { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } } },
+    content: json('ErrorBody'),
+  },
+});
+const requestLimit = limited('INSTANCE_REQUESTS_PER_MINUTE');
+const jobLimits = limited('INSTANCE_REQUESTS_PER_MINUTE, or INSTANCE_MAX_JOBS_IN_FLIGHT when the request needs a new job');
 
 const instanceId = { name: 'instanceId', in: 'path', required: true, schema: { type: 'string' } };
 const jobId = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
@@ -59,6 +69,17 @@ const rangeHeaders = [
   { name: 'Range', in: 'header', required: false, schema: { type: 'string', examples: ['bytes=0-1023'] } },
   { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
 ];
+
+/** The answer of the revoke-tokens route. */
+const tokensRevokedSchema = {
+  type: 'object',
+  properties: {
+    instanceId: { type: 'string' },
+    tokenVersion: { type: 'integer', minimum: 1, description: 'The new token version of the instance' },
+  },
+  required: ['instanceId', 'tokenVersion'],
+  additionalProperties: false,
+};
 
 function operations(maxWaitMs: number) {
   const timeout = z.toJSONSchema(timeoutQuerySchema(maxWaitMs), { io: 'input', target: 'draft-2020-12' });
@@ -75,6 +96,7 @@ function operations(maxWaitMs: number) {
           ...error(400, 'Invalid input (one message per problem), or a url outside MEDIA_ALLOWED_HOSTS'),
           ...auth,
           ...jobFailures,
+          ...jobLimits,
         },
       },
     },
@@ -83,7 +105,7 @@ function operations(maxWaitMs: number) {
         summary: "The status of one of this instance's jobs",
         security: [{ bearer: [] }],
         parameters: [instanceId, jobId],
-        responses: { 200: { description: 'The job', content: json('JobStatus') }, ...auth, ...errors(404, 500, 503) },
+        responses: { 200: { description: 'The job', content: json('JobStatus') }, ...auth, ...errors(404, 500, 503), ...requestLimit },
       },
     },
     '/api/v2/instance/{instanceId}/media/jobs/{jobId}/content': {
@@ -96,6 +118,7 @@ function operations(maxWaitMs: number) {
           202: { description: 'The job has not finished yet', content: json('JobAccepted') },
           ...auth,
           ...jobFailures,
+          ...requestLimit,
         },
       },
     },
@@ -110,6 +133,7 @@ function operations(maxWaitMs: number) {
           ...error(400, 'The envelope is invalid (not an object, no items, too many), or the callbackUrl is refused'),
           ...auth,
           ...errors(500, 503),
+          ...limited('INSTANCE_REQUESTS_PER_MINUTE, or INSTANCE_MAX_JOBS_IN_FLIGHT for batch jobs when the batch needs new jobs'),
         },
       },
     },
@@ -123,7 +147,7 @@ function operations(maxWaitMs: number) {
           { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
           { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
         ],
-        responses: { 200: { description: 'The batch', content: json('BatchStatus') }, ...auth, ...errors(400, 404, 500, 503) },
+        responses: { 200: { description: 'The batch', content: json('BatchStatus') }, ...auth, ...errors(400, 404, 500, 503), ...requestLimit },
       },
     },
     '/api/v2/instance/{instanceId}/media/batch/{batchId}/items/{itemId}/content': {
@@ -137,6 +161,7 @@ function operations(maxWaitMs: number) {
           ...error(400, 'The item was invalid'),
           ...auth,
           ...jobFailures,
+          ...requestLimit,
         },
       },
     },
@@ -166,8 +191,26 @@ function operations(maxWaitMs: number) {
         },
       },
     },
+    '/admin/instances/{instanceId}/revoke-tokens': {
+      post: {
+        summary:
+          "Revoke every token of an instance made so far: bumps its token version (tokens carry it as `ver`); only when ADMIN_TOKEN is set",
+        security: [{ admin: [] }],
+        parameters: [instanceId],
+        responses: {
+          200: {
+            description: 'Revoked: tokens with a lower `ver` are refused from now on; new ones must carry `tokenVersion`',
+            content: { 'application/json': { schema: tokensRevokedSchema } },
+          },
+          ...error(401, 'ADMIN_TOKEN missing or wrong'),
+          ...error(404, 'No admin routes: ADMIN_TOKEN is not set'),
+          ...errors(500, 503),
+        },
+      },
+    },
   };
 }
+
 
 /** The document served at /openapi.json. */
 export function buildOpenApiDocument(options: { maxWaitMs: number; maxBatchItems: number; version: string }) {
@@ -207,7 +250,11 @@ export function buildOpenApiDocument(options: { maxWaitMs: number; maxBatchItems
     components: {
       schemas: stripSchemaKeywords(schemas),
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (HS256, claim instanceId)' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT (HS256, claims instanceId and ver; exp, nbf, iss, aud as configured)',
+        },
         admin: { type: 'http', scheme: 'basic', description: 'Password: ADMIN_TOKEN (a bearer token works too)' },
       },
     },

@@ -5,6 +5,7 @@ import {
   toErrorBody,
   type DownloadJobData,
   type JobEndNotifier,
+  type JobsInFlight,
   type DownloadJobResult,
   type Logger,
 } from '@wamedia/shared';
@@ -31,6 +32,8 @@ export interface DownloadWorkerOptions {
   metrics: WorkerMetrics;
   /** Tells batches and callback URLs that a job ended. */
   notifier: JobEndNotifier;
+  /** Each instance's jobs in flight (INSTANCE_MAX_JOBS_IN_FLIGHT): an ended job frees its slot. */
+  jobsInFlight: JobsInFlight;
 }
 
 /**
@@ -84,6 +87,7 @@ export class DownloadWorker {
     try {
       const result = await this.processor.process(job, signal);
       await forgetMediaKey(job);
+      await this.releaseSlot(job);
       const { sha256, size, mimetype } = result;
       await this.options.notifier.jobEnded(job.id!, { status: 'completed', result: { sha256, size, mimetype } });
       this.options.metrics.jobEnded(result.cached ? 'cached' : 'completed');
@@ -98,12 +102,23 @@ export class DownloadWorker {
       const last = isLastAttempt(job, attemptError);
       if (last) {
         await forgetMediaKey(job);
+        await this.releaseSlot(job);
         const failure = asWamediaError(error);
         await this.options.notifier.jobEnded(job.id!, { status: 'failed', code: failure.code, error: toErrorBody(failure) });
       }
       this.options.metrics.jobEnded(last ? 'failed' : 'retried');
       throw attemptError;
     }
+  }
+
+  /**
+   * The job no longer counts against its creator's jobs in flight. A failure here does not fail
+   * the job: the API drops reservations of ended jobs itself before it refuses one.
+   */
+  private async releaseSlot(job: DownloadJob): Promise<void> {
+    await this.options.jobsInFlight.release(job.data.instanceId, job.id!).catch((err: unknown) => {
+      this.options.logger.warn({ err, jobId: job.id }, 'could not release the job from its instance\'s jobs in flight');
+    });
   }
 }
 

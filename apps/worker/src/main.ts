@@ -2,6 +2,8 @@ import { Redis } from 'ioredis';
 import {
   CallbackPolicy,
   HostAllowList,
+  JobSecrets,
+  JobsInFlight,
   MediaIndex,
   assertRedisReachable,
   createBlobStore,
@@ -9,6 +11,7 @@ import {
   createLogger,
   loadConfig,
   onShutdownSignal,
+  reconnectDelay,
   redisConnectionOptions,
   runMain,
 } from '@wamedia/shared';
@@ -43,10 +46,11 @@ runMain('wamedia worker', async () => {
     maxMediaBytes: config.maxMediaBytes,
     logger,
     metrics,
+    secrets: new JobSecrets(config.jobDataKey),
   });
   // Its own small connection: readiness and job followers must not queue behind BullMQ's
   // blocking commands.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: reconnectDelay });
   redis.on('error', () => undefined);
   const followers = createJobFollowers(config, redis);
   const worker = new DownloadWorker(processor, {
@@ -58,6 +62,11 @@ runMain('wamedia worker', async () => {
     logger,
     metrics,
     notifier: followers.notifier,
+    jobsInFlight: new JobsInFlight(redis, {
+      prefix: config.redisPrefix,
+      limit: config.instanceMaxJobsInFlight,
+      ttlSeconds: config.jobRetentionSeconds,
+    }),
   });
   await worker.ready();
   // What killed workers left half-written: removed at start and every few minutes.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { deriveJobDataKey, parseJobDataKey } from './job-secrets.js';
 
 /**
  * Every setting wamedia reads, parsed once from the environment at start-up.
@@ -14,6 +15,8 @@ const boolean = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+/** A limit: a positive whole number, or 0 for none. */
+const limit = z.coerce.number().int().min(0);
 
 const hostList = z
   .string()
@@ -38,6 +41,14 @@ const envSchema = z
     S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
     S3_FORCE_PATH_STYLE: boolean.default(false),
     JWT_SECRET: z.string({ error: 'is required' }).min(16, 'must be at least 16 characters'),
+    /** Leeway on a token's exp and nbf, in seconds: clocks of issuers and APIs drift apart. */
+    JWT_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(600).default(30),
+    /** When set, a token's `iss` must equal it. */
+    JWT_ISSUER: z.string().min(1).optional(),
+    /** When set, a token's `aud` must be (or contain) it. */
+    JWT_AUDIENCE: z.string().min(1).optional(),
+    /** When set, tokens must have an exp, at most this many seconds after their iat (and from now). */
+    JWT_MAX_LIFETIME_SECONDS: positiveInt.optional(),
     MEDIA_CDN_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://mmg.whatsapp.net'),
     MEDIA_ALLOWED_HOSTS: hostList.default(['mmg.whatsapp.net', '*.whatsapp.net', '*.cdn.whatsapp.net']),
     MAX_MEDIA_BYTES: positiveInt.default(2 * 1024 * MiB),
@@ -74,6 +85,18 @@ const envSchema = z
     WEBHOOK_ATTEMPTS: positiveInt.max(30).default(8),
     /** Timeout of one webhook POST, in ms. */
     WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
+    /** Jobs one instance may have created and not yet ended (single requests; batch items apart); 0 = no limit. */
+    INSTANCE_MAX_JOBS_IN_FLIGHT: limit.default(100),
+    /**
+     * Requests one instance may make per minute on its routes; 0 = no limit. 100 a second: jobs in
+     * flight already bound the expensive part, and `wamedia batch` fetches files 8 at a time.
+     */
+    INSTANCE_REQUESTS_PER_MINUTE: limit.default(6_000),
+    /** Key sealing the mediaKey in Redis job data: 32 bytes, as 64 hex digits or base64; derived from JWT_SECRET when unset. */
+    JOB_DATA_KEY: z
+      .string()
+      .refine((value) => parseJobDataKey(value) !== undefined, 'must be 32 bytes as 64 hex digits or base64')
+      .optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -105,6 +128,14 @@ export interface Config {
   redisDataDir: string;
   storage: StorageSettings;
   jwtSecret: string;
+  /** JWT_CLOCK_SKEW_SECONDS. */
+  jwtClockSkewSeconds: number;
+  /** JWT_ISSUER; iss is not checked when undefined. */
+  jwtIssuer: string | undefined;
+  /** JWT_AUDIENCE; aud is not checked when undefined. */
+  jwtAudience: string | undefined;
+  /** JWT_MAX_LIFETIME_SECONDS; no limit when undefined. */
+  jwtMaxLifetimeSeconds: number | undefined;
   cdnBaseUrl: string;
   allowedHosts: string[];
   maxMediaBytes: number;
@@ -125,6 +156,12 @@ export interface Config {
   webhookAllowedHosts: string[];
   webhookAttempts: number;
   webhookTimeoutMs: number;
+  /** INSTANCE_MAX_JOBS_IN_FLIGHT; 0 = no limit. */
+  instanceMaxJobsInFlight: number;
+  /** INSTANCE_REQUESTS_PER_MINUTE; 0 = no limit. */
+  instanceRequestsPerMinute: number;
+  /** The AES-256-GCM key of the sealed mediaKey in job data: JOB_DATA_KEY, or derived from JWT_SECRET. */
+  jobDataKey: Buffer;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -157,6 +194,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : { kind: 'fs', dir: e.STORAGE_DIR },
     jwtSecret: e.JWT_SECRET,
+    jwtClockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
+    jwtIssuer: e.JWT_ISSUER,
+    jwtAudience: e.JWT_AUDIENCE,
+    jwtMaxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS,
     cdnBaseUrl: e.MEDIA_CDN_BASE_URL,
     allowedHosts: e.MEDIA_ALLOWED_HOSTS,
     maxMediaBytes: e.MAX_MEDIA_BYTES,
@@ -177,6 +218,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookAllowedHosts: e.WEBHOOK_ALLOWED_HOSTS,
     webhookAttempts: e.WEBHOOK_ATTEMPTS,
     webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    instanceMaxJobsInFlight: e.INSTANCE_MAX_JOBS_IN_FLIGHT,
+    instanceRequestsPerMinute: e.INSTANCE_REQUESTS_PER_MINUTE,
+    jobDataKey: e.JOB_DATA_KEY ? parseJobDataKey(e.JOB_DATA_KEY)! : deriveJobDataKey(e.JWT_SECRET),
     logLevel: e.LOG_LEVEL,
   };
 }

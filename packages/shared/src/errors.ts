@@ -13,11 +13,15 @@ export const errorCatalogue = {
   HOST_NOT_ALLOWED: { status: 400, retryable: false },
   CALLBACK_NOT_ALLOWED: { status: 400, retryable: false },
   REQUEST_TOO_LARGE: { status: 413, retryable: false },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false },
+  REQUEST_TIMEOUT: { status: 408, retryable: true },
   RANGE_NOT_SATISFIABLE: { status: 416, retryable: false },
   ROUTE_NOT_FOUND: { status: 404, retryable: false },
   // Auth
   UNAUTHORIZED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
+  // Limits
+  RATE_LIMITED: { status: 429, retryable: true },
   // Jobs
   JOB_NOT_FOUND: { status: 404, retryable: false },
   BATCH_NOT_FOUND: { status: 404, retryable: false },
@@ -36,6 +40,7 @@ export const errorCatalogue = {
   // Infrastructure
   QUEUE_UNAVAILABLE: { status: 503, retryable: true },
   STORAGE_UNAVAILABLE: { status: 503, retryable: true },
+  JOB_DATA_UNREADABLE: { status: 500, retryable: true },
   CONFIG_INVALID: { status: 500, retryable: false },
   INTERNAL: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
@@ -91,11 +96,17 @@ export class InvalidFieldError extends WamediaError {
   }
 }
 
-/** A CDN url, or a redirect, names a host outside MEDIA_ALLOWED_HOSTS. */
+/**
+ * A CDN url, or a redirect, names a host outside MEDIA_ALLOWED_HOSTS, or whose host resolves to
+ * a loopback, private or link-local address while its origin is not explicitly allowed.
+ */
 export class HostNotAllowedError extends WamediaError {
   readonly code = 'HOST_NOT_ALLOWED';
-  constructor(readonly origin: string) {
-    super(`host not allowed: ${origin} is not in MEDIA_ALLOWED_HOSTS`);
+  constructor(
+    readonly origin: string,
+    reason = 'is not in MEDIA_ALLOWED_HOSTS',
+  ) {
+    super(`host not allowed: ${origin} ${reason}`);
   }
 }
 
@@ -116,6 +127,16 @@ export class CallbackNotAllowedError extends WamediaError {
 /** The request body is over the API's body size limit. */
 export class RequestTooLargeError extends WamediaError {
   readonly code = 'REQUEST_TOO_LARGE';
+}
+
+/** The request line and headers are over Node's limit (--max-http-header-size, 16 KiB by default). */
+export class HeadersTooLargeError extends WamediaError {
+  readonly code = 'HEADERS_TOO_LARGE';
+}
+
+/** The client did not send a whole request in time (the HTTP server's headersTimeout / requestTimeout). */
+export class RequestTimeoutError extends WamediaError {
+  readonly code = 'REQUEST_TIMEOUT';
 }
 
 /** A Range header that selects no byte of the media. */
@@ -144,6 +165,23 @@ export class UnauthorizedError extends WamediaError {
 /** A valid token for another instance. */
 export class ForbiddenError extends WamediaError {
   readonly code = 'FORBIDDEN';
+}
+
+// ---- Limits ------------------------------------------------------------------------------
+
+/**
+ * An instance went past one of its limits (requests per minute, jobs in flight). The API
+ * answers 429 with `Retry-After: <retryAfterSeconds>`.
+ */
+export class RateLimitedError extends WamediaError {
+  readonly code = 'RATE_LIMITED';
+  constructor(
+    message: string,
+    /** Whole seconds to wait before trying again (at least 1). */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
 }
 
 // ---- Jobs --------------------------------------------------------------------------------
@@ -261,6 +299,15 @@ export class QueueUnavailableError extends WamediaError {
 /** The blob store (S3 or the folder) cannot be reached. */
 export class StorageUnavailableError extends WamediaError {
   readonly code = 'STORAGE_UNAVAILABLE';
+}
+
+/**
+ * A worker cannot open the sealed mediaKey of a job: it runs with another JOB_DATA_KEY (or
+ * JWT_SECRET, which the key is derived from when unset) than the API that sealed it, or the job
+ * data was altered. Retryable: another worker, configured right, may take the next attempt.
+ */
+export class JobDataUnreadableError extends WamediaError {
+  readonly code = 'JOB_DATA_UNREADABLE';
 }
 
 /** One or more settings are missing or invalid; one message per variable. */

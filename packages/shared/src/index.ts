@@ -27,3 +27,6 @@ export * from './batch/webhook-outbox.js';
 export * from './batch/job-followers.js';
 export * from './private-addresses.js';
 export * from './callback-policy.js';
+export * from './token-versions.js';
+export * from './job-secrets.js';
+export * from './jobs-in-flight.js';
