@@ -177,7 +177,7 @@ describe('SIGTERM to a worker', () => {
     const { code } = await worker.exited;
     expect(code, worker.describe()).toBe(0);
     expect(performance.now() - signalledAt).toBeLessThan(SHUTDOWN_GRACE_MS + EXIT_MARGIN_MS);
-    expect(worker.logsWithMsg('active jobs did not finish in time; handing them back to the queue')).toEqual([]);
+    expect(worker.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toEqual([]);
     expect(worker.logsWithMsg('stopped')).toHaveLength(1);
     expect(cdn.count(media.directPathname)).toBe(1);
     expect((await jobReaches(jobIdOf(media), 'completed')).attemptsMade).toBe(1);
@@ -202,7 +202,7 @@ describe('SIGTERM to a worker', () => {
     expect(code, first.describe()).toBe(0);
     expect(exitedAfter).toBeGreaterThanOrEqual(SHUTDOWN_GRACE_MS - 100);
     expect(exitedAfter).toBeLessThan(SHUTDOWN_GRACE_MS + EXIT_MARGIN_MS);
-    expect(first.logsWithMsg('active jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
+    expect(first.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
 
     // The second worker downloaded it anew; the handed-back attempt is not counted, nor failed.
     expect(cdn.count(media.directPathname)).toBe(2);

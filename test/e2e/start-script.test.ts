@@ -152,8 +152,8 @@ describe('pnpm start', () => {
         // The API and the worker shut down in order (a second SIGINT did not kill them half-way);
         // the worker handed its job back without a Redis error.
         expect(start.logsWithMsg('stopped').map((line) => line.name).sort()).toEqual(['api', 'worker']);
-        expect(start.logsWithMsg('active jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
-        expect(start.logs.filter((line) => line.level >= 40 && line.msg !== 'active jobs did not finish in time; handing them back to the queue'))
+        expect(start.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
+        expect(start.logs.filter((line) => line.level >= 40 && line.msg !== 'active download jobs did not finish in time; handing them back to the queue'))
           .toEqual([]);
         expect(await redisAnswers(redisUrl)).toBe(false);
         expect(await connectionOutcome(`${apiUrl}/healthz`)).toBe('refused');

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import {
   DOWNLOAD_QUEUE,
@@ -9,6 +8,7 @@ import {
   type DownloadJobResult,
   type Logger,
 } from '@wamedia/shared';
+import { closeWorker } from './close-worker.js';
 import { asWamediaError, retryDelay, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -75,12 +75,7 @@ export class DownloadWorker {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    const closed = this.worker.close();
-    if (await settlesWithin(closed, graceMs)) return;
-    this.options.logger.warn('active jobs did not finish in time; handing them back to the queue');
-    this.worker.cancelAllJobs('worker shutting down');
-    if (await settlesWithin(closed, graceMs)) return;
-    this.options.logger.warn('could not hand the jobs back (is Redis reachable?); stall detection will recover them');
+    await closeWorker(this.worker, graceMs, this.options.logger, 'download jobs');
   }
 
   private async run(job: DownloadJob, token: string | undefined, signal?: AbortSignal): Promise<DownloadJobResult> {
@@ -123,14 +118,6 @@ export class DownloadWorker {
 }
 
 /** Whether `promise` settles within `ms`; a rejection counts (the worker reports it as an 'error' event). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const settled = promise.then(
-    () => true,
-    () => true,
-  );
-  return Promise.race([settled, delay(ms, false)]);
-}
-
 function isLastAttempt(job: DownloadJob, error: Error): boolean {
   return error.name === 'UnrecoverableError' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }

@@ -1,4 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import { closeWorker } from './close-worker.js';
 import { UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { CallbackNotAllowedError, WEBHOOK_QUEUE, webhookJobSchema, type Logger, type WebhookJobData } from '@wamedia/shared';
 import { WebhookUnavailableError, type WebhookDelivery, type WebhookSender } from './webhook-sender.js';
@@ -63,13 +63,7 @@ export class WebhookWorker {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    const closed = this.worker.close();
-    const finished = await Promise.race([closed.then(() => true), delay(graceMs, false)]);
-    if (!finished) {
-      this.options.logger.warn('webhook deliveries did not finish in time; handing them back to the queue');
-      this.worker.cancelAllJobs('worker shutting down');
-      await closed;
-    }
+    await closeWorker(this.worker, graceMs, this.options.logger, 'webhook deliveries');
   }
 
   private async run(job: WebhookJob, token: string | undefined, signal?: AbortSignal): Promise<WebhookDelivery> {

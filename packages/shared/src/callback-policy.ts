@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { CallbackNotAllowedError, ConfigError } from './errors.js';
+import { CallbackNotAllowedError } from './errors.js';
+import { HostAllowList } from './host-allow-list.js';
 import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
 
 /**
@@ -17,25 +18,20 @@ import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
  *   re-resolves, DNS rebinding) to an internal address.
  */
 export class CallbackPolicy {
-  private readonly anyHost: boolean = false;
-  private readonly hostnames = new Set<string>();
-  private readonly suffixes: string[] = [];
-  private readonly origins = new Set<string>();
+  private readonly anyHost: boolean;
+  /** Everything but `*` means what it means in MEDIA_ALLOWED_HOSTS. */
+  private readonly names: HostAllowList;
 
   /** @throws ConfigError for an entry with `://` that is not an http(s) origin. */
   constructor(entries: readonly string[]) {
-    for (const raw of entries) {
-      const entry = raw.trim().toLowerCase();
-      if (entry === '*') this.anyHost = true;
-      else if (entry.includes('://')) this.origins.add(parseOrigin(raw));
-      else if (entry.startsWith('*.')) this.suffixes.push(entry.slice(1));
-      else this.hostnames.add(entry);
-    }
+    const listed = entries.filter((entry) => entry.trim() !== '*');
+    this.anyHost = listed.length < entries.length;
+    this.names = new HostAllowList(listed, 'WEBHOOK_ALLOWED_HOSTS');
   }
 
   /** Whether `origin` (`http://host:port`, as URL.origin spells it) is one of the explicit origins. */
   isExplicitOrigin(origin: string): boolean {
-    return this.origins.has(origin);
+    return this.names.isExplicitOrigin(origin);
   }
 
   /**
@@ -58,35 +54,19 @@ export class CallbackPolicy {
    * @throws CallbackNotAllowedError when the address is not public and `origin` is not explicit.
    */
   assertAllowedAddress(origin: string, address: string, family: AddressFamily): void {
-    if (this.origins.has(origin) || !isPrivateAddress(address, family)) return;
+    if (this.isExplicitOrigin(origin) || !isPrivateAddress(address, family)) return;
     throw new CallbackNotAllowedError(origin, `resolves to a non-public address (${address})`);
   }
 
   /** Why `url` is refused by name, or undefined when it is allowed. */
   private refusal(url: URL): string | undefined {
-    if (this.origins.has(url.origin)) return undefined;
+    if (this.isExplicitOrigin(url.origin)) return undefined;
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'is not http(s)';
     const literal = ipLiteral(url.hostname);
     if (literal && isPrivateAddress(literal.address, literal.family)) return 'is a non-public address';
-    if (this.anyHost) return undefined;
-    if (url.protocol === 'https:' && url.port === '' && this.namesHost(url.hostname)) return undefined;
+    if (this.anyHost || this.names.allows(url)) return undefined;
     return 'is not in WEBHOOK_ALLOWED_HOSTS';
   }
-
-  private namesHost(hostname: string): boolean {
-    const host = hostname.toLowerCase();
-    return this.hostnames.has(host) || this.suffixes.some((suffix) => host.endsWith(suffix));
-  }
-}
-
-function parseOrigin(entry: string): string {
-  try {
-    const url = new URL(entry.trim());
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
-  } catch {
-    // reported below
-  }
-  throw new ConfigError([`WEBHOOK_ALLOWED_HOSTS entry "${entry}" is not an http(s) origin`]);
 }
 
 /** The address of an IP-literal hostname (`[::1]` unbracketed), or undefined for a name. */

@@ -1,4 +1,4 @@
-import { HostNotAllowedError } from './errors.js';
+import { ConfigError, HostNotAllowedError } from './errors.js';
 import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
 
 /**
@@ -19,13 +19,22 @@ export class HostAllowList {
   private readonly suffixes: string[] = [];
   private readonly origins = new Set<string>();
 
-  constructor(entries: readonly string[]) {
+  /**
+   * @param setting the variable the entries come from, named in errors.
+   * @throws ConfigError for an entry with `://` that is not an http(s) origin.
+   */
+  constructor(entries: readonly string[], setting = 'MEDIA_ALLOWED_HOSTS') {
     for (const raw of entries) {
       const entry = raw.trim().toLowerCase();
-      if (entry.includes('://')) this.origins.add(new URL(entry).origin);
+      if (entry.includes('://')) this.origins.add(parseOrigin(entry, setting));
       else if (entry.startsWith('*.')) this.suffixes.push(entry.slice(1));
       else this.hostnames.add(entry);
     }
+  }
+
+  /** Whether `origin` (`http://host:port`, as URL.origin spells it) is one of the explicit origins. */
+  isExplicitOrigin(origin: string): boolean {
+    return this.origins.has(origin);
   }
 
   /** Whether a request to `url` may be sent. */
@@ -52,4 +61,14 @@ export class HostAllowList {
     if (this.origins.has(origin) || !isPrivateAddress(address, family)) return;
     throw new HostNotAllowedError(origin, 'resolves to a non-public address');
   }
+}
+
+function parseOrigin(entry: string, setting: string): string {
+  try {
+    const url = new URL(entry);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError([`${setting} entry "${entry}" is not an http(s) origin`]);
 }
