@@ -13,10 +13,11 @@ const boolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+const wholeNumber = z.coerce.number({ error: 'must be a number' }).int('must be a whole number');
+const port = wholeNumber.min(0, 'must be a port (0-65535)').max(65535, 'must be a port (0-65535)');
+const positiveInt = wholeNumber.positive('must be more than 0');
 /** A limit: a positive whole number, or 0 for none. */
-const limit = z.coerce.number().int().min(0);
+const limit = wholeNumber.min(0, 'must be 0 (no limit) or more');
 
 const hostList = z
   .string()
@@ -98,13 +99,15 @@ const envSchema = z
       .refine((value) => parseJobDataKey(value) !== undefined, 'must be 32 bytes as 64 hex digits or base64')
       .optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  })
-  .superRefine((env, ctx) => {
-    if (env.STORAGE !== 's3') return;
-    for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
-      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when STORAGE=s3' });
-    }
   });
+
+/** Settings that depend on another one; checked apart so they are reported with every other problem. */
+function dependentProblems(env: Record<string, string>): string[] {
+  if (env.STORAGE !== 's3') return [];
+  return ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']
+    .filter((key) => !env[key])
+    .map((key) => `${key} is required when STORAGE=s3`);
+}
 
 type Env = z.infer<typeof envSchema>;
 
@@ -170,10 +173,13 @@ export interface Config {
  * @throws ConfigError naming every bad variable at once.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(withoutEmptyValues(env));
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
-  }
+  const given = withoutEmptyValues(env);
+  const parsed = envSchema.safeParse(given);
+  const problems = [
+    ...(parsed.error?.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`) ?? []),
+    ...dependentProblems(given),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     port: e.PORT,
