@@ -1,11 +1,10 @@
-import { Queue, type Job } from 'bullmq';
+import { Queue, type Job, type JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   BATCH_PRIORITY,
   DOWNLOAD_BACKOFF,
   DOWNLOAD_JOB,
   DOWNLOAD_QUEUE,
-  QueueUnavailableError,
   RateLimitedError,
   downloadJobId,
   type DownloadJobData,
@@ -64,13 +63,16 @@ export class DownloadJobs {
   ): Promise<DownloadJob> {
     const jobId = downloadJobId(data.lookupKey);
     await this.grantAccess([jobId], instanceId);
-    const existing = await this.guard(() => this.queue.getJob(jobId));
-    if (existing && !(await this.replaceIfSpent(existing, data, replaceCompleted))) {
-      if ((await existing.getState()) === 'prioritized') await this.guard(() => existing.changePriority({ priority: 0 }));
-      return existing;
+    const existing = await this.queue.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (!(await this.replaceIfSpent(existing, state, data, replaceCompleted))) {
+        if (state === 'prioritized') await existing.changePriority({ priority: 0 });
+        return existing;
+      }
     }
     await this.reserve(instanceId, 'single', [jobId]);
-    return this.guard(() => this.queue.add(DOWNLOAD_JOB, data, this.jobOptions(jobId)));
+    return this.queue.add(DOWNLOAD_JOB, data, this.jobOptions(jobId));
   }
 
   /**
@@ -86,28 +88,26 @@ export class DownloadJobs {
     const fresh: DownloadJobData[] = [];
     await Promise.all(
       [...unique].map(async ([jobId, data]) => {
-        const existing = await this.guard(() => this.queue.getJob(jobId));
-        if (!existing || (await this.replaceIfSpent(existing, data, false))) fresh.push(data);
+        const existing = await this.queue.getJob(jobId);
+        if (!existing || (await this.replaceIfSpent(existing, await existing.getState(), data, false))) fresh.push(data);
       }),
     );
     await this.reserve(instanceId, 'batch', fresh.map((data) => downloadJobId(data.lookupKey)));
-    await this.guard(() =>
-      this.queue.addBulk(
-        fresh.map((data) => ({
-          name: DOWNLOAD_JOB,
-          data,
-          opts: { ...this.jobOptions(downloadJobId(data.lookupKey)), priority: BATCH_PRIORITY },
-        })),
-      ),
+    await this.queue.addBulk(
+      fresh.map((data) => ({
+        name: DOWNLOAD_JOB,
+        data,
+        opts: { ...this.jobOptions(downloadJobId(data.lookupKey)), priority: BATCH_PRIORITY },
+      })),
     );
     return jobIds;
   }
 
   /** The job, when it exists and `instanceId` asked for it; undefined otherwise. */
   async find(jobId: string, instanceId: string): Promise<DownloadJob | undefined> {
-    const allowed = await this.guard(() => this.redis.sismember(this.ownersKey(jobId), instanceId));
+    const allowed = await this.redis.sismember(this.ownersKey(jobId), instanceId);
     if (!allowed) return undefined;
-    return this.guard(() => this.queue.getJob(jobId));
+    return this.queue.getJob(jobId);
   }
 
   private jobOptions(jobId: string) {
@@ -122,7 +122,7 @@ export class DownloadJobs {
 
   /** Takes slots for new jobs of `instanceId`, or refuses with 429. */
   private async reserve(instanceId: string, pool: JobPool, jobIds: string[]): Promise<void> {
-    const { admitted, inFlight } = await this.guard(() => this.inFlight.reserve(instanceId, pool, jobIds));
+    const { admitted, inFlight } = await this.inFlight.reserve(instanceId, pool, jobIds);
     if (admitted) return;
     const what = pool === 'batch' ? 'batch jobs' : 'jobs';
     throw new RateLimitedError(
@@ -133,16 +133,20 @@ export class DownloadJobs {
   }
 
   /** Removes a job that may not be reused (see isSpent); true when it was removed. */
-  private async replaceIfSpent(job: DownloadJob, data: DownloadJobData, replaceCompleted: boolean): Promise<boolean> {
-    if (!(await this.guard(() => this.isSpent(job, data, replaceCompleted)))) return false;
-    await this.guard(() => job.remove()).catch(() => undefined);
+  private async replaceIfSpent(
+    job: DownloadJob,
+    state: JobState | 'unknown',
+    data: DownloadJobData,
+    replaceCompleted: boolean,
+  ): Promise<boolean> {
+    if (!this.isSpent(job, state, data, replaceCompleted)) return false;
+    await job.remove().catch(() => undefined);
     // Its end must not be reported to the followers of the job that replaces it.
-    await this.guard(() => this.subscriptions.jobRestarted(job.id!));
+    await this.subscriptions.jobRestarted(job.id!);
     return true;
   }
 
-  private async isSpent(job: DownloadJob, data: DownloadJobData, replaceCompleted: boolean): Promise<boolean> {
-    const state = await job.getState();
+  private isSpent(job: DownloadJob, state: JobState | 'unknown', data: DownloadJobData, replaceCompleted: boolean): boolean {
     if (state === 'completed') return replaceCompleted;
     if (state !== 'failed') return false;
     // Only an identical request reuses a failure: a new reference (the phone re-uploaded the media
@@ -155,20 +159,11 @@ export class DownloadJobs {
     for (const jobId of jobIds) {
       multi.sadd(this.ownersKey(jobId), instanceId).expire(this.ownersKey(jobId), this.options.retentionSeconds);
     }
-    await this.guard(() => multi.exec());
+    await multi.exec();
   }
 
   private ownersKey(jobId: string): string {
     return `${this.options.prefix}:job-owners:${jobId}`;
-  }
-
-  /** Redis failures become QueueUnavailableError (503), keeping the cause. */
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw new QueueUnavailableError('the job queue (Redis) is unavailable', { cause: error });
-    }
   }
 }
 

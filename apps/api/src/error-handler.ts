@@ -7,6 +7,7 @@ import {
   RequestTooLargeError,
   RouteNotFoundError,
   WamediaError,
+  isRedisUnavailable,
   toErrorBody,
 } from '@wamedia/shared';
 
@@ -52,19 +53,4 @@ function toWamediaError(error: unknown): WamediaError {
     return new InvalidRequestError([`body: could not be read (${(error as Error).message})`]);
   }
   return new InternalError('internal server error', { cause: error });
-}
-
-/**
- * A Redis command that failed because Redis is away: the API's connections refuse commands
- * while disconnected and drop those in flight when the connection breaks (see main.ts), or Redis
- * is still loading its data after a restart. DownloadJobs translates its own calls; this catches
- * the others (a job's state, the batch records, ...), so that an outage is a 503, never a 500.
- */
-function isRedisUnavailable(error: unknown): boolean {
-  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
-  if (name === 'MaxRetriesPerRequestError') return true;
-  return (
-    typeof message === 'string' &&
-    /^(Stream isn't writeable and enableOfflineQueue options is false|Connection is closed\.|LOADING |MASTERDOWN |TRYAGAIN )/.test(message)
-  );
 }

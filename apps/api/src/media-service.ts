@@ -11,6 +11,8 @@ import {
   type DownloadRequest,
   type HostAllowList,
   type JobSecrets,
+  type JobState,
+  type JobStatus,
   type MediaIndex,
   type MediaIndexEntry,
 } from '@wamedia/shared';
@@ -30,17 +32,6 @@ export interface ReadyMedia {
 export type DownloadOutcome =
   | { kind: 'ready'; media: ReadyMedia }
   | { kind: 'pending'; jobId: string; status: string };
-
-/** A job as the status route shows it. */
-export interface JobStatus {
-  jobId: string;
-  status: string;
-  attemptsMade: number;
-  createdAt: string;
-  finishedAt?: string;
-  result?: { sha256: string; size: number; mimetype: string };
-  error?: { statusCode: number; message: string };
-}
 
 export interface WaitOptions {
   /** How long to wait for the job, in ms; 0 answers at once. */
@@ -158,7 +149,7 @@ export function toJobData(
   };
 }
 
-function describeJob(job: DownloadJob, status: string): JobStatus {
+function describeJob(job: DownloadJob, status: JobState): JobStatus {
   const described: JobStatus = {
     jobId: job.id!,
     status,

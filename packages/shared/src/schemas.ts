@@ -184,3 +184,4 @@ export const jobStatusSchema = z
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 export type JobAccepted = z.infer<typeof jobAcceptedSchema>;
 export type JobStatus = z.infer<typeof jobStatusSchema>;
+export type JobState = z.infer<typeof jobStateSchema>;

@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
-import { InternalError, QueueUnavailableError } from './errors.js';
-import { redactUrl } from './redis-check.js';
+import type { Redis } from 'ioredis';
+import { InternalError } from './errors.js';
+import { connectOnce } from './redis-check.js';
 
 /**
  * The token version of each instance, in Redis at `<prefix>:token-version:<instanceId>` (absent
@@ -18,10 +18,9 @@ export class TokenVersions {
 
   /**
    * The current version of `instanceId`'s tokens: one GET.
-   * @throws QueueUnavailableError when Redis does not answer.
    */
   async current(instanceId: string): Promise<number> {
-    const value = await this.guard(() => this.redis.get(this.key(instanceId)));
+    const value = await this.redis.get(this.key(instanceId));
     if (value === null) return 0;
     const version = Number(value);
     // Fail closed: a value that is no version must not let every token through (ver < NaN is false).
@@ -32,23 +31,13 @@ export class TokenVersions {
   /**
    * Revokes every token of `instanceId` minted so far: increments its version (atomically, INCR)
    * and returns the new one, which tokens minted from now on carry.
-   * @throws QueueUnavailableError when Redis does not answer.
    */
   async revoke(instanceId: string): Promise<number> {
-    return this.guard(() => this.redis.incr(this.key(instanceId)));
+    return this.redis.incr(this.key(instanceId));
   }
 
   private key(instanceId: string): string {
     return `${this.prefix}:token-version:${instanceId}`;
-  }
-
-  /** Redis failures become QueueUnavailableError (503), keeping the cause. */
-  private async guard<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      throw new QueueUnavailableError('the token versions (Redis) are unavailable', { cause: error });
-    }
   }
 }
 
@@ -59,29 +48,11 @@ export interface TokenVersionsConnection {
 }
 
 /**
- * Connects to `redisUrl` for a one-shot use of the token versions, failing fast (no retries)
- * when Redis does not answer.
+ * Connects to `redisUrl` for a one-shot use of the token versions (see connectOnce).
  * @throws QueueUnavailableError with one line naming the (password-redacted) REDIS_URL.
  */
 export async function connectTokenVersions(redisUrl: string, prefix: string, timeoutMs = 3_000): Promise<TokenVersionsConnection> {
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  // ioredis rejects connect() with "Connection is closed."; the socket's own error says why.
-  let socketError: Error | undefined;
-  redis.on('error', (error: Error) => (socketError ??= error));
-  try {
-    await redis.connect();
-  } catch (error) {
-    // Once ended (no retries) there is nothing to close; disconnect() then would hold the process ~2 s.
-    if (redis.status !== 'end') redis.disconnect();
-    const cause = socketError ?? error;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new QueueUnavailableError(`cannot reach Redis at ${redactUrl(redisUrl)} (REDIS_URL): ${reason}`, { cause });
-  }
+  const redis = await connectOnce(redisUrl, timeoutMs);
   return {
     versions: new TokenVersions(redis, prefix),
     close: async () => {
