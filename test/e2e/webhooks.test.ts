@@ -117,6 +117,24 @@ describe('webhooks', () => {
     ]);
   });
 
+  it('reports a batch done once when its last item finishes while the batch is being submitted', async () => {
+    const expired = cdn.publish(randomBytes(100), 'audio');
+    cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    // The media's job has just failed: the batch item joins it and finishes while it is followed.
+    expect((await api.download(INSTANCE, downloadBody(expired))).status).toBe(404);
+    const batch = (await submit({ items: [{ id: 'gone', ...downloadBody(expired) }], callbackUrl: `${receiver.origin}/ended` })).json<BatchStatus>();
+    expect(batch.done).toBe(true);
+    const done = await eventually(async () => {
+      const got = receiver.events('/ended').filter((event) => event.type === 'batch.done');
+      return got.length ? got : undefined;
+    }, { timeoutMs: 10_000, what: 'the batch.done webhook' });
+    // Give a second (wrong) delivery the time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(receiver.events('/ended').filter((event) => event.type === 'batch.done')).toHaveLength(done.length);
+    expect(done).toHaveLength(1);
+  });
+
   it('retries a receiver that answers 500, until it takes the event', async () => {
     receiver.failFirst.set('/flaky', 2);
     const media = cdn.publish(randomBytes(2_000), 'document');

@@ -61,9 +61,9 @@ export class BatchService {
 
     const items = await this.resolveItems(rawItems, instanceId, requestId);
     const { followers } = this.deps;
-    const meta = await followers.batches.create(instanceId, items, callbackUrl);
+    const { meta, counts } = await followers.batches.create(instanceId, items, callbackUrl);
     await Promise.all(items.map((item, index) => this.follow(meta, item, index)));
-    const counts = await followers.batches.counts(meta.batchId);
+    // With items pending, the follower that finishes the last one reports the batch done.
     if (counts.pending === 0) await followers.notifier.batchDone(meta, counts);
     return this.status(instanceId, meta.batchId, { offset: 0, limit: meta.total });
   }

@@ -35,8 +35,12 @@ export class BatchStore {
     private readonly options: { prefix: string; retentionSeconds: number },
   ) {}
 
-  /** Stores a new batch; its items' counts are derived from their statuses. */
-  async create(instanceId: string, items: StoredItem[], callbackUrl?: string): Promise<BatchMeta> {
+  /** Stores a new batch; its items' counts are derived from their statuses, and returned. */
+  async create(
+    instanceId: string,
+    items: StoredItem[],
+    callbackUrl?: string,
+  ): Promise<{ meta: BatchMeta; counts: BatchCounts }> {
     const meta: BatchMeta = { batchId: randomUUID(), instanceId, createdAt: new Date().toISOString(), total: items.length };
     if (callbackUrl) meta.callbackUrl = callbackUrl;
     const keys = this.keys(meta.batchId);
@@ -53,7 +57,7 @@ export class BatchStore {
       .hset(keys.counts, counts)
       .expire(keys.counts, ttl)
       .exec();
-    return meta;
+    return { meta, counts };
   }
 
   /** The batch, when it exists and belongs to `instanceId`. */
