@@ -4,7 +4,6 @@ import {
   BATCH_PRIORITY,
   DOWNLOAD_BACKOFF,
   DOWNLOAD_JOB,
-  DOWNLOAD_QUEUE,
   RateLimitedError,
   downloadJobId,
   type DownloadJobData,

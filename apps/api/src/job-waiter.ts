@@ -31,7 +31,7 @@ export class JobWaiter {
 
   constructor(
     private readonly queue: Queue<DownloadJobData, DownloadJobResult>,
-    private readonly events: QueueEvents,
+    events: QueueEvents,
     options: JobWaiterOptions = {},
   ) {
     events.on('completed', ({ jobId, returnvalue }) =>

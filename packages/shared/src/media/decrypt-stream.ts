@@ -3,14 +3,13 @@ import { Transform, type TransformCallback } from 'node:stream';
 import {
   BadPaddingError,
   EncSha256MismatchError,
-  InvalidFieldError,
   LengthMismatchError,
   MacMismatchError,
   MediaTooShortError,
   NotBlockAlignedError,
   Sha256MismatchError,
 } from '../errors.js';
-import { expandMediaKey, MEDIA_KEY_LENGTH } from './media-keys.js';
+import { expandMediaKey } from './media-keys.js';
 import type { ContentType } from './media-types.js';
 
 /** Length of the truncated HMAC-SHA256 that ends every .enc file. */
@@ -67,9 +66,6 @@ class MediaDecryptor {
     private readonly options: DecryptOptions,
     private readonly emit: (plaintext: Buffer) => void,
   ) {
-    if (options.mediaKey.length !== MEDIA_KEY_LENGTH) {
-      throw new InvalidFieldError('mediaKey', `must be ${MEDIA_KEY_LENGTH} bytes, got ${options.mediaKey.length}`);
-    }
     const { iv, cipherKey, macKey } = expandMediaKey(options.mediaKey, options.contentType);
     this.decipher = createDecipheriv('aes-256-cbc', cipherKey, iv);
     this.hmac = createHmac('sha256', macKey).update(iv);

@@ -1,6 +1,5 @@
 import { createCipheriv, createHash, createHmac, randomBytes, type Cipher, type Hash, type Hmac } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { InvalidFieldError } from '../errors.js';
 import { MAC_LENGTH } from './decrypt-stream.js';
 import { expandMediaKey, MEDIA_KEY_LENGTH } from './media-keys.js';
 import type { ContentType } from './media-types.js';
@@ -39,9 +38,6 @@ class MediaEncryptor {
     private readonly emit: (enc: Buffer) => void,
   ) {
     this.mediaKey = Buffer.from(options.mediaKey ?? randomBytes(MEDIA_KEY_LENGTH));
-    if (this.mediaKey.length !== MEDIA_KEY_LENGTH) {
-      throw new InvalidFieldError('mediaKey', `must be ${MEDIA_KEY_LENGTH} bytes, got ${this.mediaKey.length}`);
-    }
     const { iv, cipherKey, macKey } = expandMediaKey(this.mediaKey, options.contentType);
     this.cipher = createCipheriv('aes-256-cbc', cipherKey, iv);
     this.hmac = createHmac('sha256', macKey).update(iv);
