@@ -136,4 +136,14 @@ describe('wamedia', () => {
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('JWT_SECRET')]);
   });
+
+  it.each([
+    ['token', 'x', '--bogus'],
+    ['revoke'],
+    ['revoke', 'a', 'b'],
+  ])('refuses wrong usage of %s with exit 2 and one line', async (...args) => {
+    const run = await wamedia(args, undefined, { ...process.env, JWT_SECRET: 'a-test-secret-of-enough-length' });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^wamedia ${args[0]}: `))]);
+  });
 });

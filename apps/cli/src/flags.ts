@@ -8,8 +8,20 @@ type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 
 /** Parses `--flag value` arguments strictly: unknown flags and stray arguments are UsageErrors. */
 export function parseFlags<T extends FlagOptions>(args: string[], options: T) {
+  return asUsageErrors(() => parseArgs({ args, options, strict: true, allowPositionals: false })).values;
+}
+
+/** Like parseFlags, plus exactly one positional argument; `name` says what it is, in errors. */
+export function parseFlagsAndOne<T extends FlagOptions>(args: string[], options: T, name: string) {
+  const { values, positionals } = asUsageErrors(() => parseArgs({ args, options, strict: true, allowPositionals: true }));
+  const [positional, ...extra] = positionals;
+  if (positional === undefined || extra.length > 0) throw new UsageError(`give exactly one ${name}`);
+  return { values, positional };
+}
+
+function asUsageErrors<T>(parse: () => T): T {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+    return parse();
   } catch (error) {
     if (!isParseArgsError(error)) throw error;
     // node's messages go on with advice about positionals; the first sentence says it all.

@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { WamediaClient } from '@wamedia/client';
 import { DEFAULT_BATCH_MAX_ITEMS } from '@wamedia/shared';
 import { BatchRunner } from '../batch/batch-runner.js';
@@ -10,7 +9,7 @@ import { Manifest } from '../batch/manifest.js';
 import { removeStaleTemporaryFiles, removeTemporaryFilesSync } from '../batch/media-file.js';
 import { Progress } from '../batch/progress.js';
 import { instanceIdFromToken } from '../batch/token-claims.js';
-import { UsageError, required } from '../flags.js';
+import { UsageError, parseFlagsAndOne, required } from '../flags.js';
 
 export const usage = `Usage: wamedia batch <input.jsonl> --out <dir> [options]
 
@@ -99,32 +98,20 @@ export async function run(args: string[]): Promise<void> {
 }
 
 function parseBatchArgs(args: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        out: { type: 'string' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        instance: { type: 'string' },
-        concurrency: { type: 'string' },
-        'chunk-size': { type: 'string' },
-        'poll-interval': { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // node's messages go on with advice; the first sentence says it all.
-    if (error instanceof Error && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
-      throw new UsageError(error.message.split('. ')[0]!);
-    }
-    throw error;
-  }
-  const [input, ...extra] = parsed.positionals;
-  if (input === undefined || extra.length > 0) throw new UsageError('give exactly one input file');
-  return { input, flags: parsed.values };
+  const { values, positional } = parseFlagsAndOne(
+    args,
+    {
+      out: { type: 'string' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+      instance: { type: 'string' },
+      concurrency: { type: 'string' },
+      'chunk-size': { type: 'string' },
+      'poll-interval': { type: 'string' },
+    },
+    'input file',
+  );
+  return { input: positional, flags: values };
 }
 
 function integerFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { connectTokenVersions, loadConfig } from '@wamedia/shared';
-import { UsageError } from '../flags.js';
+import { parseFlagsAndOne } from '../flags.js';
 
 export const usage = `Usage: wamedia revoke <instanceId>
 
@@ -16,9 +15,7 @@ Options:
 
 /** `wamedia revoke`: the CLI twin of POST /admin/instances/:instanceId/revoke-tokens. */
 export async function run(args: string[]): Promise<void> {
-  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
-  const [instanceId, ...extra] = positionals;
-  if (!instanceId || extra.length > 0) throw new UsageError('give exactly one instanceId');
+  const { positional: instanceId } = parseFlagsAndOne(args, {}, 'instanceId');
   const config = loadConfig();
   const connection = await connectTokenVersions(config.redisUrl, config.redisPrefix);
   try {

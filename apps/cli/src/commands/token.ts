@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { connectTokenVersions, loadConfig } from '@wamedia/shared';
-import { UsageError } from '../flags.js';
+import { UsageError, parseFlagsAndOne } from '../flags.js';
 
 export const usage = `Usage: wamedia token <instanceId> [--expires-in <duration>]
 
@@ -19,14 +18,7 @@ const DEFAULT_LIFETIME_SECONDS = 3600;
 
 /** `wamedia token`: a JWT with the claims the API checks (instanceId, ver, and iss/aud when configured). */
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { 'expires-in': { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  const [instanceId, ...extra] = positionals;
-  if (!instanceId || extra.length > 0) throw new UsageError('give exactly one instanceId');
+  const { values, positional: instanceId } = parseFlagsAndOne(args, { 'expires-in': { type: 'string' } }, 'instanceId');
   const config = loadConfig();
   const maxLifetime = config.jwtMaxLifetimeSeconds;
   const expiresIn =
