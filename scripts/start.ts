@@ -87,12 +87,15 @@ function hasRedisServer(): boolean {
 }
 
 async function startRedis(redisUrl: string, dataDir: string): Promise<ChildProcess> {
-  const port = new URL(redisUrl).port || '6379';
+  const url = new URL(redisUrl);
+  const port = url.port || '6379';
+  // Where REDIS_URL points: 127.0.0.1, or ::1 for [::1] ("localhost" is taken as 127.0.0.1).
+  const bind = url.hostname === '[::1]' ? '::1' : '127.0.0.1';
   mkdirSync(dataDir, { recursive: true });
   process.stderr.write(`wamedia: no Redis on port ${port}; starting redis-server (data in ${dataDir})\n`);
   const redis = spawn(
     'redis-server',
-    ['--port', port, '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', ''],
+    ['--port', port, '--bind', bind, '--dir', dataDir, '--appendonly', 'yes', '--save', ''],
     // A process group of its own: a terminal's Ctrl-C goes to the whole foreground group, and
     // Redis must outlive the API and the worker, which hand their jobs back through it.
     { stdio: 'ignore', detached: true },

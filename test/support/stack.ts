@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
+import { CONFIG_VARIABLES } from '@wamedia/shared';
 import { RedisClient } from './redis-client.js';
 import { ServiceProcess, type LogLine } from './service-process.js';
 import { signToken, type TokenOptions } from './tokens.js';
@@ -42,19 +43,6 @@ export interface StackOptions {
 export type StackStorage =
   | { kind: 'fs'; dir: string }
   | { kind: 's3'; dir: string; bucket: string; endpoint: string; server: S3rver };
-
-/** Every variable of packages/shared/src/config.ts: none leaks in from the test's environment. */
-const CONFIG_VARIABLES = [
-  'PORT', 'HOST', 'REDIS_URL', 'REDIS_DATA_DIR', 'REDIS_PREFIX', 'STORAGE', 'STORAGE_DIR', 'S3_ENDPOINT', 'S3_REGION',
-  'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE', 'JWT_SECRET',
-  'MEDIA_CDN_BASE_URL', 'MEDIA_ALLOWED_HOSTS', 'MAX_MEDIA_BYTES', 'WORKER_CONCURRENCY', 'MAX_WAIT_MS',
-  'CDN_CONNECT_TIMEOUT_MS', 'CDN_IDLE_TIMEOUT_MS', 'JOB_ATTEMPTS', 'JOB_BACKOFF_MS',
-  'JOB_RETENTION_SECONDS', 'FAILED_JOB_REUSE_MS', 'JOB_LOCK_MS', 'SHUTDOWN_GRACE_MS', 'WORKER_HEALTH_PORT',
-  'ADMIN_TOKEN', 'LOG_LEVEL', 'BATCH_MAX_ITEMS', 'WEBHOOK_SECRET', 'WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ATTEMPTS',
-  'WEBHOOK_TIMEOUT_MS',
-  'JWT_CLOCK_SKEW_SECONDS', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_MAX_LIFETIME_SECONDS',
-  'INSTANCE_MAX_JOBS_IN_FLIGHT', 'INSTANCE_REQUESTS_PER_MINUTE', 'JOB_DATA_KEY',
-];
 
 const S3_BUCKET = 'wamedia-e2e';
 /** s3rver's fixed credentials. */

@@ -29,9 +29,9 @@ const envSchema = z
     PORT: port.default(8083),
     HOST: z.string().min(1).default('0.0.0.0'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
-    /** Prefix of every Redis key wamedia writes (BullMQ queues and its own keys). */
     /** Data folder of the redis-server `pnpm start` runs when no Redis answers (scripts/start.ts). */
     REDIS_DATA_DIR: z.string().min(1).default('./data/redis'),
+    /** Prefix of every Redis key wamedia writes (BullMQ queues and its own keys). */
     REDIS_PREFIX: z.string().regex(/^[\w.-]+$/, 'letters, digits, "_", "." and "-" only').default('wamedia'),
     STORAGE: z.enum(['fs', 's3']).default('fs'),
     STORAGE_DIR: z.string().min(1).default('./data/media'),
@@ -110,6 +110,9 @@ function dependentProblems(env: Record<string, string>): string[] {
 }
 
 type Env = z.infer<typeof envSchema>;
+
+/** Every variable wamedia reads (test harnesses clear them so no setting leaks in). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
 
 export interface S3Settings {
   endpoint: string | undefined;

@@ -142,11 +142,11 @@ export class S3BlobStore implements BlobStore {
     await this.call('reach the bucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
   }
 
-  /** Creates the bucket when it is missing. For development and tests: production buckets are provisioned. */
   async close(): Promise<void> {
     this.client.destroy();
   }
 
+  /** Creates the bucket when it is missing. For development and tests: production buckets are provisioned. */
   async ensureBucket(): Promise<void> {
     const head = await this.unlessMissing('look up the bucket', () =>
       this.client.send(new HeadBucketCommand({ Bucket: this.bucket })),
