@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadJobId, mediaLookupKey } from '@wamedia/shared';
 import { ApiClient, downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
 import { expectBytes } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { FakeCdn } from '../support/fake-cdn.js';
+import { jobIdOf, jobPath, jobReaches } from '../support/jobs.js';
 import { BodyReader, connectionOutcome, rawRequest, type RawExchange } from '../support/raw-http.js';
 import type { ServiceProcess } from '../support/service-process.js';
 import { Stack } from '../support/stack.js';
@@ -56,15 +56,6 @@ async function soleWorker(): Promise<ServiceProcess> {
   return stack.startWorker();
 }
 
-/** The job id the API gives a media's download (a function of its mediaKey and type). */
-function jobIdOf(media: PublishedMedia): string {
-  return downloadJobId(mediaLookupKey(Buffer.from(media.mediaKey, 'base64'), media.contentType));
-}
-
-function jobPath(jobId: string): string {
-  return `/api/v2/instance/${INSTANCE}/media/jobs/${jobId}`;
-}
-
 /** A directly-download on a connection of its own, whose answer the test reads (or drops) itself. */
 function rawDownload(body: DownloadBody, timeoutMs: number): RawExchange {
   return rawRequest(`${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=${timeoutMs}`, {
@@ -80,17 +71,6 @@ async function waitingRequests(): Promise<number> {
   const match = /^wamedia_waiting_requests (\d+)$/m.exec(text);
   if (!match) throw new Error('no wamedia_waiting_requests in /metrics');
   return Number(match[1]);
-}
-
-/** Polls the job's status route until it is `status`; returns the status body. */
-async function jobReaches(jobId: string, status: string, timeoutMs = 15_000) {
-  return eventually(
-    async () => {
-      const polled = (await api.get(jobPath(jobId), INSTANCE)).json<{ status: string; attemptsMade: number }>();
-      return polled.status === status ? polled : undefined;
-    },
-    { timeoutMs, what: `job ${jobId} ${status}` },
-  );
 }
 
 /** Files of the fs store under `folder` (tmp, sha256, records), relative to the store. */
@@ -151,8 +131,8 @@ describe('SIGTERM to the API', () => {
 
     // The job finished without the API; a new API serves it through the URLs of the 202.
     await stack.startApi();
-    await jobReaches(jobId, 'completed');
-    expect(statusUrl).toBe(jobPath(jobId));
+    await jobReaches(api, INSTANCE, jobId, 'completed');
+    expect(statusUrl).toBe(jobPath(INSTANCE, jobId));
     expectBytes(await api.get(contentUrl, INSTANCE), slow.sha256, slow.fileLength);
     expect(cdn.countMedia(slow)).toBe(1);
   });
@@ -180,7 +160,7 @@ describe('SIGTERM to a worker', () => {
     expect(worker.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toEqual([]);
     expect(worker.logsWithMsg('stopped')).toHaveLength(1);
     expect(cdn.count(media.directPathname)).toBe(1);
-    expect((await jobReaches(jobIdOf(media), 'completed')).attemptsMade).toBe(1);
+    expect((await jobReaches(api, INSTANCE, jobIdOf(media), 'completed')).attemptsMade).toBe(1);
   });
 
   it('hands a job still running after SIGTERM + SHUTDOWN_GRACE_MS back to the queue, where another worker completes it without a failed attempt', async () => {
@@ -207,7 +187,7 @@ describe('SIGTERM to a worker', () => {
     // The second worker downloaded it anew; the handed-back attempt is not counted, nor failed.
     expect(cdn.count(media.directPathname)).toBe(2);
     expect(second.logsWithMsg('media stored').map((line) => line.jobId)).toContain(jobIdOf(media));
-    expect((await jobReaches(jobIdOf(media), 'completed')).attemptsMade).toBe(1);
+    expect((await jobReaches(api, INSTANCE, jobIdOf(media), 'completed')).attemptsMade).toBe(1);
     const failures = stack.logs().filter((line) => line.msg === 'attempt failed' && line.jobId === jobIdOf(media));
     expect(failures).toEqual([]);
   });
@@ -277,8 +257,8 @@ describe('clients that go away', () => {
       what: 'no waiting request',
     });
     await expect(exchange.response).rejects.toThrow();
-    await jobReaches(jobIdOf(media), 'completed');
-    expectBytes(await api.get(`${jobPath(jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
+    await jobReaches(api, INSTANCE, jobIdOf(media), 'completed');
+    expectBytes(await api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
     expect(cdn.countMedia(media)).toBe(1);
   });
 

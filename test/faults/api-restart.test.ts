@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
 import { expectBytes } from '../support/expectations.js';
 import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
-import { jobIdOf, jobPath, jobReaches } from '../support/fault-helpers.js';
+import { jobIdOf, jobPath, jobReaches } from '../support/jobs.js';
 import { connectionOutcome, rawRequest, type RawExchange } from '../support/raw-http.js';
 import { Stack } from '../support/stack.js';
 import { expectSoundStore } from '../support/store-audit.js';

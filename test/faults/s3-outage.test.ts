@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
-import { jobIdOf, jobPath, jobReaches, timed, workerUrl } from '../support/fault-helpers.js';
+import { jobIdOf, jobPath, jobReaches, timed, workerUrl } from '../support/jobs.js';
 import { Stack } from '../support/stack.js';
 import { auditStore, expectSoundStore, runStaleTempSweep } from '../support/store-audit.js';
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadJobId, mediaLookupKey } from '@wamedia/shared';
+import { jobIdOf } from '../support/jobs.js';
 import { ApiClient, downloadBody, eventually } from '../support/api-client.js';
 import { FakeCdn } from '../support/fake-cdn.js';
 import { BodyReader, rawRequest } from '../support/raw-http.js';
@@ -60,7 +60,7 @@ async function tempFileOpenedBy(worker: ServiceProcess): Promise<{ file: string;
 describe('a worker SIGKILLed mid-download of a 100 MiB media', () => {
   it('another worker completes the job; the waiting client gets 200 with the right bytes; the partial temporary file is never published and is swept', async () => {
     const media = cdn.publish(randomBytes(MEDIA_BYTES), 'video');
-    const jobId = downloadJobId(mediaLookupKey(Buffer.from(media.mediaKey, 'base64'), media.contentType));
+    const jobId = jobIdOf(media);
     // The first request drips, 1 MiB every 40 ms (about 4 s in all); the rescuer's is served at full speed.
     cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: MiB, chunkIntervalMs: 40 });
     const exchange = rawRequest(`${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=120000`, {

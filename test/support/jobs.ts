@@ -1,5 +1,5 @@
 /**
- * Small helpers the fault-injection suite (test/faults) shares: a media's job id, following a
+ * Small helpers the end-to-end and fault-injection suites share: a media's job id, following a
  * job through its status route, a worker's health URLs, and timing a call.
  */
 import { downloadJobId, mediaLookupKey } from '@wamedia/shared';
