@@ -13,6 +13,7 @@ COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
 COPY packages/shared/package.json packages/shared/
+COPY packages/server/package.json packages/server/
 COPY packages/client/package.json packages/client/
 COPY test/package.json test/
 RUN pnpm install --frozen-lockfile
@@ -27,6 +28,7 @@ COPY --from=build /app/apps/api/package.json apps/api/
 COPY --from=build /app/apps/worker/package.json apps/worker/
 COPY --from=build /app/apps/cli/package.json apps/cli/
 COPY --from=build /app/packages/shared/package.json packages/shared/
+COPY --from=build /app/packages/server/package.json packages/server/
 COPY --from=build /app/packages/client/package.json packages/client/
 COPY --from=build /app/test/package.json test/
 RUN pnpm install --frozen-lockfile --prod --filter '!@wamedia/test'

@@ -2,14 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  QueueUnavailableError,
-  assertRedisReachable,
-  loadConfig,
-  redactUrl,
-  runMain,
-  type Config,
-} from '@wamedia/shared';
+import { assertRedisReachable, loadConfig, redactUrl, runMain, type Config } from '@wamedia/server';
+import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
  * `pnpm start`: the API and one worker, each its own process as in production, sharing this

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InternalError } from '../../packages/shared/src/errors.js';
-import type { BlobStore, TempBlob } from '../../packages/shared/src/storage/blob-store.js';
-import { MediaIndex } from '../../packages/shared/src/storage/media-index.js';
+import type { BlobStore, TempBlob } from '@wamedia/server';
+import { MediaIndex } from '@wamedia/server';
 
 const MiB = 1024 * 1024;
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../packages/shared/src/errors.js';
-import { FsBlobStore } from '../../packages/shared/src/storage/fs-store.js';
+import { FsBlobStore } from '@wamedia/server';
 import { describeBlobStoreContract } from './blob-store-contract.js';
 
 describeBlobStoreContract('FsBlobStore', async () => {

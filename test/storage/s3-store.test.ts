@@ -4,9 +4,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { S3Settings } from '../../packages/shared/src/config.js';
+import type { S3Settings } from '@wamedia/server';
 import { StorageUnavailableError } from '../../packages/shared/src/errors.js';
-import { S3BlobStore, createS3Client } from '../../packages/shared/src/storage/s3-store.js';
+import { S3BlobStore, createS3Client } from '@wamedia/server';
 import { describeBlobStoreContract } from './blob-store-contract.js';
 
 /** The part of s3rver these tests use: the package ships no types. */

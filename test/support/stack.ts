@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
-import { CONFIG_VARIABLES } from '@wamedia/shared';
+import { CONFIG_VARIABLES } from '@wamedia/server';
 import { RedisClient } from './redis-client.js';
 import { ServiceProcess, type LogLine } from './service-process.js';
 import { signToken, type TokenOptions } from './tokens.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Queue } from 'bullmq';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import type { BlobStore, DependencyCheck, Logger, TokenVersions } from '@wamedia/shared';
+import type { BlobStore, DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
 import type { ApiMetrics } from './api-metrics.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { requireHostHeader } from './protocol-errors.js';

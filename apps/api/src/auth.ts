@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import jwt from 'jsonwebtoken';
-import { ForbiddenError, UnauthorizedError, type TokenVersions } from '@wamedia/shared';
+import { type TokenVersions } from '@wamedia/server';
+import { ForbiddenError, UnauthorizedError } from '@wamedia/shared';
 
 /** Options of {@link requireInstanceToken}; the JWT_* settings. */
 export interface InstanceTokenOptions {

@@ -1,4 +1,14 @@
 import {
+  presentItem,
+  type BatchMeta,
+  type HostAllowList,
+  type JobFollowers,
+  type JobSecrets,
+  type MediaIndex,
+  type MediaIndexEntry,
+  type StoredItem,
+} from '@wamedia/server';
+import {
   BatchNotFoundError,
   InvalidRequestError,
   JobFailedError,
@@ -9,18 +19,10 @@ import {
   batchRequestSchema,
   describeIssues,
   mediaLookupKey,
-  presentItem,
   toErrorBody,
   type BatchItemRequest,
-  type BatchMeta,
   type BatchStatus,
   type DownloadJobData,
-  type HostAllowList,
-  type JobFollowers,
-  type JobSecrets,
-  type MediaIndex,
-  type MediaIndexEntry,
-  type StoredItem,
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJobs } from './download-jobs.js';

@@ -1,4 +1,5 @@
-import { InvalidRequestError, type CallbackPolicy, type JobFollowers } from '@wamedia/shared';
+import { type CallbackPolicy, type JobFollowers } from '@wamedia/server';
+import { InvalidRequestError } from '@wamedia/shared';
 
 /** Callback URLs of batches and of single requests answered 202: checked, then followed. */
 export class Callbacks {

@@ -1,5 +1,6 @@
 import { Queue, type Job, type JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { type JobPool, type JobSubscriptions, type JobsInFlight } from '@wamedia/server';
 import {
   BATCH_PRIORITY,
   DOWNLOAD_BACKOFF,
@@ -8,9 +9,6 @@ import {
   downloadJobId,
   type DownloadJobData,
   type DownloadJobResult,
-  type JobPool,
-  type JobSubscriptions,
-  type JobsInFlight,
 } from '@wamedia/shared';
 
 export type DownloadJob = Job<DownloadJobData, DownloadJobResult>;

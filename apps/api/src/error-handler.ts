@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isRedisUnavailable } from '@wamedia/server';
 import {
   InternalError,
   InvalidRequestError,
@@ -7,7 +8,6 @@ import {
   RequestTooLargeError,
   RouteNotFoundError,
   WamediaError,
-  isRedisUnavailable,
   toErrorBody,
 } from '@wamedia/shared';
 

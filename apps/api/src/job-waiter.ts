@@ -1,10 +1,5 @@
 import type { Queue, QueueEvents } from 'bullmq';
-import {
-  JobFailedError,
-  decodeJobFailure,
-  type DownloadJobData,
-  type DownloadJobResult,
-} from '@wamedia/shared';
+import { JobFailedError, decodeJobFailure, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
 
 /** How a job ended. */
 export type JobOutcome =

@@ -5,25 +5,23 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
-  DOWNLOAD_QUEUE,
-  CallbackPolicy,
-  HostAllowList,
-  JobSecrets,
-  JobsInFlight,
-  TokenVersions,
-  MediaIndex,
   assertRedisReachable,
+  CallbackPolicy,
   createBlobStore,
   createJobFollowers,
   createLogger,
+  HostAllowList,
+  JobSecrets,
+  JobsInFlight,
   loadConfig,
+  MediaIndex,
   onShutdownSignal,
   reconnectDelay,
   redisConnectionOptions,
   runMain,
-  type DownloadJobData,
-  type DownloadJobResult,
-} from '@wamedia/shared';
+  TokenVersions,
+} from '@wamedia/server';
+import { DOWNLOAD_QUEUE, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
 import { ApiMetrics } from './api-metrics.js';
 import { createApp } from './app.js';
 import { answerClientError } from './protocol-errors.js';

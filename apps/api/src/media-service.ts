@@ -1,20 +1,22 @@
 import {
+  type BlobStore,
+  type HostAllowList,
+  type JobSecrets,
+  type MediaIndex,
+  type MediaIndexEntry,
+} from '@wamedia/server';
+import {
   JobNotFoundError,
   LengthMismatchError,
   Sha256MismatchError,
   decodeJobFailure,
   defaultMimetype,
   mediaLookupKey,
-  type BlobStore,
   type ContentType,
   type DownloadJobData,
   type DownloadRequest,
-  type HostAllowList,
-  type JobSecrets,
   type JobState,
   type JobStatus,
-  type MediaIndex,
-  type MediaIndexEntry,
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJob, DownloadJobs } from './download-jobs.js';

@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { RangeNotSatisfiableError, extensionFor, type BlobStore, type ByteRange } from '@wamedia/shared';
+import { type BlobStore, type ByteRange } from '@wamedia/server';
+import { RangeNotSatisfiableError, extensionFor } from '@wamedia/shared';
 import type { ReadyMedia } from './media-service.js';
 
 /**

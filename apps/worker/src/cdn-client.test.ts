@@ -4,9 +4,9 @@ import { isIP, type AddressInfo, type LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HostAllowList } from '@wamedia/server';
 import {
   CdnUnavailableError,
-  HostAllowList,
   HostNotAllowedError,
   InvalidFieldError,
   MediaExpiredError,

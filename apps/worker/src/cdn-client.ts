@@ -1,13 +1,13 @@
 import type { LookupFunction } from 'node:net';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
+import { type HostAllowList } from '@wamedia/server';
 import {
   CdnUnavailableError,
   HostNotAllowedError,
   InvalidFieldError,
   MediaExpiredError,
   MediaTooLargeError,
-  type HostAllowList,
 } from '@wamedia/shared';
 import { guardedConnector } from './guarded-connector.js';
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Worker } from 'bullmq';
-import type { Logger } from '@wamedia/shared';
+import type { Logger } from '@wamedia/server';
 
 /**
  * Stops a BullMQ worker: no new jobs, active ones may finish for up to `graceMs`; those still

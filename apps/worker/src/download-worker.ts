@@ -1,13 +1,6 @@
 import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import {
-  DOWNLOAD_QUEUE,
-  toErrorBody,
-  type DownloadJobData,
-  type JobEndNotifier,
-  type JobsInFlight,
-  type DownloadJobResult,
-  type Logger,
-} from '@wamedia/shared';
+import { type JobEndNotifier, type JobsInFlight, type Logger } from '@wamedia/server';
+import { DOWNLOAD_QUEUE, toErrorBody, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
 import { closeWorker } from './close-worker.js';
 import { asWamediaError, retryDelay, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';

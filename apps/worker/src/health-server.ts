@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { STATUS_CODES } from 'node:http';
-import { assertReady, WamediaError, type DependencyCheck } from '@wamedia/shared';
+import { assertReady, type DependencyCheck } from '@wamedia/server';
+import { WamediaError } from '@wamedia/shared';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 /**

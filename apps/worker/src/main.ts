@@ -1,20 +1,20 @@
 import { Redis } from 'ioredis';
 import {
-  CallbackPolicy,
-  HostAllowList,
-  JobSecrets,
-  JobsInFlight,
-  MediaIndex,
   assertRedisReachable,
+  CallbackPolicy,
   createBlobStore,
   createJobFollowers,
   createLogger,
+  HostAllowList,
+  JobSecrets,
+  JobsInFlight,
   loadConfig,
+  MediaIndex,
   onShutdownSignal,
   reconnectDelay,
   redisConnectionOptions,
   runMain,
-} from '@wamedia/shared';
+} from '@wamedia/server';
 import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
 import { HealthServer } from './health-server.js';

@@ -1,17 +1,14 @@
 import { pipeline } from 'node:stream';
 import type { Job } from 'bullmq';
+import { type BlobStore, type JobSecrets, type Logger, type MediaIndex } from '@wamedia/server';
 import {
   InternalError,
   MAC_LENGTH,
   MediaTooLargeError,
   createDecryptStream,
   downloadJobSchema,
-  type BlobStore,
   type DownloadJobData,
   type DownloadJobResult,
-  type JobSecrets,
-  type Logger,
-  type MediaIndex,
 } from '@wamedia/shared';
 import type { CdnClient } from './cdn-client.js';
 import type { WorkerMetrics } from './worker-metrics.js';

@@ -1,4 +1,4 @@
-import type { BlobStore, Logger } from '@wamedia/shared';
+import type { BlobStore, Logger } from '@wamedia/server';
 
 export interface StaleTempSweeperOptions {
   /**

@@ -5,14 +5,12 @@ import { text } from 'node:stream/consumers';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CallbackPolicy, createLogger, redisConnectionOptions } from '@wamedia/server';
 import {
   CallbackNotAllowedError,
-  CallbackPolicy,
   WEBHOOK_BACKOFF,
   WEBHOOK_JOB,
   WEBHOOK_QUEUE,
-  createLogger,
-  redisConnectionOptions,
   verifyWebhook,
   type WebhookEvent,
   type WebhookJobData,

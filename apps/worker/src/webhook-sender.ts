@@ -1,11 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import {
-  CallbackNotAllowedError,
-  WEBHOOK_SIGNATURE_HEADER,
-  signWebhook,
-  type CallbackPolicy,
-  type WebhookEvent,
-} from '@wamedia/shared';
+import { type CallbackPolicy } from '@wamedia/server';
+import { CallbackNotAllowedError, WEBHOOK_SIGNATURE_HEADER, signWebhook, type WebhookEvent } from '@wamedia/shared';
 import { parseRetryAfter } from './cdn-client.js';
 import { guardedConnector } from './guarded-connector.js';
 

@@ -1,6 +1,7 @@
 import { closeWorker } from './close-worker.js';
 import { UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { CallbackNotAllowedError, WEBHOOK_QUEUE, webhookJobSchema, type Logger, type WebhookJobData } from '@wamedia/shared';
+import { type Logger } from '@wamedia/server';
+import { CallbackNotAllowedError, WEBHOOK_QUEUE, webhookJobSchema, type WebhookJobData } from '@wamedia/shared';
 import { WebhookUnavailableError, type WebhookDelivery, type WebhookSender } from './webhook-sender.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 

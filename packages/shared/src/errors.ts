@@ -340,12 +340,6 @@ export function toErrorBody(error: WamediaError): ErrorBodyShape {
 
 // ---- Crossing the queue ------------------------------------------------------------------
 
-/** What a failed job carries in BullMQ's failedReason so the API can answer with the right status. */
-export interface JobFailure {
-  code: ErrorCode;
-  message: string;
-}
-
 /** A failure read back from a job, with the code and message the worker gave it. */
 export class JobFailedError extends WamediaError {
   constructor(
@@ -354,26 +348,4 @@ export class JobFailedError extends WamediaError {
   ) {
     super(message);
   }
-}
-
-/** Serializes an error into a job's failedReason; unknown errors become INTERNAL. */
-export function encodeJobFailure(error: unknown): string {
-  const failure: JobFailure =
-    error instanceof WamediaError
-      ? { code: error.code, message: error.message }
-      : { code: 'INTERNAL', message: 'internal error while processing the media' };
-  return JSON.stringify(failure);
-}
-
-/** Reads a failedReason written by encodeJobFailure; anything else (a stalled job, ...) becomes INTERNAL. */
-export function decodeJobFailure(failedReason: string | undefined): JobFailedError {
-  try {
-    const parsed = JSON.parse(failedReason ?? '') as Partial<JobFailure>;
-    if (typeof parsed.code === 'string' && parsed.code in errorCatalogue && typeof parsed.message === 'string') {
-      return new JobFailedError(parsed.code, parsed.message);
-    }
-  } catch {
-    // not ours: BullMQ's own reasons (stalled too often, ...) are plain text
-  }
-  return new JobFailedError('INTERNAL', 'the download job failed');
 }

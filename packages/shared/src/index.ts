@@ -1,32 +1,14 @@
-/** The public surface of @wamedia/shared. */
-export * from './config.js';
+/**
+ * The public surface of @wamedia/shared: the contract both sides of the wire share. It depends
+ * on Node's own modules and zod only, so a client that imports it loads no server code.
+ */
 export * from './errors.js';
-export * from './host-allow-list.js';
-export * from './logger.js';
-export * from './queue.js';
+export * from './jobs.js';
 export * from './schemas.js';
+export * from './batch-schemas.js';
+export * from './webhook-signature.js';
 export * from './media/byte-fields.js';
 export * from './media/decrypt-stream.js';
 export * from './media/encrypt-stream.js';
 export * from './media/media-keys.js';
 export * from './media/media-types.js';
-export * from './storage/blob-store.js';
-export * from './storage/create-blob-store.js';
-export * from './storage/fs-store.js';
-export * from './storage/s3-store.js';
-export * from './storage/media-index.js';
-export * from './redis-check.js';
-export * from './run-main.js';
-export * from './health-checks.js';
-export * from './batch-schemas.js';
-export * from './webhook-signature.js';
-export * from './batch/batch-store.js';
-export * from './batch/job-end-notifier.js';
-export * from './batch/job-subscriptions.js';
-export * from './batch/webhook-outbox.js';
-export * from './batch/job-followers.js';
-export * from './private-addresses.js';
-export * from './callback-policy.js';
-export * from './token-versions.js';
-export * from './job-secrets.js';
-export * from './jobs-in-flight.js';

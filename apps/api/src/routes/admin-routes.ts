@@ -4,7 +4,8 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { Router, type Request, type RequestHandler } from 'express';
-import { UnauthorizedError, type TokenVersions } from '@wamedia/shared';
+import { type TokenVersions } from '@wamedia/server';
+import { UnauthorizedError } from '@wamedia/shared';
 
 const BASE_PATH = '/admin/queues';
 

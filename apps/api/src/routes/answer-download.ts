@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { BlobStore } from '@wamedia/shared';
+import type { BlobStore } from '@wamedia/server';
 import type { DownloadOutcome } from '../media-service.js';
 import { sendMedia } from '../send-media.js';
 

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { InvalidRequestError, batchPageQuerySchema, describeIssues, type BlobStore } from '@wamedia/shared';
+import { type BlobStore } from '@wamedia/server';
+import { InvalidRequestError, batchPageQuerySchema, describeIssues } from '@wamedia/shared';
 import type { BatchService } from '../batch-service.js';
 import { answerDownload, instanceOf } from './answer-download.js';
 

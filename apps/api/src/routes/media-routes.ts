@@ -1,11 +1,6 @@
 import { Router, type Response } from 'express';
-import {
-  InvalidRequestError,
-  describeIssues,
-  downloadRequestSchema,
-  timeoutQuerySchema,
-  type BlobStore,
-} from '@wamedia/shared';
+import { type BlobStore } from '@wamedia/server';
+import { InvalidRequestError, describeIssues, downloadRequestSchema, timeoutQuerySchema } from '@wamedia/shared';
 import type { MediaService } from '../media-service.js';
 import { answerDownload, instanceOf } from './answer-download.js';
 

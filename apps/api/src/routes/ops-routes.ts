@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { assertReady, type DependencyCheck } from '@wamedia/shared';
+import { assertReady, type DependencyCheck } from '@wamedia/server';
 import type { ApiMetrics } from '../api-metrics.js';
 
 /** Liveness, readiness and metrics: what load balancers, orchestrators and Prometheus ask. */

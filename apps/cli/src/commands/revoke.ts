@@ -1,4 +1,4 @@
-import { connectTokenVersions, loadConfig } from '@wamedia/shared';
+import { connectTokenVersions, loadConfig } from '@wamedia/server';
 import { parseFlagsAndOne } from '../flags.js';
 
 export const usage = `Usage: wamedia revoke <instanceId>

@@ -1,5 +1,5 @@
 import jwt from 'jsonwebtoken';
-import { connectTokenVersions, loadConfig } from '@wamedia/shared';
+import { connectTokenVersions, loadConfig } from '@wamedia/server';
 import { UsageError, parseFlagsAndOne } from '../flags.js';
 
 export const usage = `Usage: wamedia token <instanceId> [--expires-in <duration>]

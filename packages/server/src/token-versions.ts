@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { InternalError } from './errors.js';
-import { connectOnce } from './redis-check.js';
+import { InternalError } from '@wamedia/shared';
+import { connectOnce } from './redis/redis-check.js';
 
 /**
  * The token version of each instance, in Redis at `<prefix>:token-version:<instanceId>` (absent

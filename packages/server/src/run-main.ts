@@ -1,4 +1,4 @@
-import { WamediaError } from './errors.js';
+import { WamediaError } from '@wamedia/shared';
 
 /**
  * Runs a process's main function. A failure to start ends the process with exit code 1 and

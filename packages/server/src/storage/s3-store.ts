@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Settings } from '../config.js';
-import { InternalError, StorageUnavailableError } from '../errors.js';
+import { InternalError, StorageUnavailableError } from '@wamedia/shared';
 import type { BlobInfo, BlobStore, ByteRange, TempBlob } from './blob-store.js';
 import { assertRecordName, assertSha256, assertTempKey } from './store-names.js';
 

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { QueueUnavailableError } from './errors.js';
+import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
  * A connection for one-shot use (start-up checks, CLI commands): no retries, so an unreachable

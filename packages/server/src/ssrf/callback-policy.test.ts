@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallbackPolicy } from './callback-policy.js';
-import { CallbackNotAllowedError, ConfigError, errorCatalogue } from './errors.js';
+import { CallbackNotAllowedError, ConfigError, errorCatalogue } from '@wamedia/shared';
 import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
 
 /** Every range the policy refuses, with an address at each edge and the IPv4-mapped forms. */

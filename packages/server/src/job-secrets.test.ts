@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
-import { ConfigError, JobDataUnreadableError, errorCatalogue } from './errors.js';
+import { ConfigError, JobDataUnreadableError, errorCatalogue } from '@wamedia/shared';
 import { JobSecrets, deriveJobDataKey, parseJobDataKey } from './job-secrets.js';
 
 const context = 'a'.repeat(64);

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { WebhookEvent } from '../batch-schemas.js';
-import { WEBHOOK_BACKOFF, WEBHOOK_JOB, type WebhookJobData } from '../queue.js';
+import type { WebhookEvent } from '@wamedia/shared';
+import { WEBHOOK_BACKOFF, WEBHOOK_JOB, type WebhookJobData } from '@wamedia/shared';
 
 /** Hands webhooks to the delivery queue; the workers POST them, signed, with retries. */
 export class WebhookOutbox {

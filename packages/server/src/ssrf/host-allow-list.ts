@@ -1,4 +1,4 @@
-import { ConfigError, HostNotAllowedError } from './errors.js';
+import { ConfigError, HostNotAllowedError } from '@wamedia/shared';
 import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
 
 /**

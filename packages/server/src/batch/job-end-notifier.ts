@@ -1,4 +1,4 @@
-import { batchItemContentPath, type BatchItem } from '../batch-schemas.js';
+import { batchItemContentPath, type BatchItem } from '@wamedia/shared';
 import type { BatchMeta, BatchStore, StoredItem } from './batch-store.js';
 import type { JobEnd, JobSubscriptions, Subscription } from './job-subscriptions.js';
 import type { WebhookOutbox } from './webhook-outbox.js';

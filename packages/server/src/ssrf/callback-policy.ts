@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { CallbackNotAllowedError } from './errors.js';
+import { CallbackNotAllowedError } from '@wamedia/shared';
 import { HostAllowList } from './host-allow-list.js';
 import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { DOWNLOAD_QUEUE } from './queue.js';
+import { DOWNLOAD_QUEUE } from '@wamedia/shared';
 
 /**
  * Which budget a job counts against. Single requests and batch items are counted apart, each

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '@wamedia/shared';
 import { deriveJobDataKey, parseJobDataKey } from './job-secrets.js';
 
 /**

@@ -1,7 +1,8 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { WEBHOOK_QUEUE, redisConnectionOptions, type WebhookJobData } from '../queue.js';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '@wamedia/shared';
+import { redisConnectionOptions } from '../redis/connection-options.js';
 import { BatchStore } from './batch-store.js';
 import { JobEndNotifier } from './job-end-notifier.js';
 import { JobSubscriptions } from './job-subscriptions.js';

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobsInFlight } from './jobs-in-flight.js';
-import { DOWNLOAD_QUEUE } from './queue.js';
+import { DOWNLOAD_QUEUE } from '@wamedia/shared';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `wamedia-test-inflight-${randomBytes(4).toString('hex')}`;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ErrorBodyShape, ErrorCode } from '../errors.js';
+import type { ErrorBodyShape, ErrorCode } from '@wamedia/shared';
 
 /** How a download job ended, as its followers need to know it. */
 export type JobEnd =

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { BatchCounts, BatchItem, BatchItemStatus } from '../batch-schemas.js';
-import type { ErrorCode } from '../errors.js';
+import type { BatchCounts, BatchItem, BatchItemStatus, ErrorCode } from '@wamedia/shared';
 import type { JobEnd } from './job-subscriptions.js';
 
 /** A batch's own facts. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InternalError } from '../errors.js';
+import { InternalError } from '@wamedia/shared';
 import type { BlobStore } from './blob-store.js';
 
 /** What the index knows about one media: where its bytes are and how to serve them. */

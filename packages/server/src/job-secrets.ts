@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { JobDataUnreadableError } from './errors.js';
+import { JobDataUnreadableError } from '@wamedia/shared';
 
 /**
  * Secrets at rest in Redis: the mediaKey of a download job is sealed with AES-256-GCM by the API

@@ -1,4 +1,4 @@
-import { QueueUnavailableError, StorageUnavailableError, type WamediaError } from './errors.js';
+import { QueueUnavailableError, StorageUnavailableError, type WamediaError } from '@wamedia/shared';
 
 /** One dependency a process needs to do its work, and how to ask whether it answers. */
 export interface DependencyCheck {

@@ -1,4 +1,4 @@
-import { InternalError } from '../errors.js';
+import { InternalError } from '@wamedia/shared';
 
 /**
  * Checks on the names a BlobStore turns into paths or object keys. Both stores accept the same

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { StorageUnavailableError } from '../errors.js';
+import { StorageUnavailableError } from '@wamedia/shared';
 import type { BlobInfo, BlobStore, ByteRange, TempBlob } from './blob-store.js';
 import { assertRecordName, assertSha256, assertTempKey } from './store-names.js';
 

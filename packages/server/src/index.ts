@@ -1,0 +1,27 @@
+/**
+ * The public surface of @wamedia/server: the adapters the API and the workers share
+ * (configuration, logging, Redis, the stores, batch records, limits, secrets, the SSRF guard).
+ * Clients never import it: the wire contract is @wamedia/shared.
+ */
+export * from './config.js';
+export * from './logger.js';
+export * from './run-main.js';
+export * from './health-checks.js';
+export * from './job-secrets.js';
+export * from './jobs-in-flight.js';
+export * from './token-versions.js';
+export * from './redis/connection-options.js';
+export * from './redis/redis-check.js';
+export * from './ssrf/private-addresses.js';
+export * from './ssrf/host-allow-list.js';
+export * from './ssrf/callback-policy.js';
+export * from './storage/blob-store.js';
+export * from './storage/create-blob-store.js';
+export * from './storage/fs-store.js';
+export * from './storage/s3-store.js';
+export * from './storage/media-index.js';
+export * from './batch/batch-store.js';
+export * from './batch/job-subscriptions.js';
+export * from './batch/job-end-notifier.js';
+export * from './batch/webhook-outbox.js';
+export * from './batch/job-followers.js';
