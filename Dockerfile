@@ -18,7 +18,7 @@ COPY packages/client/package.json packages/client/
 COPY test/package.json test/
 RUN pnpm install --frozen-lockfile
 COPY . .
-RUN pnpm typecheck
+RUN pnpm typecheck && pnpm build
 
 # Production dependencies only, owned by root and read-only to the runtime user.
 FROM base AS runtime
@@ -32,10 +32,10 @@ COPY --from=build /app/packages/server/package.json packages/server/
 COPY --from=build /app/packages/client/package.json packages/client/
 COPY --from=build /app/test/package.json test/
 RUN pnpm install --frozen-lockfile --prod --filter '!@wamedia/test'
-COPY --from=build /app/apps ./apps
-COPY --from=build /app/packages ./packages
+# Compiled JavaScript: node runs it as it is, with no TypeScript loader (see scripts/build.mjs).
+COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 8083
 # Exec form: node is PID 1's only child (tini via `init: true`), so SIGTERM reaches it.
-CMD ["node", "--import", "tsx", "apps/api/src/main.ts"]
+CMD ["node", "dist/api.js"]

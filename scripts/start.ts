@@ -1,13 +1,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { assertRedisReachable, loadConfig, redactUrl, runMain, type Config } from '@wamedia/server';
 import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
  * `pnpm start`: the API and one worker, each its own process as in production, sharing this
- * terminal. Settings and Redis are checked once here, so a problem is reported in one line
+ * terminal. It runs compiled (dist/start.js, built by `pnpm build`) and starts the compiled
+ * API and worker beside it with plain `node`: this process is the only supervisor in the tree. Settings and Redis are checked once here, so a problem is reported in one line
  * rather than once per process. Where no Redis answers on a local REDIS_URL and a
  * `redis-server` binary is at hand, one is started for the session (data in REDIS_DATA_DIR,
  * ./data/redis by default).
@@ -17,7 +20,7 @@ runMain('wamedia', async () => {
   const children: ChildProcess[] = [];
   const redis = await ensureRedis(config);
   if (redis) children.push(redis);
-  children.push(start('apps/api/src/main.ts'), start('apps/worker/src/main.ts'));
+  children.push(start('api'), start('worker'));
 
   let exiting = false;
   const stopAll = (signal: NodeJS.Signals) => {
@@ -45,8 +48,10 @@ runMain('wamedia', async () => {
   process.exit(Math.max(...codes));
 });
 
-function start(entry: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', entry], { stdio: 'inherit' });
+/** Starts dist/<name>.js, compiled beside this file. */
+function start(name: 'api' | 'worker'): ChildProcess {
+  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
+  return spawn(process.execPath, [entry], { stdio: 'inherit' });
 }
 
 /** The child's exit code; a child killed by a signal counts as failed (128 + the signal's number, as shells say). */

@@ -1,5 +1,6 @@
 /**
- * `pnpm start` (scripts/start.ts) as a developer runs it, from the repository root: with no
+ * `pnpm start` as a developer runs it, from the repository root, compiled (`pnpm build`, then
+ * plain `node dist/start.js`, which starts dist/api.js and dist/worker.js): with no
  * Redis on REDIS_URL it starts a redis-server of its own, then the API and a worker, and one
  * Ctrl-C stops all three; with no redis-server to start either, it says what to do in one line.
  */
@@ -9,17 +10,22 @@ import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { FakeCdn } from '../support/fake-cdn.js';
 import { connectionOutcome, rawRequest } from '../support/raw-http.js';
 import { RedisClient } from '../support/redis-client.js';
-import { ServiceProcess } from '../support/service-process.js';
+import { ServiceProcess, repoRoot } from '../support/service-process.js';
 import { signToken } from '../support/tokens.js';
 
 const START_TIMEOUT_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 1_500;
 const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+
+beforeAll(() => {
+  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`pnpm build failed:\n${build.stderr}`);
+});
 
 /** Folders and process groups to clean up after each test. */
 const tempDirs: string[] = [];
@@ -69,11 +75,12 @@ async function startEnv(dir: string, redisPort: number, PATH: string): Promise<N
   };
 }
 
-/** Runs scripts/start.ts as `pnpm start` does, leading a process group of its own. */
+/** Runs dist/start.js as `pnpm start` does, leading a process group of its own. */
 function startScript(env: NodeJS.ProcessEnv): ServiceProcess {
   const start = new ServiceProcess({
     name: 'pnpm-start',
-    entry: 'scripts/start.ts',
+    entry: 'dist/start.js',
+    compiled: true,
     env,
     detached: true,
     echo: process.env.WAMEDIA_E2E_ECHO === '1',

@@ -1,6 +1,7 @@
 /**
- * One wamedia process (API or worker) started as in production, `node --import tsx <entry>`,
- * with its stdout parsed as pino JSON lines and its stderr captured.
+ * One wamedia process (API or worker) started from its source with `node --import tsx <entry>`,
+ * or compiled (`node dist/<name>.js`, as production runs it), with its stdout parsed as pino JSON
+ * lines and its stderr captured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -25,8 +26,10 @@ export interface LogLine {
 export interface ServiceProcessOptions {
   /** A name for messages, e.g. "api" or "worker-2". */
   name: string;
-  /** Entry file relative to the repository root, e.g. "apps/api/src/main.ts". */
+  /** Entry file relative to the repository root, e.g. "apps/api/src/main.ts" or "dist/start.js". */
   entry: string;
+  /** Run `entry` with plain node, without the TypeScript loader (for compiled entries). */
+  compiled?: boolean;
   /** The whole environment of the process. */
   env: NodeJS.ProcessEnv;
   /** Copy the process's output to this process's stderr (set WAMEDIA_E2E_ECHO=1 to debug). */
@@ -60,7 +63,8 @@ export class ServiceProcess {
 
   constructor(options: ServiceProcessOptions) {
     this.name = options.name;
-    this.child = spawn(process.execPath, ['--import', 'tsx', options.entry], {
+    const args = options.compiled ? [options.entry] : ['--import', 'tsx', options.entry];
+    this.child = spawn(process.execPath, args, {
       cwd: repoRoot,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
