@@ -10,6 +10,7 @@ export * from './health-checks.js';
 export * from './job-secrets.js';
 export * from './jobs-in-flight.js';
 export * from './token-versions.js';
+export * from './token-version-cache.js';
 export * from './redis/connection-options.js';
 export * from './redis/redis-check.js';
 export * from './ssrf/private-addresses.js';

@@ -8,7 +8,9 @@ import { connectOnce } from './redis/redis-check.js';
  * means 0); the API refuses a token whose `ver` is below its instance's current version. Bumping
  * the version therefore revokes every token of that instance at once, while tokens minted after
  * the bump (with the new version) work. Redis must keep its data (AOF): a lost key is version 0,
- * which makes revoked tokens valid again.
+ * which makes revoked tokens valid again. Each revocation is also published on
+ * `<prefix>:token-revoked` (the instanceId), so that caches of the versions (TokenVersionCache)
+ * drop it at once.
  */
 export class TokenVersions {
   constructor(
@@ -29,16 +31,25 @@ export class TokenVersions {
   }
 
   /**
-   * Revokes every token of `instanceId` minted so far: increments its version (atomically, INCR)
-   * and returns the new one, which tokens minted from now on carry.
+   * Revokes every token of `instanceId` minted so far: increments its version (atomically, INCR),
+   * announces it on {@link revokedChannel}, and returns the new version, which tokens minted from
+   * now on carry.
    */
   async revoke(instanceId: string): Promise<number> {
-    return this.redis.incr(this.key(instanceId));
+    const results = await this.redis.multi().incr(this.key(instanceId)).publish(revokedChannel(this.prefix), instanceId).exec();
+    const [error, version] = results?.[0] ?? [new InternalError('the revocation was not applied')];
+    if (error) throw error;
+    return version as number;
   }
 
   private key(instanceId: string): string {
     return `${this.prefix}:token-version:${instanceId}`;
   }
+}
+
+/** The pub/sub channel on which each revocation names its instance. */
+export function revokedChannel(prefix: string): string {
+  return `${prefix}:token-revoked`;
 }
 
 /** {@link TokenVersions} on a connection of their own, for one-shot commands (the CLI). */
