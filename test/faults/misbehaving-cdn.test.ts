@@ -1,6 +1,6 @@
 /**
  * Fault injection: a CDN that misbehaves at the byte level. Each misbehaviour must end the way
- * DESIGN.md says (network trouble and 5xx/429 retried with backoff, honouring Retry-After, then
+ * docs/operations.md (failure behaviour) says (network trouble and 5xx/429 retried with backoff, honouring Retry-After, then
  * 502; a body that fails verification 422 and final), within a bounded time, and must leave no
  * worker hanging: afterwards the job is no longer active and the worker takes a normal media
  * at once. test/e2e/cdn-failures.test.ts has the simple cases (statuses, a dropped connection

@@ -140,7 +140,7 @@ export const smallJson: fc.Arbitrary<JsonModel> = fc.letrec<{ value: JsonModel; 
   object: fc.array(fc.tuple(oddKey, tie('value')), { maxLength: 4 }).map(($obj) => ({ $obj })),
 })).value;
 
-/** `bytes` in one of the encodings a message may use (DESIGN.md §2), or an odd variant of one. */
+/** `bytes` in one of the encodings a message may use (docs/media-format.md), or an odd variant of one. */
 export function encodedBytes(bytes: Uint8Array): fc.Arbitrary<JsonModel> {
   const buffer = Buffer.from(bytes);
   const numbers = [...buffer];

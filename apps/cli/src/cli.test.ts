@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +9,7 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const samplePath = path.resolve(repoRoot, '..', 'shared', 'vectors', 'plain', 'cat.jpeg');
+const samplePath = path.join(repoRoot, 'test', 'fixtures', 'vectors', 'plain', 'cat.jpeg');
 
 interface CliRun {
   code: number | null;
@@ -41,8 +40,7 @@ describe('wamedia', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'wamedia-cli-'));
-    if (!existsSync(samplePath)) console.warn(`${samplePath} not found: encrypting a generated file instead`);
-    original = existsSync(samplePath) ? await readFile(samplePath) : randomBytes(50_000);
+    original = await readFile(samplePath);
     plainPath = path.join(dir, 'cat.jpeg');
     await writeFile(plainPath, original);
   });

@@ -63,7 +63,7 @@ const DEFAULT_POLL_INTERVAL_MS = 1000;
 const PENDING_STATES: ReadonlySet<JobStatus['status']> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
- * A typed client of the wamedia HTTP API (DESIGN.md §3 and the batch routes), for one instance.
+ * A typed client of the wamedia HTTP API (docs/http-contract.md), for one instance.
  * Errors answered by the API are thrown as WamediaApiError; network failures as fetch's own.
  */
 export class WamediaClient {

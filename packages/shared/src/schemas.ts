@@ -6,7 +6,7 @@ import { contentTypes } from './media/media-types.js';
 
 /**
  * The HTTP contract's input, as zod schemas shared by the API (validation) and the CLI and
- * tests (types). Byte fields accept every encoding of DESIGN.md §2 and come out as Buffers.
+ * tests (types). Byte fields accept every encoding listed in docs/media-format.md and come out as Buffers.
  */
 
 function bytes(value: unknown, ctx: z.RefinementCtx, length: number): Buffer {

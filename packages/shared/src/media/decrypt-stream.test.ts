@@ -28,8 +28,7 @@ import {
   tinyMediaKey,
   tinyVectors,
   vectorsDir,
-  vectorsPresent,
-} from './test-support.js';
+} from '../../../../test/support/media-fixtures.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
 
@@ -66,7 +65,7 @@ function interestingChunkings(enc: Buffer): [string, Buffer[]][] {
   return chunkings;
 }
 
-describe.skipIf(!vectorsPresent)(`DecryptStream on the sample files in ${vectorsDir}`, () => {
+describe('DecryptStream on the sample files in test/fixtures/vectors', () => {
   it.each(samples)('decrypts and verifies $name read from disk', async (sample) => {
     const stream = createDecryptStream({ ...sample, mediaKey: readSample(sample.name, 'key') });
     const chunks: Buffer[] = [];

@@ -15,9 +15,7 @@ import {
   splitEvery,
   tinyMediaKey,
   tinyVectors,
-  vectorsDir,
-  vectorsPresent,
-} from './test-support.js';
+} from '../../../../test/support/media-fixtures.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
 
@@ -100,7 +98,7 @@ describe('EncryptStream', () => {
   });
 });
 
-describe.skipIf(!vectorsPresent)(`EncryptStream on the sample files in ${vectorsDir}`, () => {
+describe('EncryptStream on the sample files in test/fixtures/vectors', () => {
   it.each(samples)('reproduces $name.encrypted byte for byte', async (sample) => {
     const mediaKey = readSample(sample.name, 'key');
     const original = readSample(sample.name, 'original');

@@ -2,12 +2,12 @@ import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { expandMediaKey, mediaLookupKey } from './media-keys.js';
 import { contentTypes, hkdfInfo, keyClass, type ContentType } from './media-types.js';
-import { tinyMediaKey, tinyVectors } from './test-support.js';
+import { tinyMediaKey, tinyVectors } from '../../../../test/support/media-fixtures.js';
 
 const checkKey = Buffer.from('7bc07e5ae275cc2b22ce4f40369c58279ccfc3507f188d07fc42d90221e91a4a', 'hex');
 
 describe('expandMediaKey', () => {
-  it('gives the check values of DESIGN.md §2', () => {
+  it('gives the key expansion check values of docs/media-format.md', () => {
     const image = expandMediaKey(checkKey, 'image');
     expect(image.iv.toString('hex')).toBe('a2119aed4a2afefa0afcab6b1b00805d');
     expect(image.macKey.toString('hex')).toBe('ecb017218c52d6e2adbcde818cacfcfc6cdefdf810555ce0e2bb082b4b9c1de1');
@@ -56,7 +56,7 @@ describe('hkdfInfo', () => {
     'sticker-pack': 'WhatsApp Sticker Pack Keys',
   };
 
-  it('accepts exactly the contentTypes of DESIGN.md §2', () => {
+  it('accepts exactly the contentTypes of docs/media-format.md', () => {
     expect([...contentTypes].sort()).toEqual(Object.keys(expected).sort());
   });
 

@@ -1,26 +1,22 @@
 /**
- * Fixtures shared by the media tests: the vectors of DESIGN.md §2, the sample files of
- * ../shared/vectors, and helpers to push bytes through a stream in chosen chunks.
- * Test code only: nothing in the package imports it.
+ * Fixtures shared by the media tests: the tiny vectors and the sample files described in
+ * docs/media-format.md (the files are in test/fixtures/vectors), and helpers to push bytes
+ * through a stream in chosen chunks. Test code only: no package imports it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import type { ContentType } from './media-types.js';
+import type { ContentType } from '@wamedia/shared';
 
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
-
-/** The public sample set, kept beside the repository rather than in it. */
-export const vectorsDir = path.resolve(repoRoot, '..', 'shared', 'vectors');
-export const vectorsPresent = existsSync(vectorsDir);
-if (!vectorsPresent) console.warn(`sample vectors not found at ${vectorsDir}: their tests are skipped`);
+/** The public sample set (see its README.md), part of the repository. */
+export const vectorsDir = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
 
 /** mediaKey = bytes 0x00..0x1f, the key of the tiny vectors. */
 export const tinyMediaKey = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 
-/** DESIGN.md §2's tiny vectors. */
+/** The tiny vectors of docs/media-format.md: short plaintexts and their .enc under tinyMediaKey. */
 export const tinyVectors: { contentType: ContentType; plaintext: Buffer; enc: Buffer }[] = [
   {
     contentType: 'document',
@@ -39,7 +35,7 @@ export const tinyVectors: { contentType: ContentType; plaintext: Buffer; enc: Bu
   },
 ];
 
-/** One sample of ../shared/vectors with the values its README lists. */
+/** One sample of test/fixtures/vectors with the values its README lists. */
 export interface Sample {
   name: string;
   contentType: ContentType;
