@@ -22,16 +22,16 @@ import {
   TokenVersions,
 } from '@wamedia/server';
 import { DOWNLOAD_QUEUE, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
-import { ApiMetrics } from './api-metrics.js';
-import { createApp } from './app.js';
-import { answerClientError } from './protocol-errors.js';
-import { BatchService } from './batch-service.js';
-import { Callbacks } from './callbacks.js';
-import { DownloadJobs } from './download-jobs.js';
-import { JobWaiter } from './job-waiter.js';
-import { MediaService } from './media-service.js';
-import { RequestRateLimiter } from './request-rate-limit.js';
-import { buildOpenApiDocument } from './openapi.js';
+import { ApiMetrics } from './services/api-metrics.js';
+import { createApp } from './http/app.js';
+import { answerClientError } from './http/protocol-errors.js';
+import { BatchService } from './services/batch-service.js';
+import { Callbacks } from './services/callbacks.js';
+import { DownloadJobs } from './services/download-jobs.js';
+import { JobWaiter } from './services/job-waiter.js';
+import { MediaService } from './services/media-service.js';
+import { RequestRateLimiter } from './services/request-rate-limiter.js';
+import { buildOpenApiDocument } from './http/openapi-document.js';
 
 /** The API's version, as the OpenAPI document states it. */
 const API_VERSION = '2.0.0';

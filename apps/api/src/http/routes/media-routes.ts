@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import { type BlobStore } from '@wamedia/server';
 import { InvalidRequestError, describeIssues, downloadRequestSchema, timeoutQuerySchema } from '@wamedia/shared';
-import type { MediaService } from '../media-service.js';
+import type { MediaService } from '../../services/media-service.js';
 import { answerDownload, instanceOf } from './answer-download.js';
 
 export interface MediaRoutesOptions {

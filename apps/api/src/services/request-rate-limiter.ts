@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimitedError } from '@wamedia/shared';
-import { instanceOf } from './routes/answer-download.js';
+import { instanceOf } from '../http/routes/answer-download.js';
 
 /** The length of a counting window, in ms. */
 const WINDOW_MS = 60_000;

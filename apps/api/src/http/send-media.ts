@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { type BlobStore, type ByteRange } from '@wamedia/server';
 import { RangeNotSatisfiableError, extensionFor } from '@wamedia/shared';
-import type { ReadyMedia } from './media-service.js';
+import type { ReadyMedia } from '../services/media-service.js';
 
 /**
  * Streams a stored media to the client with its caching and range headers:

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { type BlobStore } from '@wamedia/server';
 import { InvalidRequestError, batchPageQuerySchema, describeIssues } from '@wamedia/shared';
-import type { BatchService } from '../batch-service.js';
+import type { BatchService } from '../../services/batch-service.js';
 import { answerDownload, instanceOf } from './answer-download.js';
 
 /**

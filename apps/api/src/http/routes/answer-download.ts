@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
 import type { BlobStore } from '@wamedia/server';
-import type { DownloadOutcome } from '../media-service.js';
+import type { DownloadOutcome } from '../../services/media-service.js';
 import { sendMedia } from '../send-media.js';
 
-/** The instance the request's token was checked for (see auth.ts). */
+/** The instance the request's token was checked for (see require-instance-token.ts). */
 export function instanceOf(res: Response): string {
   return res.locals.instanceId as string;
 }
