@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admin-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
 import { mediaRoutes } from './routes/media-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
+import { timeRequests } from './time-requests.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -46,7 +47,7 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(pinoHttp({ logger: options.logger, genReqId: requestId, autoLogging: { ignore: isProbe } }));
-  app.use(options.metrics.middleware());
+  app.use(timeRequests(options.metrics));
   app.use(requireHostHeader);
   app.use(opsRoutes(options));
   app.use(docsRoutes(options.openApiDocument));
