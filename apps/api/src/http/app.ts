@@ -5,6 +5,7 @@ import { pinoHttp } from 'pino-http';
 import type { BlobStore, DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
 import type { ApiMetrics } from '../services/api-metrics.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
+import { limitRequestRate } from './limit-request-rate.js';
 import { requireHostHeader } from './protocol-errors.js';
 import { requireInstanceToken, type InstanceTokenOptions } from './require-instance-token.js';
 import type { BatchService } from '../services/batch-service.js';
@@ -57,7 +58,7 @@ export function createApp(options: AppOptions): express.Express {
   // A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
   app.use(express.json({ limit: '4mb' }));
   app.use('/api/v2/instance/:instanceId', requireInstanceToken({ ...options.auth, secret: options.jwtSecret, versions: options.tokenVersions }));
-  app.use('/api/v2/instance/:instanceId', options.requestRate.middleware());
+  app.use('/api/v2/instance/:instanceId', limitRequestRate(options.requestRate));
   app.use(mediaRoutes(options));
   app.use(batchRoutes(options));
   app.use(routeNotFound);

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import jwt from 'jsonwebtoken';
 import { type TokenVersions } from '@wamedia/server';
 import { ForbiddenError, UnauthorizedError } from '@wamedia/shared';
@@ -122,4 +122,9 @@ function headerAlgorithm(token: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The instance the request's token was checked for, as {@link requireInstanceToken} left it. */
+export function instanceOf(res: Response): string {
+  return res.locals.instanceId as string;
 }

@@ -1,12 +1,8 @@
 import type { Request, Response } from 'express';
 import type { BlobStore } from '@wamedia/server';
 import type { DownloadOutcome } from '../../services/media-service.js';
+import { instanceOf } from '../require-instance-token.js';
 import { sendMedia } from '../send-media.js';
-
-/** The instance the request's token was checked for (see require-instance-token.ts). */
-export function instanceOf(res: Response): string {
-  return res.locals.instanceId as string;
-}
 
 /** A ready media is streamed; a pending one is answered 202 with the job to follow. */
 export async function answerDownload(req: Request, res: Response, store: BlobStore, outcome: DownloadOutcome): Promise<void> {

@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { type BlobStore } from '@wamedia/server';
 import { InvalidRequestError, batchPageQuerySchema, describeIssues } from '@wamedia/shared';
 import type { BatchService } from '../../services/batch-service.js';
-import { answerDownload, instanceOf } from './answer-download.js';
+import { instanceOf } from '../require-instance-token.js';
+import { answerDownload } from './answer-download.js';
 
 /**
  * The batch routes under /api/v2/instance/:instanceId/media/batch (auth is applied by the

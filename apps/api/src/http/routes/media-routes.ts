@@ -2,7 +2,8 @@ import { Router, type Response } from 'express';
 import { type BlobStore } from '@wamedia/server';
 import { InvalidRequestError, describeIssues, downloadRequestSchema, timeoutQuerySchema } from '@wamedia/shared';
 import type { MediaService } from '../../services/media-service.js';
-import { answerDownload, instanceOf } from './answer-download.js';
+import { instanceOf } from '../require-instance-token.js';
+import { answerDownload } from './answer-download.js';
 
 export interface MediaRoutesOptions {
   service: MediaService;
