@@ -31,6 +31,7 @@ import { DownloadJobs } from './services/download-jobs.js';
 import { JobWaiter } from './services/job-waiter.js';
 import { MediaService } from './services/media-service.js';
 import { RequestRateLimiter } from './services/request-rate-limiter.js';
+import { TokenVerifier } from './services/token-verifier.js';
 import { buildOpenApiDocument } from './http/openapi-document.js';
 
 /** The API's version, as the OpenAPI document states it. */
@@ -89,6 +90,15 @@ runMain('wamedia api', async () => {
   const callbacks = new Callbacks(followers, new CallbackPolicy(config.webhookAllowedHosts));
   const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
   const batches = new BatchService({ jobs, index, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
+  const tokenVersions = new TokenVersions(redis, config.redisPrefix);
+  const tokens = new TokenVerifier({
+    secret: config.jwtSecret,
+    clockSkewSeconds: config.jwtClockSkewSeconds,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+    versions: tokenVersions,
+  });
   const requestRate = new RequestRateLimiter(redis, { prefix: config.redisPrefix, perMinute: config.instanceRequestsPerMinute });
   const app = createApp({
     logger,
@@ -102,14 +112,8 @@ runMain('wamedia api', async () => {
       { name: 'storage', ping: () => store.ping() },
     ],
     openApiDocument: buildOpenApiDocument({ maxWaitMs: config.maxWaitMs, maxBatchItems: config.batchMaxItems, version: API_VERSION }),
-    jwtSecret: config.jwtSecret,
-    auth: {
-      clockSkewSeconds: config.jwtClockSkewSeconds,
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
-      maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
-    },
-    tokenVersions: new TokenVersions(redis, config.redisPrefix),
+    tokens,
+    tokenVersions,
     maxWaitMs: config.maxWaitMs,
     requestRate,
     adminToken: config.adminToken,

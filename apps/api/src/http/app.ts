@@ -7,10 +7,11 @@ import type { ApiMetrics } from '../services/api-metrics.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { limitRequestRate } from './limit-request-rate.js';
 import { requireHostHeader } from './protocol-errors.js';
-import { requireInstanceToken, type InstanceTokenOptions } from './require-instance-token.js';
+import { requireInstanceToken } from './require-instance-token.js';
 import type { BatchService } from '../services/batch-service.js';
 import type { MediaService } from '../services/media-service.js';
 import type { RequestRateLimiter } from '../services/request-rate-limiter.js';
+import type { TokenVerifier } from '../services/token-verifier.js';
 import { batchRoutes } from './routes/batch-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
@@ -29,10 +30,9 @@ export interface AppOptions {
   checks: readonly DependencyCheck[];
   /** Served at /openapi.json. */
   openApiDocument: object;
-  jwtSecret: string;
-  /** How bearer tokens are checked beyond the secret: clock skew, iss, aud, lifetime. */
-  auth: Omit<InstanceTokenOptions, 'secret' | 'versions'>;
-  /** Each instance's token version: checked on every instance route, bumped by the admin route. */
+  /** Checks the bearer token of every instance route. */
+  tokens: TokenVerifier;
+  /** Each instance's token version: bumped by the admin route (`tokens` checks it). */
   tokenVersions: TokenVersions;
   /** Upper bound of the `timeout` query, in ms. */
   maxWaitMs: number;
@@ -57,7 +57,7 @@ export function createApp(options: AppOptions): express.Express {
   }
   // A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
   app.use(express.json({ limit: '4mb' }));
-  app.use('/api/v2/instance/:instanceId', requireInstanceToken({ ...options.auth, secret: options.jwtSecret, versions: options.tokenVersions }));
+  app.use('/api/v2/instance/:instanceId', requireInstanceToken(options.tokens));
   app.use('/api/v2/instance/:instanceId', limitRequestRate(options.requestRate));
   app.use(mediaRoutes(options));
   app.use(batchRoutes(options));
