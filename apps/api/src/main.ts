@@ -89,7 +89,7 @@ runMain('wamedia api', async () => {
   const index = new MediaIndex(store);
   const callbacks = new Callbacks(followers, new CallbackPolicy(config.webhookAllowedHosts));
   const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
-  const batches = new BatchService({ jobs, index, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
+  const batches = new BatchService({ jobs, index, store, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
   const tokenVersions = new TokenVersions(redis, config.redisPrefix);
   const tokens = new TokenVerifier({
     secret: config.jwtSecret,
@@ -104,7 +104,6 @@ runMain('wamedia api', async () => {
     logger,
     service,
     batches,
-    store,
     queue,
     metrics,
     checks: [

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Queue } from 'bullmq';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import type { BlobStore, DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
+import type { DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
 import type { ApiMetrics } from '../services/api-metrics.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { limitRequestRate } from './limit-request-rate.js';
@@ -23,7 +23,6 @@ export interface AppOptions {
   logger: Logger;
   service: MediaService;
   batches: BatchService;
-  store: BlobStore;
   queue: Queue;
   metrics: ApiMetrics;
   /** What /readyz asks. */
