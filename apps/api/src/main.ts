@@ -22,9 +22,10 @@ import {
   TokenVersions,
 } from '@wamedia/server';
 import { DOWNLOAD_QUEUE, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
-import { ApiMetrics } from './services/api-metrics.js';
-import { createApp } from './http/app.js';
 import { answerClientError } from './http/protocol-errors.js';
+import { buildOpenApiDocument } from './http/openapi-document.js';
+import { createApp } from './http/app.js';
+import { ApiMetrics } from './services/api-metrics.js';
 import { BatchService } from './services/batch-service.js';
 import { Callbacks } from './services/callbacks.js';
 import { DownloadJobs } from './services/download-jobs.js';
@@ -32,7 +33,6 @@ import { JobWaiter } from './services/job-waiter.js';
 import { MediaService } from './services/media-service.js';
 import { RequestRateLimiter } from './services/request-rate-limiter.js';
 import { TokenVerifier } from './services/token-verifier.js';
-import { buildOpenApiDocument } from './http/openapi-document.js';
 
 /** The API's version, as the OpenAPI document states it. */
 const API_VERSION = '2.0.0';

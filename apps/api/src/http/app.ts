@@ -4,21 +4,22 @@ import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
 import type { ApiMetrics } from '../services/api-metrics.js';
-import { errorHandler, routeNotFound } from './error-handler.js';
-import { limitRequestRate } from './limit-request-rate.js';
-import { requireHostHeader } from './protocol-errors.js';
-import { requireInstanceToken } from './require-instance-token.js';
 import type { BatchService } from '../services/batch-service.js';
 import type { MediaService } from '../services/media-service.js';
 import type { RequestRateLimiter } from '../services/request-rate-limiter.js';
 import type { TokenVerifier } from '../services/token-verifier.js';
-import { batchRoutes } from './routes/batch-routes.js';
+import { errorHandler, routeNotFound } from './error-handler.js';
+import { limitRequestRate } from './limit-request-rate.js';
+import { requireHostHeader } from './protocol-errors.js';
+import { requireInstanceToken } from './require-instance-token.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { batchRoutes } from './routes/batch-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
 import { mediaRoutes } from './routes/media-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { timeRequests } from './time-requests.js';
 
+/** What {@link createApp} is built from: main.ts composes the services and hands them here. */
 export interface AppOptions {
   logger: Logger;
   service: MediaService;

@@ -5,8 +5,8 @@ import { instanceOf } from '../require-instance-token.js';
 import { answerDownload } from './answer-download.js';
 
 /**
- * The batch routes under /api/v2/instance/:instanceId/media/batch (auth is applied by the
- * media routes, mounted first). Handlers only translate between HTTP and the BatchService.
+ * The batch routes under /api/v2/instance/:instanceId/media/batch (the token is checked before
+ * them, in app.ts). Handlers only translate between HTTP and the BatchService.
  */
 export function batchRoutes(options: { batches: BatchService }): Router {
   const { batches } = options;
