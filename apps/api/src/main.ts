@@ -22,16 +22,17 @@ import {
   TokenVersions,
 } from '@wamedia/server';
 import { DOWNLOAD_QUEUE, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
-import { ApiMetrics } from './api-metrics.js';
-import { createApp } from './app.js';
-import { answerClientError } from './protocol-errors.js';
-import { BatchService } from './batch-service.js';
-import { Callbacks } from './callbacks.js';
-import { DownloadJobs } from './download-jobs.js';
-import { JobWaiter } from './job-waiter.js';
-import { MediaService } from './media-service.js';
-import { RequestRateLimiter } from './request-rate-limit.js';
-import { buildOpenApiDocument } from './openapi.js';
+import { answerClientError } from './http/protocol-errors.js';
+import { buildOpenApiDocument } from './http/openapi-document.js';
+import { createApp } from './http/app.js';
+import { ApiMetrics } from './services/api-metrics.js';
+import { BatchService } from './services/batch-service.js';
+import { Callbacks } from './services/callbacks.js';
+import { DownloadJobs } from './services/download-jobs.js';
+import { JobWaiter } from './services/job-waiter.js';
+import { MediaService } from './services/media-service.js';
+import { RequestRateLimiter } from './services/request-rate-limiter.js';
+import { TokenVerifier } from './services/token-verifier.js';
 
 /** The API's version, as the OpenAPI document states it. */
 const API_VERSION = '2.0.0';
@@ -88,13 +89,21 @@ runMain('wamedia api', async () => {
   const index = new MediaIndex(store);
   const callbacks = new Callbacks(followers, new CallbackPolicy(config.webhookAllowedHosts));
   const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
-  const batches = new BatchService({ jobs, index, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
+  const batches = new BatchService({ jobs, index, store, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
+  const tokenVersions = new TokenVersions(redis, config.redisPrefix);
+  const tokens = new TokenVerifier({
+    secret: config.jwtSecret,
+    clockSkewSeconds: config.jwtClockSkewSeconds,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+    versions: tokenVersions,
+  });
   const requestRate = new RequestRateLimiter(redis, { prefix: config.redisPrefix, perMinute: config.instanceRequestsPerMinute });
   const app = createApp({
     logger,
     service,
     batches,
-    store,
     queue,
     metrics,
     checks: [
@@ -102,14 +111,8 @@ runMain('wamedia api', async () => {
       { name: 'storage', ping: () => store.ping() },
     ],
     openApiDocument: buildOpenApiDocument({ maxWaitMs: config.maxWaitMs, maxBatchItems: config.batchMaxItems, version: API_VERSION }),
-    jwtSecret: config.jwtSecret,
-    auth: {
-      clockSkewSeconds: config.jwtClockSkewSeconds,
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
-      maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
-    },
-    tokenVersions: new TokenVersions(redis, config.redisPrefix),
+    tokens,
+    tokenVersions,
     maxWaitMs: config.maxWaitMs,
     requestRate,
     adminToken: config.adminToken,

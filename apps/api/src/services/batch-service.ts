@@ -1,6 +1,7 @@
 import {
   presentItem,
   type BatchMeta,
+  type BlobStore,
   type HostAllowList,
   type JobFollowers,
   type JobSecrets,
@@ -27,6 +28,7 @@ import {
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJobs } from './download-jobs.js';
 import { fromCache, toJobData, type DownloadOutcome } from './media-service.js';
+import { readyMedia } from './ready-media.js';
 
 /** How many cache lookups run at once for one batch. */
 const LOOKUP_CONCURRENCY = 32;
@@ -43,6 +45,8 @@ export class BatchService {
     private readonly deps: {
       jobs: DownloadJobs;
       index: MediaIndex;
+      /** Where completed items are read from. */
+      store: BlobStore;
       followers: JobFollowers;
       allowList: HostAllowList;
       callbacks: Callbacks;
@@ -95,7 +99,7 @@ export class BatchService {
     if (!item) throw new BatchNotFoundError(`batch ${batchId} has no item ${itemId}`);
     if (item.status === 'pending') return { kind: 'pending', jobId: item.jobId!, status: 'waiting' };
     if (item.status === 'completed') {
-      return { kind: 'ready', media: { ...item.result!, contentType: item.contentType ?? 'document' } };
+      return { kind: 'ready', media: readyMedia(this.deps.store, { ...item.result!, contentType: item.contentType ?? 'document' }) };
     }
     if (item.status === 'invalid') throw new InvalidRequestError(item.error?.message ?? ['invalid item']);
     throw new JobFailedError(item.errorCode ?? 'INTERNAL', item.error?.message.join('; ') ?? 'the download failed');

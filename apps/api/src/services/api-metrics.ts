@@ -1,5 +1,4 @@
 import type { Queue } from 'bullmq';
-import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -45,18 +44,16 @@ export class ApiMetrics {
     });
   }
 
-  /** Times every request; the route label is the route's pattern, so ids don't explode it. */
-  middleware(): RequestHandler {
-    return (req, res, next) => {
-      const stop = this.requestDuration.startTimer({ method: req.method });
-      res.once('close', () => {
-        const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
-        stop({ route, status: String(res.statusCode) });
-      });
-      next();
-    };
+  /**
+   * Starts timing a request; the returned function stops it. `route` should be the route's
+   * pattern, not the path, so that ids don't explode the label set.
+   */
+  timeRequest(method: string): (route: string, status: number) => void {
+    const stop = this.requestDuration.startTimer({ method });
+    return (route, status) => stop({ route, status: String(status) });
   }
 
+  /** Counts a media request answered from the store (hit) or sent to a download job (miss). */
   cacheLookup(hit: boolean): void {
     this.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
   }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { assertReady, type DependencyCheck } from '@wamedia/server';
-import type { ApiMetrics } from '../api-metrics.js';
+import type { ApiMetrics } from '../../services/api-metrics.js';
 
 /** Liveness, readiness and metrics: what load balancers, orchestrators and Prometheus ask. */
 export function opsRoutes(options: { checks: readonly DependencyCheck[]; metrics: ApiMetrics }): Router {

@@ -2,35 +2,37 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Queue } from 'bullmq';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import type { BlobStore, DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
-import type { ApiMetrics } from './api-metrics.js';
+import type { DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
+import type { ApiMetrics } from '../services/api-metrics.js';
+import type { BatchService } from '../services/batch-service.js';
+import type { MediaService } from '../services/media-service.js';
+import type { RequestRateLimiter } from '../services/request-rate-limiter.js';
+import type { TokenVerifier } from '../services/token-verifier.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
+import { limitRequestRate } from './limit-request-rate.js';
 import { requireHostHeader } from './protocol-errors.js';
-import { requireInstanceToken, type InstanceTokenOptions } from './auth.js';
-import type { BatchService } from './batch-service.js';
-import type { MediaService } from './media-service.js';
-import type { RequestRateLimiter } from './request-rate-limit.js';
-import { batchRoutes } from './routes/batch-routes.js';
+import { requireInstanceToken } from './require-instance-token.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { batchRoutes } from './routes/batch-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
 import { mediaRoutes } from './routes/media-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
+import { timeRequests } from './time-requests.js';
 
+/** What {@link createApp} is built from: main.ts composes the services and hands them here. */
 export interface AppOptions {
   logger: Logger;
   service: MediaService;
   batches: BatchService;
-  store: BlobStore;
   queue: Queue;
   metrics: ApiMetrics;
   /** What /readyz asks. */
   checks: readonly DependencyCheck[];
   /** Served at /openapi.json. */
   openApiDocument: object;
-  jwtSecret: string;
-  /** How bearer tokens are checked beyond the secret: clock skew, iss, aud, lifetime. */
-  auth: Omit<InstanceTokenOptions, 'secret' | 'versions'>;
-  /** Each instance's token version: checked on every instance route, bumped by the admin route. */
+  /** Checks the bearer token of every instance route. */
+  tokens: TokenVerifier;
+  /** Each instance's token version: bumped by the admin route (`tokens` checks it). */
   tokenVersions: TokenVersions;
   /** Upper bound of the `timeout` query, in ms. */
   maxWaitMs: number;
@@ -46,7 +48,7 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(pinoHttp({ logger: options.logger, genReqId: requestId, autoLogging: { ignore: isProbe } }));
-  app.use(options.metrics.middleware());
+  app.use(timeRequests(options.metrics));
   app.use(requireHostHeader);
   app.use(opsRoutes(options));
   app.use(docsRoutes(options.openApiDocument));
@@ -55,8 +57,8 @@ export function createApp(options: AppOptions): express.Express {
   }
   // A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
   app.use(express.json({ limit: '4mb' }));
-  app.use('/api/v2/instance/:instanceId', requireInstanceToken({ ...options.auth, secret: options.jwtSecret, versions: options.tokenVersions }));
-  app.use('/api/v2/instance/:instanceId', options.requestRate.middleware());
+  app.use('/api/v2/instance/:instanceId', requireInstanceToken(options.tokens));
+  app.use('/api/v2/instance/:instanceId', limitRequestRate(options.requestRate));
   app.use(mediaRoutes(options));
   app.use(batchRoutes(options));
   app.use(routeNotFound);

@@ -1,12 +1,11 @@
 import { Router, type Response } from 'express';
-import { type BlobStore } from '@wamedia/server';
 import { InvalidRequestError, describeIssues, downloadRequestSchema, timeoutQuerySchema } from '@wamedia/shared';
-import type { MediaService } from '../media-service.js';
-import { answerDownload, instanceOf } from './answer-download.js';
+import type { MediaService } from '../../services/media-service.js';
+import { instanceOf } from '../require-instance-token.js';
+import { answerDownload } from './answer-download.js';
 
 export interface MediaRoutesOptions {
   service: MediaService;
-  store: BlobStore;
   /** Upper bound of the `timeout` query, in ms; also its default when below 600000. */
   maxWaitMs: number;
 }
@@ -16,7 +15,7 @@ export interface MediaRoutesOptions {
  * in app.ts). Handlers only translate between HTTP and the MediaService.
  */
 export function mediaRoutes(options: MediaRoutesOptions): Router {
-  const { service, store } = options;
+  const { service } = options;
   const timeoutSchema = timeoutQuerySchema(options.maxWaitMs);
   const router = Router({ mergeParams: true });
 
@@ -25,7 +24,7 @@ export function mediaRoutes(options: MediaRoutesOptions): Router {
     const request = parseBody(req.body);
     const signal = abortOnClose(res);
     const outcome = await service.download(instanceOf(res), request, { timeoutMs, signal, requestId: String(req.id) });
-    await answerDownload(req, res, store, outcome);
+    await answerDownload(req, res, outcome);
   });
 
   router.get('/api/v2/instance/:instanceId/media/jobs/:jobId', async (req, res) => {
@@ -33,7 +32,7 @@ export function mediaRoutes(options: MediaRoutesOptions): Router {
   });
 
   router.get('/api/v2/instance/:instanceId/media/jobs/:jobId/content', async (req, res) => {
-    await answerDownload(req, res, store, await service.jobContent(instanceOf(res), req.params.jobId));
+    await answerDownload(req, res, await service.jobContent(instanceOf(res), req.params.jobId));
   });
 
 

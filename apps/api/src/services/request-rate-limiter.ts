@@ -1,7 +1,5 @@
-import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimitedError } from '@wamedia/shared';
-import { instanceOf } from './routes/answer-download.js';
 
 /** The length of a counting window, in ms. */
 const WINDOW_MS = 60_000;
@@ -36,8 +34,7 @@ export interface RequestRateLimiterOptions {
  * so a client that ignores Retry-After stays refused until the window ends); past the limit,
  * RateLimitedError (429) with the seconds left in the window.
  *
- * When Redis does not answer, requests pass (fail open): the limit protects the others' share
- * and guards no data; whatever needs Redis (the token check, the queue) fails with 503 by itself.
+ * Only counts and decides: http/limit-request-rate.ts applies it to the instance routes.
  */
 export class RequestRateLimiter {
   constructor(
@@ -47,7 +44,7 @@ export class RequestRateLimiter {
 
   /**
    * Counts a request of `instanceId`.
-   * @throws RateLimitedError past the limit; Redis errors as they come (the middleware lets the request pass).
+   * @throws RateLimitedError past the limit; Redis errors as they come (the caller decides: the HTTP layer lets the request pass).
    */
   async hit(instanceId: string): Promise<void> {
     const { perMinute, prefix } = this.options;
@@ -59,18 +56,5 @@ export class RequestRateLimiter {
       `too many requests: instance ${instanceId} may make ${perMinute} per minute (INSTANCE_REQUESTS_PER_MINUTE); retry after the Retry-After seconds`,
       Math.max(1, Math.ceil(ttlMs / 1000)),
     );
-  }
-
-  /** Express middleware counting each request of the route's instance (mount it after the token check). */
-  middleware(): RequestHandler {
-    return async (req, res, next) => {
-      try {
-        await this.hit(instanceOf(res));
-      } catch (error) {
-        if (error instanceof RateLimitedError) throw error;
-        req.log.warn({ err: error }, 'request rate not counted: Redis did not answer');
-      }
-      next();
-    };
   }
 }

@@ -1,15 +1,15 @@
 import { Router } from 'express';
-import { type BlobStore } from '@wamedia/server';
 import { InvalidRequestError, batchPageQuerySchema, describeIssues } from '@wamedia/shared';
-import type { BatchService } from '../batch-service.js';
-import { answerDownload, instanceOf } from './answer-download.js';
+import type { BatchService } from '../../services/batch-service.js';
+import { instanceOf } from '../require-instance-token.js';
+import { answerDownload } from './answer-download.js';
 
 /**
- * The batch routes under /api/v2/instance/:instanceId/media/batch (auth is applied by the
- * media routes, mounted first). Handlers only translate between HTTP and the BatchService.
+ * The batch routes under /api/v2/instance/:instanceId/media/batch (the token is checked before
+ * them, in app.ts). Handlers only translate between HTTP and the BatchService.
  */
-export function batchRoutes(options: { batches: BatchService; store: BlobStore }): Router {
-  const { batches, store } = options;
+export function batchRoutes(options: { batches: BatchService }): Router {
+  const { batches } = options;
   const router = Router();
   const base = '/api/v2/instance/:instanceId/media/batch';
 
@@ -25,7 +25,7 @@ export function batchRoutes(options: { batches: BatchService; store: BlobStore }
 
   router.get(`${base}/:batchId/items/:itemId/content`, async (req, res) => {
     const outcome = await batches.itemContent(instanceOf(res), req.params.batchId, req.params.itemId);
-    await answerDownload(req, res, store, outcome);
+    await answerDownload(req, res, outcome);
   });
 
   return router;

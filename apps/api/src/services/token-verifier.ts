@@ -1,10 +1,9 @@
-import type { RequestHandler } from 'express';
 import jwt from 'jsonwebtoken';
 import { type TokenVersions } from '@wamedia/server';
 import { ForbiddenError, UnauthorizedError } from '@wamedia/shared';
 
-/** Options of {@link requireInstanceToken}; the JWT_* settings. */
-export interface InstanceTokenOptions {
+/** Options of {@link TokenVerifier}; the JWT_* settings. */
+export interface TokenVerifierOptions {
   /** JWT_SECRET: the HS256 key. */
   secret: string;
   /** JWT_CLOCK_SKEW_SECONDS: leeway on `exp` and `nbf`, in seconds. */
@@ -30,49 +29,52 @@ interface InstanceClaims {
 }
 
 /**
- * Requires `Authorization: Bearer <JWT>` for the route's instance, checked in this order:
+ * Checks instance tokens (JWTs), in this order:
  * 1. the signature, HS256 with the secret: the algorithm is pinned so a token can't pick its own
  *    ("none", another HMAC, or an asymmetric one verified with the secret as a public key);
  * 2. `exp` and `nbf`, each with the clock skew;
  * 3. `instanceId`, `ver`, and `iss`, `aud` and the lifetime when configured (401 when wrong);
- * 4. the route's instanceId equals the token's (else 403);
+ * 4. the instance asked for equals the token's (else 403);
  * 5. `ver` is not below the instance's current token version (else 401, revoked): one Redis GET
- *    per request, no cache, so a revocation holds at once on every API process.
+ *    per check, no cache, so a revocation holds at once on every API process.
  */
-export function requireInstanceToken(options: InstanceTokenOptions): RequestHandler<{ instanceId: string }> {
-  // Built once: the same options for every request.
-  const verifyOptions: jwt.VerifyOptions & { complete?: false } = {
-    algorithms: ['HS256'],
-    clockTolerance: options.clockSkewSeconds,
-  };
-  return async (req, res, next) => {
-    const claims = verifyToken(req.get('authorization'), options, verifyOptions);
-    if (claims.instanceId !== req.params.instanceId) {
+export class TokenVerifier {
+  // Built once: the same options for every token.
+  private readonly verifyOptions: jwt.VerifyOptions & { complete?: false };
+
+  constructor(private readonly options: TokenVerifierOptions) {
+    this.verifyOptions = { algorithms: ['HS256'], clockTolerance: options.clockSkewSeconds };
+  }
+
+  /**
+   * Checks `token` for `instanceId`; resolves with the instance it was checked for.
+   * @throws UnauthorizedError or ForbiddenError naming the first check that failed.
+   */
+  async verify(token: string, instanceId: string): Promise<string> {
+    const claims = this.verifySignedClaims(token);
+    if (claims.instanceId !== instanceId) {
       throw new ForbiddenError('this token belongs to another instance');
     }
-    if (claims.ver < (await options.versions.current(claims.instanceId))) {
+    if (claims.ver < (await this.options.versions.current(claims.instanceId))) {
       throw new UnauthorizedError("the token has been revoked: its instance's tokens were revoked after it was made");
     }
-    res.locals.instanceId = claims.instanceId;
-    next();
-  };
-}
-
-function verifyToken(header: string | undefined, options: InstanceTokenOptions, verifyOptions: jwt.VerifyOptions): InstanceClaims {
-  const token = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-  if (!token) throw new UnauthorizedError('missing bearer token: send Authorization: Bearer <JWT>');
-  let payload: string | jwt.JwtPayload;
-  try {
-    payload = jwt.verify(token, options.secret, verifyOptions);
-  } catch (error) {
-    throw refusal(error, token);
+    return claims.instanceId;
   }
-  if (typeof payload !== 'object') throw new UnauthorizedError('the token has no instanceId claim');
-  return checkClaims(payload, options);
+
+  private verifySignedClaims(token: string): InstanceClaims {
+    let payload: string | jwt.JwtPayload;
+    try {
+      payload = jwt.verify(token, this.options.secret, this.verifyOptions);
+    } catch (error) {
+      throw refusal(error, token);
+    }
+    if (typeof payload !== 'object') throw new UnauthorizedError('the token has no instanceId claim');
+    return checkClaims(payload, this.options);
+  }
 }
 
 /** The claims beyond signature and dates. @throws UnauthorizedError naming the first one wrong. */
-function checkClaims(payload: jwt.JwtPayload, options: InstanceTokenOptions): InstanceClaims {
+function checkClaims(payload: jwt.JwtPayload, options: TokenVerifierOptions): InstanceClaims {
   const { instanceId, ver = 0 } = payload as { instanceId?: unknown; ver?: unknown };
   if (typeof instanceId !== 'string' || !instanceId) {
     throw new UnauthorizedError('the token has no instanceId claim');

@@ -21,14 +21,7 @@ import {
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJob, DownloadJobs } from './download-jobs.js';
 import type { JobWaiter, JobOutcome } from './job-waiter.js';
-
-/** A verified media in the store, ready to be streamed. */
-export interface ReadyMedia {
-  sha256: string;
-  size: number;
-  mimetype: string;
-  contentType: ContentType;
-}
+import { readyMedia, type MediaFile, type ReadyMedia } from './ready-media.js';
 
 /** What a download request (or a job's content request) comes to. */
 export type DownloadOutcome =
@@ -71,7 +64,7 @@ export class MediaService {
     const lookupKey = mediaLookupKey(content.mediaKey, contentType);
     const cached = await this.deps.index.get(lookupKey);
     this.deps.metrics.cacheLookup(cached !== undefined);
-    if (cached) return { kind: 'ready', media: fromCache(cached, request) };
+    if (cached) return { kind: 'ready', media: readyMedia(this.deps.store, fromCache(cached, request)) };
 
     const data = toJobData(request, lookupKey, instanceId, options.requestId, this.deps.secrets);
     const job = await this.deps.jobs.enqueue(data, instanceId);
@@ -121,7 +114,7 @@ export class MediaService {
     if (outcome.state === 'failed') throw outcome.error;
     const { sha256, size } = outcome.result;
     if (!(await this.deps.store.stat(sha256))) return undefined;
-    return { sha256, size, contentType, mimetype: mimetype ?? outcome.result.mimetype };
+    return readyMedia(this.deps.store, { sha256, size, contentType, mimetype: mimetype ?? outcome.result.mimetype });
   }
 }
 
@@ -170,8 +163,8 @@ function describeJob(job: DownloadJob, status: JobState): JobStatus {
   return described;
 }
 
-/** A cache hit as servable media; it still has to agree with the hashes the client sent. */
-export function fromCache(entry: MediaIndexEntry, { content, contentType }: DownloadRequest): ReadyMedia {
+/** A cache hit as a media file; it still has to agree with the hashes the client sent. */
+export function fromCache(entry: MediaIndexEntry, { content, contentType }: DownloadRequest): MediaFile {
   if (content.fileSha256 && content.fileSha256.toString('hex') !== entry.sha256) throw new Sha256MismatchError();
   if (content.fileLength !== undefined && content.fileLength !== entry.size) {
     throw new LengthMismatchError(content.fileLength, entry.size);

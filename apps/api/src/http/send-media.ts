@@ -1,15 +1,15 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { type BlobStore, type ByteRange } from '@wamedia/server';
+import { type ByteRange } from '@wamedia/server';
 import { RangeNotSatisfiableError, extensionFor } from '@wamedia/shared';
-import type { ReadyMedia } from './media-service.js';
+import type { ReadyMedia } from '../services/ready-media.js';
 
 /**
  * Streams a stored media to the client with its caching and range headers:
  * ETag from the sha256, If-None-Match → 304, one Range → 206, an unsatisfiable one → 416.
- * A client that goes away mid-stream destroys the store's read stream with it.
+ * A client that goes away mid-stream destroys the media's read stream with it.
  */
-export async function sendMedia(req: Request, res: Response, store: BlobStore, media: ReadyMedia): Promise<void> {
+export async function sendMedia(req: Request, res: Response, media: ReadyMedia): Promise<void> {
   const etag = `"${media.sha256}"`;
   if (matchesEtag(req.get('if-none-match'), etag)) {
     res.status(304).set({ ETag: etag, 'Accept-Ranges': 'bytes' }).end();
@@ -17,7 +17,7 @@ export async function sendMedia(req: Request, res: Response, store: BlobStore, m
   }
   const range = requestedRange(req, media.size);
   const length = range ? range.end - range.start + 1 : media.size;
-  const body = await store.read(media.sha256, range);
+  const body = await media.open(range);
   // The media's headers only once nothing can fail before the bytes: an error answered after
   // them (416, storage down) would go out as JSON labelled with the media's type and filename.
   res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
