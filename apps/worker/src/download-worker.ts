@@ -2,11 +2,15 @@ import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { type JobEndNotifier, type JobsInFlight, type Logger } from '@wamedia/server';
 import { DOWNLOAD_QUEUE, toErrorBody, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
 import { closeWorker } from './close-worker.js';
-import { asWamediaError, retryDelay, toAttemptError } from './job-failure.js';
+import { asWamediaError, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
+import { retryDelay } from './retry-delay.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 type DownloadJob = Job<DownloadJobData, DownloadJobResult>;
+
+/** Longest retry delay of a download, in ms, the CDN's Retry-After included. */
+const MAX_BACKOFF_MS = 60_000;
 
 export interface DownloadWorkerOptions {
   connection: ConnectionOptions;
@@ -47,7 +51,7 @@ export class DownloadWorker {
       concurrency: options.concurrency,
       lockDuration: options.lockMs,
       stalledInterval: options.lockMs,
-      settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, options.backoffMs) },
+      settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, { baseMs: options.backoffMs, maxMs: MAX_BACKOFF_MS }) },
     });
     this.worker.on('error', (err) => options.logger.warn({ err }, 'worker connection error'));
     this.worker.on('failed', (job, err) =>

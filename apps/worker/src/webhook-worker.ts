@@ -2,6 +2,7 @@ import { closeWorker } from './close-worker.js';
 import { UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { type Logger } from '@wamedia/server';
 import { CallbackNotAllowedError, WEBHOOK_QUEUE, webhookJobSchema, type WebhookJobData } from '@wamedia/shared';
+import { retryDelay } from './retry-delay.js';
 import { WebhookUnavailableError, type WebhookDelivery, type WebhookSender } from './webhook-sender.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
@@ -29,7 +30,7 @@ const DEFAULT_MAX_BACKOFF_MS = 5 * 60_000;
 /**
  * Delivers the webhooks of the WEBHOOK_QUEUE with a {@link WebhookSender}. Each job is one event
  * for one URL; the producers set its attempts (WEBHOOK_ATTEMPTS) and the WEBHOOK_BACKOFF type,
- * which this worker implements (see {@link webhookRetryDelay}). Rejections (3xx, 4xx but 408/429)
+ * which this worker implements (see {@link retryDelay}). Rejections (3xx, 4xx but 408/429)
  * and refused URLs are final and burn no attempts; the rest is retried until attempts run out.
  */
 export class WebhookWorker {
@@ -46,7 +47,7 @@ export class WebhookWorker {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-      settings: { backoffStrategy: (attemptsMade, _type, error) => webhookRetryDelay(attemptsMade, error, baseMs, maxMs) },
+      settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, { baseMs, maxMs }) },
     });
     this.worker.on('error', (err) => options.logger.warn({ err }, 'webhook worker connection error'));
   }
@@ -100,16 +101,6 @@ export class WebhookWorker {
       throw error;
     }
   }
-}
-
-/**
- * BullMQ backoff of webhook jobs: `baseMs` doubled per attempt made, never sooner than the
- * receiver's Retry-After, never more than `maxMs`.
- */
-export function webhookRetryDelay(attemptsMade: number, error: Error | undefined, baseMs: number, maxMs: number): number {
-  const exponential = baseMs * 2 ** Math.max(0, attemptsMade - 1);
-  const retryAfter = error instanceof WebhookUnavailableError ? (error.retryAfterMs ?? 0) : 0;
-  return Math.min(maxMs, Math.max(exponential, retryAfter));
 }
 
 /** Origin and path, for logs: the query often carries the receiver's token. Never throws. */
