@@ -1,12 +1,15 @@
-import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { type JobEndNotifier, type JobsInFlight, type Logger } from '@wamedia/server';
+import type { ConnectionOptions, Job } from 'bullmq';
+import { type JobEnd, type JobEndNotifier, type JobsInFlight, type Logger } from '@wamedia/server';
 import { DOWNLOAD_QUEUE, toErrorBody, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
-import { closeWorker } from './close-worker.js';
-import { asWamediaError, retryDelay, toAttemptError } from './job-failure.js';
+import { asWamediaError, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
+import { QueueWorker } from './queue-worker.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 type DownloadJob = Job<DownloadJobData, DownloadJobResult>;
+
+/** Longest retry delay of a download, in ms, the CDN's Retry-After included. */
+const MAX_BACKOFF_MS = 60_000;
 
 export interface DownloadWorkerOptions {
   connection: ConnectionOptions;
@@ -30,73 +33,57 @@ export interface DownloadWorkerOptions {
 }
 
 /**
- * Runs MediaProcessor on the download queue: classifies failures, removes the mediaKey from
- * a job once it has ended, and on stop finishes active jobs or hands them back to the queue.
+ * Runs MediaProcessor on the download queue: classifies failures, and once a job has ended
+ * (completed, or failed for good) removes its mediaKey, frees its slot and tells its followers.
+ * Shutdown: see {@link QueueWorker.stop}.
  */
-export class DownloadWorker {
-  private readonly worker: Worker<DownloadJobData, DownloadJobResult>;
-  private stopping = false;
-
+export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResult> {
   constructor(
     private readonly processor: MediaProcessor,
     private readonly options: DownloadWorkerOptions,
   ) {
-    this.worker = new Worker(DOWNLOAD_QUEUE, (job, token, signal) => this.run(job, token, signal), {
+    super(DOWNLOAD_QUEUE, {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
-      lockDuration: options.lockMs,
-      stalledInterval: options.lockMs,
-      settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, options.backoffMs) },
+      backoff: { baseMs: options.backoffMs, maxMs: MAX_BACKOFF_MS },
+      lockMs: options.lockMs,
+      jobsName: 'download jobs',
+      logger: options.logger,
     });
-    this.worker.on('error', (err) => options.logger.warn({ err }, 'worker connection error'));
     this.worker.on('failed', (job, err) =>
       options.logger.warn({ jobId: job?.id, requestId: job?.data.requestId, reason: err.message }, 'attempt failed'),
     );
   }
 
-  /** Resolves once the worker is connected and taking jobs. */
-  async ready(): Promise<void> {
-    await this.worker.waitUntilReady();
+  protected override async process(job: DownloadJob, signal?: AbortSignal): Promise<DownloadJobResult> {
+    const result = await this.processor.process(job, signal);
+    const { sha256, size, mimetype } = result;
+    await this.jobEnded(job, { status: 'completed', result: { sha256, size, mimetype } });
+    this.options.metrics.jobEnded(result.cached ? 'cached' : 'completed');
+    return result;
   }
 
-  /**
-   * Stops taking jobs and lets active ones finish for up to `graceMs`; jobs still running then
-   * are cancelled and moved back to the queue, where another worker picks them up. Handing back
-   * needs Redis: when that has not happened within another `graceMs` (Redis unreachable), stop
-   * resolves anyway and the jobs are left to the other workers' stall detection.
-   */
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    await closeWorker(this.worker, graceMs, this.options.logger, 'download jobs');
-  }
-
-  private async run(job: DownloadJob, token: string | undefined, signal?: AbortSignal): Promise<DownloadJobResult> {
-    try {
-      const result = await this.processor.process(job, signal);
-      await forgetMediaKey(job);
-      await this.releaseSlot(job);
-      const { sha256, size, mimetype } = result;
-      await this.options.notifier.jobEnded(job.id!, { status: 'completed', result: { sha256, size, mimetype } });
-      this.options.metrics.jobEnded(result.cached ? 'cached' : 'completed');
-      return result;
-    } catch (error) {
-      if (this.stopping && signal?.aborted) {
-        await job.moveToWait(token);
-        this.options.metrics.jobEnded('handed_back');
-        throw new WaitingError();
-      }
-      const attemptError = toAttemptError(error);
-      const last = isLastAttempt(job, attemptError);
-      if (last) {
-        await forgetMediaKey(job);
-        await this.releaseSlot(job);
-        const failure = asWamediaError(error);
-        await this.options.notifier.jobEnded(job.id!, { status: 'failed', code: failure.code, error: toErrorBody(failure) });
-      }
-      this.options.metrics.jobEnded(last ? 'failed' : 'retried');
-      throw attemptError;
+  protected override async failed(job: DownloadJob, error: unknown): Promise<Error> {
+    const attemptError = toAttemptError(error);
+    const last = isLastAttempt(job, attemptError);
+    if (last) {
+      const failure = asWamediaError(error);
+      await this.jobEnded(job, { status: 'failed', code: failure.code, error: toErrorBody(failure) });
     }
+    this.options.metrics.jobEnded(last ? 'failed' : 'retried');
+    return attemptError;
+  }
+
+  protected override handedBack(): void {
+    this.options.metrics.jobEnded('handed_back');
+  }
+
+  /** Everything owed once a job has ended for good, whichever way it ended. */
+  private async jobEnded(job: DownloadJob, end: JobEnd): Promise<void> {
+    await forgetMediaKey(job);
+    await this.releaseSlot(job);
+    await this.options.notifier.jobEnded(job.id!, end);
   }
 
   /**
@@ -110,7 +97,7 @@ export class DownloadWorker {
   }
 }
 
-/** Whether `promise` settles within `ms`; a rejection counts (the worker reports it as an 'error' event). */
+/** Whether no attempt follows this one: the failure is final, or the attempts have run out. */
 function isLastAttempt(job: DownloadJob, error: Error): boolean {
   return error.name === 'UnrecoverableError' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }

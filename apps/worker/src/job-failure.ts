@@ -10,7 +10,7 @@ export class AttemptFailedError extends Error {
     super(encodeJobFailure(failure), { cause: failure });
   }
 
-  /** How long the CDN asked us to wait before the next attempt, if it did. */
+  /** How long the CDN asked us to wait before the next attempt, if it did (see retryDelay). */
   get retryAfterMs(): number | undefined {
     return this.failure instanceof CdnUnavailableError ? this.failure.retryAfterMs : undefined;
   }
@@ -31,14 +31,4 @@ export function toAttemptError(error: unknown): Error {
 /** The error as the catalogue knows it; anything unexpected is INTERNAL (its cause kept). */
 export function asWamediaError(error: unknown): WamediaError {
   return error instanceof WamediaError ? error : new InternalError('unexpected error', { cause: error });
-}
-
-/**
- * BullMQ backoff: exponential from `baseMs`, but never sooner than the CDN's Retry-After,
- * and never more than `maxMs`.
- */
-export function retryDelay(attemptsMade: number, error: Error | undefined, baseMs: number, maxMs = 60_000): number {
-  const exponential = baseMs * 2 ** Math.max(0, attemptsMade - 1);
-  const retryAfter = error instanceof AttemptFailedError ? (error.retryAfterMs ?? 0) : 0;
-  return Math.min(maxMs, Math.max(exponential, retryAfter));
 }

@@ -39,7 +39,8 @@ export class MediaProcessor {
     const cached = await this.deps.index.get(data.lookupKey);
     if (cached) {
       log.info({ sha256: cached.sha256 }, 'already stored; no download');
-      return { ...cached, mimetype: data.mimetype ?? cached.mimetype, cached: true };
+      // Served with this request's Content-Type (the API filled in the default), not the first one's.
+      return { ...cached, mimetype: data.mimetype, cached: true };
     }
     if (!data.mediaKey) throw new InternalError('job has no mediaKey left (it already ended)');
     if (data.fileLength !== undefined && data.fileLength > this.deps.maxMediaBytes) {
@@ -51,7 +52,7 @@ export class MediaProcessor {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
-    const entry = { sha256: stored.sha256, size: stored.size, mimetype: data.mimetype ?? 'application/octet-stream' };
+    const entry = { sha256: stored.sha256, size: stored.size, mimetype: data.mimetype };
     await this.deps.index.put(data.lookupKey, entry);
     log.info({ sha256: entry.sha256, size: entry.size, seconds: stored.seconds }, 'media stored');
     return { ...entry, cached: false };

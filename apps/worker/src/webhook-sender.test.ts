@@ -16,7 +16,7 @@ import {
   type WebhookJobData,
 } from '@wamedia/shared';
 import { WebhookRejectedError, WebhookSender, WebhookUnavailableError, type WebhookSenderOptions } from './webhook-sender.js';
-import { WebhookWorker, webhookRetryDelay } from './webhook-worker.js';
+import { WebhookWorker } from './webhook-worker.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 const SECRET = 'webhook-secret-for-tests-0123456789';
@@ -260,20 +260,6 @@ describe('WebhookSender', () => {
       expect(error).toBeInstanceOf(WebhookUnavailableError);
       expect(error.message).toContain('ECONNREFUSED');
     });
-  });
-});
-
-describe('webhookRetryDelay', () => {
-  it('doubles from the base and stops at the cap', () => {
-    expect([1, 2, 3, 4].map((n) => webhookRetryDelay(n, undefined, 1_000, 300_000))).toEqual([1_000, 2_000, 4_000, 8_000]);
-    expect(webhookRetryDelay(12, undefined, 1_000, 300_000)).toBe(300_000);
-  });
-
-  it('waits at least Retry-After, within the cap', () => {
-    const asked = (ms: number) => new WebhookUnavailableError('429', { status: 429, retryAfterMs: ms });
-    expect(webhookRetryDelay(1, asked(30_000), 1_000, 300_000)).toBe(30_000);
-    expect(webhookRetryDelay(1, asked(3_600_000), 1_000, 300_000)).toBe(300_000);
-    expect(webhookRetryDelay(5, asked(100), 1_000, 300_000)).toBe(16_000);
   });
 });
 

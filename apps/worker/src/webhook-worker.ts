@@ -1,7 +1,7 @@
-import { closeWorker } from './close-worker.js';
-import { UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, type ConnectionOptions, type Job } from 'bullmq';
 import { type Logger } from '@wamedia/server';
 import { CallbackNotAllowedError, WEBHOOK_QUEUE, webhookJobSchema, type WebhookJobData } from '@wamedia/shared';
+import { QueueWorker } from './queue-worker.js';
 import { WebhookUnavailableError, type WebhookDelivery, type WebhookSender } from './webhook-sender.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
@@ -29,87 +29,74 @@ const DEFAULT_MAX_BACKOFF_MS = 5 * 60_000;
 /**
  * Delivers the webhooks of the WEBHOOK_QUEUE with a {@link WebhookSender}. Each job is one event
  * for one URL; the producers set its attempts (WEBHOOK_ATTEMPTS) and the WEBHOOK_BACKOFF type,
- * which this worker implements (see {@link webhookRetryDelay}). Rejections (3xx, 4xx but 408/429)
+ * which this worker implements (see retryDelay). Rejections (3xx, 4xx but 408/429)
  * and refused URLs are final and burn no attempts; the rest is retried until attempts run out.
+ * Deliveries still running past the shutdown grace are handed back (see {@link QueueWorker.stop}):
+ * the receiver may then get that event twice, deliveries are at least once and
+ * X-Wamedia-Delivery tells repeats apart. The sender is the caller's to close, after stop.
  */
-export class WebhookWorker {
-  private readonly worker: Worker<WebhookJobData, WebhookDelivery>;
-  private stopping = false;
-
+export class WebhookWorker extends QueueWorker<WebhookJobData, WebhookDelivery> {
   constructor(
     private readonly sender: WebhookSender,
     private readonly options: WebhookWorkerOptions,
   ) {
-    const baseMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
-    const maxMs = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
-    this.worker = new Worker(WEBHOOK_QUEUE, (job, token, signal) => this.run(job, token, signal), {
+    super(WEBHOOK_QUEUE, {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-      settings: { backoffStrategy: (attemptsMade, _type, error) => webhookRetryDelay(attemptsMade, error, baseMs, maxMs) },
+      backoff: { baseMs: options.backoffMs ?? DEFAULT_BACKOFF_MS, maxMs: options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS },
+      jobsName: 'webhook deliveries',
+      logger: options.logger,
     });
-    this.worker.on('error', (err) => options.logger.warn({ err }, 'webhook worker connection error'));
   }
 
-  /** Resolves once the worker is connected and taking jobs. */
-  async ready(): Promise<void> {
-    await this.worker.waitUntilReady();
-  }
-
-  /**
-   * Stops taking jobs and lets deliveries in flight finish for up to `graceMs`; those still
-   * running then are aborted and handed back to the queue (the receiver may then get that event
-   * twice: deliveries are at least once, X-Wamedia-Delivery tells repeats apart). The sender is
-   * the caller's to close, after this.
-   */
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    await closeWorker(this.worker, graceMs, this.options.logger, 'webhook deliveries');
-  }
-
-  private async run(job: WebhookJob, token: string | undefined, signal?: AbortSignal): Promise<WebhookDelivery> {
-    const { logger, metrics } = this.options;
+  protected override async process(job: WebhookJob, signal?: AbortSignal): Promise<WebhookDelivery> {
     const parsed = webhookJobSchema.safeParse(job.data);
-    if (!parsed.success) {
-      metrics.webhookEnded('failed');
-      logger.error({ jobId: job.id, issues: parsed.error.issues.length }, 'webhook job has an invalid payload; dropped');
-      throw new UnrecoverableError('invalid webhook job payload');
-    }
+    if (!parsed.success) throw new InvalidWebhookJobError(parsed.error.issues.length);
     const { url, event } = parsed.data;
-    const log = logger.child({ jobId: job.id, event: event.type, target: redactUrl(url), attempt: job.attemptsMade + 1 });
-    try {
-      const delivery = await this.sender.send(url, event, { deliveryId: job.id, signal });
-      metrics.webhookEnded('delivered');
-      log.debug({ status: delivery.status }, 'webhook delivered');
-      return delivery;
-    } catch (error) {
-      if (this.stopping && signal?.aborted) {
-        await job.moveToWait(token);
-        metrics.webhookEnded('handed_back');
-        throw new WaitingError();
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      if (!(error instanceof WebhookUnavailableError)) {
-        metrics.webhookEnded(error instanceof CallbackNotAllowedError ? 'refused' : 'failed');
-        log.warn({ reason: message }, 'webhook not delivered (final)');
-        throw new UnrecoverableError(message);
-      }
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      metrics.webhookEnded(last ? 'failed' : 'retried');
-      log.warn({ reason: message, status: error.status }, last ? 'webhook not delivered (attempts exhausted)' : 'webhook attempt failed; will retry');
-      throw error;
+    const delivery = await this.sender.send(url, event, { deliveryId: job.id, signal });
+    this.options.metrics.webhookEnded('delivered');
+    this.jobLog(job).debug({ status: delivery.status }, 'webhook delivered');
+    return delivery;
+  }
+
+  protected override failed(job: WebhookJob, error: unknown): Error {
+    const { logger, metrics } = this.options;
+    if (error instanceof InvalidWebhookJobError) {
+      metrics.webhookEnded('failed');
+      logger.error({ jobId: job.id, issues: error.issues }, 'webhook job has an invalid payload; dropped');
+      return new UnrecoverableError('invalid webhook job payload');
     }
+    const log = this.jobLog(job);
+    const message = error instanceof Error ? error.message : String(error);
+    if (!(error instanceof WebhookUnavailableError)) {
+      metrics.webhookEnded(error instanceof CallbackNotAllowedError ? 'refused' : 'failed');
+      log.warn({ reason: message }, 'webhook not delivered (final)');
+      return new UnrecoverableError(message);
+    }
+    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    metrics.webhookEnded(last ? 'failed' : 'retried');
+    log.warn({ reason: message, status: error.status }, last ? 'webhook not delivered (attempts exhausted)' : 'webhook attempt failed; will retry');
+    return error;
+  }
+
+  protected override handedBack(): void {
+    this.options.metrics.webhookEnded('handed_back');
+  }
+
+  /** The job's logger; only for a job whose payload is valid. */
+  private jobLog(job: WebhookJob): Logger {
+    const { url, event } = job.data;
+    return this.options.logger.child({ jobId: job.id, event: event.type, target: redactUrl(url), attempt: job.attemptsMade + 1 });
   }
 }
 
-/**
- * BullMQ backoff of webhook jobs: `baseMs` doubled per attempt made, never sooner than the
- * receiver's Retry-After, never more than `maxMs`.
- */
-export function webhookRetryDelay(attemptsMade: number, error: Error | undefined, baseMs: number, maxMs: number): number {
-  const exponential = baseMs * 2 ** Math.max(0, attemptsMade - 1);
-  const retryAfter = error instanceof WebhookUnavailableError ? (error.retryAfterMs ?? 0) : 0;
-  return Math.min(maxMs, Math.max(exponential, retryAfter));
+/** A job whose payload is not a webhook job: dropped at once, as no attempt can fix it. */
+class InvalidWebhookJobError extends Error {
+  constructor(readonly issues: number) {
+    super('invalid webhook job payload');
+    this.name = 'InvalidWebhookJobError';
+  }
 }
 
 /** Origin and path, for logs: the query often carries the receiver's token. Never throws. */

@@ -1,0 +1,102 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from '@wamedia/server';
+import { retryDelay, type Backoff } from './retry-delay.js';
+
+/** Options of {@link QueueWorker}: how its BullMQ worker is built. */
+export interface QueueWorkerOptions {
+  connection: ConnectionOptions;
+  /** Redis key prefix shared with the producers (REDIS_PREFIX). */
+  prefix: string;
+  /** Jobs processed at once by this process. */
+  concurrency: number;
+  /** Delays between attempts (see {@link retryDelay}); used for the queue's custom backoff type. */
+  backoff: Backoff;
+  /**
+   * How long a job's lock lasts without renewal, in ms; also how often stalled jobs are looked
+   * for. Default: BullMQ's.
+   */
+  lockMs?: number;
+  /** Names the jobs in log lines, e.g. "download jobs". */
+  jobsName: string;
+  logger: Logger;
+}
+
+/**
+ * What the download and webhook workers share: a BullMQ worker on one queue with the common
+ * backoff, its readiness, and a shutdown that finishes active jobs or hands them back to the
+ * queue. Subclasses say what a job does ({@link process}), what a failed attempt becomes
+ * ({@link failed}) and count hand-backs ({@link handedBack}).
+ */
+export abstract class QueueWorker<Data, Result> {
+  protected readonly worker: Worker<Data, Result>;
+  private stopping = false;
+
+  protected constructor(queue: string, private readonly setup: QueueWorkerOptions) {
+    // The worker starts connecting here but calls `run` only once connected, after the
+    // subclass's constructor has set its own fields.
+    this.worker = new Worker(queue, (job, token, signal) => this.run(job, token, signal), {
+      connection: setup.connection,
+      prefix: setup.prefix,
+      concurrency: setup.concurrency,
+      // Only when set: BullMQ would take an explicit undefined over its defaults.
+      ...(setup.lockMs !== undefined && { lockDuration: setup.lockMs, stalledInterval: setup.lockMs }),
+      settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, setup.backoff) },
+    });
+    this.worker.on('error', (err) => setup.logger.warn({ err, queue }, 'worker connection error'));
+  }
+
+  /** Resolves once the worker is connected and taking jobs. */
+  async ready(): Promise<void> {
+    await this.worker.waitUntilReady();
+  }
+
+  /**
+   * Stops taking jobs and lets active ones finish for up to `graceMs`; those still running then
+   * are cancelled and handed back to the queue, where another worker picks them up. Handing back
+   * needs Redis: when that has not happened within another `graceMs` (Redis unreachable), stop
+   * resolves anyway and the jobs are left to the other workers' stall detection.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const { logger, jobsName } = this.setup;
+    const closed = this.worker.close();
+    if (await settlesWithin(closed, graceMs)) return;
+    logger.warn(`active ${jobsName} did not finish in time; handing them back to the queue`);
+    this.worker.cancelAllJobs('worker shutting down');
+    if (await settlesWithin(closed, graceMs)) return;
+    logger.warn(`could not hand the ${jobsName} back (is Redis reachable?); stall detection will recover them`);
+  }
+
+  /** One attempt of `job`; `signal` aborts when {@link stop} cancels it. */
+  protected abstract process(job: Job<Data, Result>, signal?: AbortSignal): Promise<Result>;
+
+  /** What BullMQ is told about an attempt that threw `error` (not a hand-back): the error to rethrow. */
+  protected abstract failed(job: Job<Data, Result>, error: unknown): Promise<Error> | Error;
+
+  /** Called once `job` went back to the queue at shutdown; it counts as no attempt. */
+  protected abstract handedBack(job: Job<Data, Result>): void;
+
+  private async run(job: Job<Data, Result>, token: string | undefined, signal?: AbortSignal): Promise<Result> {
+    try {
+      return await this.process(job, signal);
+    } catch (error) {
+      // Cancelled by stop: the job is not failed, it waits for another worker.
+      if (this.stopping && signal?.aborted) {
+        await job.moveToWait(token);
+        this.handedBack(job);
+        throw new WaitingError();
+      }
+      throw await this.failed(job, error);
+    }
+  }
+}
+
+/** Whether `promise` settles within `ms`; a rejection counts (the worker reports it as an 'error' event). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, delay(ms, false)]);
+}
