@@ -187,6 +187,24 @@ export function describeBlobStoreContract(
         expect(await index.get(lookupKey)).toBeUndefined();
       });
 
+      it('remembers an entry: later lookups read no record, but still see a blob that is gone', async () => {
+        const bytes = Buffer.from('remembered media');
+        const entry = { sha256: sha256Hex(bytes), size: bytes.length, mimetype: 'image/png' };
+        await store.commit(await store.writeTemp(Readable.from([bytes])), entry.sha256);
+        await store.putRecord(`index-${lookupKey}.json`, JSON.stringify(entry));
+        let recordReads = 0;
+        const counted = Object.assign(Object.create(store) as BlobStore, {
+          getRecord: (name: string) => (recordReads++, store.getRecord(name)),
+        });
+        const index = new MediaIndex(counted);
+        expect(await index.get(lookupKey)).toEqual(entry);
+        expect(await index.get(lookupKey)).toEqual(entry);
+        expect(recordReads).toBe(1);
+        const missing = { sha256: sha256Hex(Buffer.from('never stored')), size: 12, mimetype: 'image/png' };
+        await index.put('ef'.repeat(32), missing);
+        expect(await index.get('ef'.repeat(32))).toBeUndefined();
+      });
+
       it('treats a damaged record as a miss', async () => {
         await store.putRecord(`index-${lookupKey}.json`, '{"sha256": 12');
         expect(await new MediaIndex(store).get(lookupKey)).toBeUndefined();

@@ -19,6 +19,7 @@ import {
   reconnectDelay,
   redisConnectionOptions,
   runMain,
+  TokenVersionCache,
   TokenVersions,
 } from '@wamedia/server';
 import { DOWNLOAD_QUEUE, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
@@ -90,7 +91,12 @@ runMain('wamedia api', async () => {
   const callbacks = new Callbacks(followers, new CallbackPolicy(config.webhookAllowedHosts));
   const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
   const batches = new BatchService({ jobs, index, store, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
-  const tokenVersions = new TokenVersions(redis, config.redisPrefix);
+  // Revocations are announced on pub/sub: a connection of its own, in subscriber mode.
+  const revocations = new Redis(config.redisUrl, { retryStrategy: reconnectDelay });
+  revocations.on('error', onRedisError);
+  const tokenVersions = new TokenVersionCache(new TokenVersions(redis, config.redisPrefix), revocations, {
+    prefix: config.redisPrefix,
+  });
   const tokens = new TokenVerifier({
     secret: config.jwtSecret,
     clockSkewSeconds: config.jwtClockSkewSeconds,
@@ -99,7 +105,11 @@ runMain('wamedia api', async () => {
     maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
     versions: tokenVersions,
   });
-  const requestRate = new RequestRateLimiter(redis, { prefix: config.redisPrefix, perMinute: config.instanceRequestsPerMinute });
+  const requestRate = new RequestRateLimiter(redis, {
+    prefix: config.redisPrefix,
+    perMinute: config.instanceRequestsPerMinute,
+    onSyncError: (err) => logger.warn({ err }, 'request rates not shared: Redis did not answer'),
+  });
   const app = createApp({
     logger,
     service,
@@ -132,8 +142,8 @@ runMain('wamedia api', async () => {
     // Waiting clients are answered 202 with their job, which goes on without us.
     waiter.close();
     await closeServer(server, config.shutdownGraceMs);
-    await Promise.allSettled([events.close(), queue.close(), followers.close(), store.close()]);
-    await redis.quit().catch(() => undefined);
+    await Promise.allSettled([events.close(), queue.close(), followers.close(), store.close(), requestRate.close()]);
+    await Promise.all([redis, revocations].map((connection) => connection.quit().catch(() => undefined)));
     logger.info('stopped');
     process.exit(0);
   };

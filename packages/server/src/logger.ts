@@ -41,12 +41,19 @@ export function scrubLogLine(line: string): string {
   return line.replace(SIGNED_QUERY, '$1[redacted]').replace(JWT, '[redacted-jwt]');
 }
 
-/** The process's root logger; bind per request or job with `.child()`. */
+/**
+ * The process's root logger; bind per request or job with `.child()`. Lines go to stdout
+ * asynchronously: a synchronous write blocks the whole process whenever the pipe is full (under
+ * load, the request log alone stalled every request), and pino flushes what is left on exit.
+ */
 export function createLogger(options: { level: string; name: string }): Logger {
-  return pino({
-    name: options.name,
-    level: options.level,
-    redact: { paths: redactPaths, censor: '[redacted]' },
-    hooks: { streamWrite: scrubLogLine },
-  });
+  return pino(
+    {
+      name: options.name,
+      level: options.level,
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      hooks: { streamWrite: scrubLogLine },
+    },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }

@@ -29,7 +29,7 @@ afterAll(async () => {
 async function cache(maxAgeMs: number) {
   const versions = new TokenVersions(redis, prefix);
   const reads = { count: 0 };
-  const counted = { current: (id: string) => (reads.count++, versions.current(id)) };
+  const counted = { current: (id: string) => (reads.count++, versions.current(id)), revoke: (id: string) => versions.revoke(id) };
   const subscriber = new Redis(REDIS_URL);
   subscribers.push(subscriber);
   const subscribed = once(subscriber, 'ready').then(() => waitForSubscription(subscriber));
@@ -75,6 +75,14 @@ describe('TokenVersionCache', () => {
     expect(await other.revoke('revoked')).toBe(1);
     await seen;
     expect(await cached.current('revoked')).toBe(1);
+    expect(reads.count).toBe(2);
+  });
+
+  it('sees its own revocation at once, before any announcement', async () => {
+    const { cached, reads } = await cache(60_000);
+    expect(await cached.current('own')).toBe(0);
+    expect(await cached.revoke('own')).toBe(1);
+    expect(await cached.current('own')).toBe(1);
     expect(reads.count).toBe(2);
   });
 

@@ -39,7 +39,7 @@ export class TokenVersionCache {
    * @param subscriber a connection of its own, put in subscriber mode; the caller closes it.
    */
   constructor(
-    private readonly versions: Pick<TokenVersions, 'current'>,
+    private readonly versions: Pick<TokenVersions, 'current' | 'revoke'>,
     subscriber: Redis,
     options: TokenVersionCacheOptions,
   ) {
@@ -62,6 +62,17 @@ export class TokenVersionCache {
     const entry = this.entries.get(instanceId);
     if (entry && performance.now() - entry.readAt < this.maxAgeMs) return entry.version;
     return this.read(instanceId);
+  }
+
+  /**
+   * Revokes every token of `instanceId` minted so far (see TokenVersions.revoke); this process
+   * sees it at once, the others when the announcement reaches them.
+   */
+  async revoke(instanceId: string): Promise<number> {
+    const version = await this.versions.revoke(instanceId);
+    this.generation++;
+    this.entries.delete(instanceId);
+    return version;
   }
 
   /** One GET per instance at a time, however many requests ask meanwhile. */

@@ -33,7 +33,7 @@ export interface AppOptions {
   /** Checks the bearer token of every instance route. */
   tokens: TokenVerifier;
   /** Each instance's token version: bumped by the admin route (`tokens` checks it). */
-  tokenVersions: TokenVersions;
+  tokenVersions: Pick<TokenVersions, 'revoke'>;
   /** Upper bound of the `timeout` query, in ms. */
   maxWaitMs: number;
   /** INSTANCE_REQUESTS_PER_MINUTE, counted on every instance route once the token is checked. */

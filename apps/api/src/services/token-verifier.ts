@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { type TokenVersions } from '@wamedia/server';
 import { ForbiddenError, UnauthorizedError } from '@wamedia/shared';
@@ -35,15 +36,23 @@ interface InstanceClaims {
  * 2. `exp` and `nbf`, each with the clock skew;
  * 3. `instanceId`, `ver`, and `iss`, `aud` and the lifetime when configured (401 when wrong);
  * 4. the instance asked for equals the token's (else 403);
- * 5. `ver` is not below the instance's current token version (else 401, revoked): one Redis GET
- *    per check, no cache, so a revocation holds at once on every API process.
+ * 5. `ver` is not below the instance's current token version (else 401, revoked), as `versions`
+ *    reports it (a TokenVersionCache: see there how soon a revocation is seen).
+ *
+ * A client sends the same token with every request, so a token that passed 1 and 3 is remembered
+ * (the last {@link VERIFIED_TOKENS} of them) and only its dates, instance and version are checked
+ * again: the signature and the claims of a given token never change.
  */
 export class TokenVerifier {
   // Built once: the same options for every token.
   private readonly verifyOptions: jwt.VerifyOptions & { complete?: false };
+  /** jsonwebtoken turns a string secret into a key on every call; a KeyObject it takes as it is. */
+  private readonly key: KeyObject;
+  private readonly verified = new Map<string, VerifiedToken>();
 
   constructor(private readonly options: TokenVerifierOptions) {
     this.verifyOptions = { algorithms: ['HS256'], clockTolerance: options.clockSkewSeconds };
+    this.key = createSecretKey(Buffer.from(options.secret));
   }
 
   /**
@@ -62,15 +71,39 @@ export class TokenVerifier {
   }
 
   private verifySignedClaims(token: string): InstanceClaims {
+    const known = this.verified.get(token);
+    if (known && Date.now() < known.expiresAtMs) return known.claims;
+    if (known) this.verified.delete(token);
     let payload: string | jwt.JwtPayload;
     try {
-      payload = jwt.verify(token, this.options.secret, this.verifyOptions);
+      payload = jwt.verify(token, this.key, this.verifyOptions);
     } catch (error) {
       throw refusal(error, token);
     }
     if (typeof payload !== 'object') throw new UnauthorizedError('the token has no instanceId claim');
-    return checkClaims(payload, this.options);
+    const claims = checkClaims(payload, this.options);
+    this.remember(token, claims, payload.exp);
+    return claims;
   }
+
+  /**
+   * Remembers a token that passed until it expires (with the skew, as jwt.verify counts it). Its
+   * nbf has passed already and stays passed; its lifetime was checked against its own exp and iat.
+   */
+  private remember(token: string, claims: InstanceClaims, exp: number | undefined): void {
+    const expiresAtMs = exp === undefined ? Number.POSITIVE_INFINITY : (exp + this.options.clockSkewSeconds) * 1000;
+    if (this.verified.size >= VERIFIED_TOKENS) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { claims, expiresAtMs });
+  }
+}
+
+/** How many verified tokens are remembered: the oldest is forgotten first. */
+const VERIFIED_TOKENS = 10_000;
+
+interface VerifiedToken {
+  claims: InstanceClaims;
+  /** When the token stops being accepted, in ms since the epoch. */
+  expiresAtMs: number;
 }
 
 /** The claims beyond signature and dates. @throws UnauthorizedError naming the first one wrong. */

@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import { createReadStream, open as openFd } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { StorageUnavailableError } from '@wamedia/shared';
 import type { BlobInfo, BlobStore, ByteRange, TempBlob } from './blob-store.js';
 import { assertRecordName, assertSha256, assertTempKey } from './store-names.js';
+
+const openFdAsync = promisify(openFd);
+
+/** Bytes per read when a blob is streamed out. */
+const READ_CHUNK_BYTES = 256 * 1024;
 
 /**
  * A BlobStore in a local folder: blobs at `sha256/<hex[0:2]>/<hex>`, temporaries at
@@ -63,8 +70,10 @@ export class FsBlobStore implements BlobStore {
   async read(sha256: string, range?: ByteRange): Promise<Readable> {
     const path = this.blobPath(sha256);
     // Opening first turns a failure into this promise's rejection rather than a later stream error.
-    const file = await guard('open a blob', () => open(path, 'r'));
-    return file.createReadStream(range && { start: range.start, end: range.end });
+    const fd = await guard('open a blob', () => openFdAsync(path, 'r'));
+    // A plain fd stream, which closes the fd: FileHandle's own streams cost a promise per read.
+    // Larger reads than the default 64 KiB mean fewer trips to the thread pool for the same bytes.
+    return createReadStream(path, { fd, start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
   }
 
   async putRecord(name: string, body: string): Promise<void> {

@@ -16,7 +16,7 @@ const BASE_PATH = '/admin/queues';
  * - `POST /admin/instances/:instanceId/revoke-tokens`: bumps the instance's token version, so
  *   every token of it minted so far is refused; answers `{instanceId, tokenVersion}`.
  */
-export function adminRoutes(options: { queue: Queue; adminToken: string; tokenVersions: TokenVersions }): Router {
+export function adminRoutes(options: { queue: Queue; adminToken: string; tokenVersions: Pick<TokenVersions, 'revoke'> }): Router {
   const board = new ExpressAdapter();
   board.setBasePath(BASE_PATH);
   createBullBoard({ queues: [new BullMQAdapter(options.queue)], serverAdapter: board });
