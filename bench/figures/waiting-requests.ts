@@ -66,7 +66,7 @@ export async function waitingRequests(): Promise<Figure> {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    const peakTree = sampler.stop();
+    const { maxBytes: peakTree, perProcess } = sampler.stop();
     const good = answers.filter(Boolean).length;
     const warned = service.output().includes(WARNING);
     return {
@@ -76,7 +76,9 @@ export async function waitingRequests(): Promise<Figure> {
       unit: 'MiB',
       goal: `≤ ${GOAL_BYTES / MiB} MiB, all 200 + right bytes, no ${WARNING}`,
       met: peakTree <= GOAL_BYTES && good === requests && !warned,
-      details: { requests, ok: good, maxListenersWarning: warned, seconds, cdnRequests: cdn.count(), workerConcurrency: Number(WORKER_CONCURRENCY) },
+      details: { requests, ok: good, maxListenersWarning: warned, seconds, cdnRequests: cdn.count(), workerConcurrency: Number(WORKER_CONCURRENCY),
+        peakMiBPerProcess: Object.fromEntries(Object.entries(perProcess).map(([name, bytes]) => [name, bytes / MiB])),
+      },
     };
   } finally {
     await service?.stop();

@@ -3,6 +3,7 @@
  * address space) and the RSS of a whole process tree.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 
 export const MiB = 1024 * 1024;
 
@@ -58,14 +59,45 @@ export function treeRss(root: number): number {
   return processTree(root).reduce((sum, pid) => sum + currentRss(pid), 0);
 }
 
-/** Samples `treeRss(root)` every `intervalMs` until stopped; `stop()` returns the highest sum seen. */
-export function sampleTreeRss(root: number, intervalMs = 100): { stop(): number } {
-  let max = treeRss(root);
-  const timer = setInterval(() => (max = Math.max(max, treeRss(root))), intervalMs);
+/** The command line of `pid`, shortened for a report (e.g. "node dist/api.js"). */
+function commandOf(pid: number): string {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return args.map((arg, i) => (i === 0 ? path.basename(arg) : arg)).join(' ').slice(0, 80);
+  } catch {
+    return `pid ${pid}`;
+  }
+}
+
+export interface TreeRssSample {
+  /** The highest sum over the tree seen, in bytes. */
+  maxBytes: number;
+  /** Each process's highest RSS seen, in bytes, keyed "<pid> <command>". */
+  perProcess: Record<string, number>;
+}
+
+/** Samples the RSS of `root` and its descendants every `intervalMs` until stopped. */
+export function sampleTreeRss(root: number, intervalMs = 100): { stop(): TreeRssSample } {
+  const sample: TreeRssSample = { maxBytes: 0, perProcess: {} };
+  const names = new Map<number, string>();
+  const take = () => {
+    let sum = 0;
+    for (const pid of processTree(root)) {
+      const rss = currentRss(pid);
+      sum += rss;
+      if (!names.has(pid)) names.set(pid, `${pid} ${commandOf(pid)}`);
+      const name = names.get(pid)!;
+      sample.perProcess[name] = Math.max(sample.perProcess[name] ?? 0, rss);
+    }
+    sample.maxBytes = Math.max(sample.maxBytes, sum);
+  };
+  take();
+  const timer = setInterval(take, intervalMs);
   return {
     stop() {
       clearInterval(timer);
-      return Math.max(max, treeRss(root));
+      take();
+      return sample;
     },
   };
 }
