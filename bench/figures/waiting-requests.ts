@@ -41,7 +41,9 @@ export async function waitingRequests(): Promise<Figure> {
     WORKER_HEALTH_PORT: String(healthPort),
     WORKER_CONCURRENCY,
   });
-  const dispatcher = new Agent({ connections: requests, keepAliveTimeout: 1_000 });
+  // undici's 10 s connect timeout is too short here: the API listens with node's default backlog
+  // (511), so most of 5,000 simultaneous SYNs are dropped at first and get in on a retransmit.
+  const dispatcher = new Agent({ connections: requests, keepAliveTimeout: 1_000, connect: { timeout: 120_000 } });
   let service: PnpmStart | undefined;
   try {
     const medias = Array.from({ length: mediaCount }, () => cdn.publish(randomBytes(MEDIA_BYTES), 'image'));
@@ -53,14 +55,24 @@ export async function waitingRequests(): Promise<Figure> {
     await Promise.all([waitReady(baseUrl, undefined, 120_000), waitReady(`http://127.0.0.1:${healthPort}`, undefined, 120_000)]);
     const sampler = sampleTreeRss(service.child.pid!);
     const token = signToken(INSTANCE, env.JWT_SECRET!);
+    /** How many requests ended how: "ok", "HTTP <status> <body>", "client error <code>". */
+    const outcomes: Record<string, number> = {};
     const started = performance.now();
     const answers = await Promise.all(
       medias.flatMap((media) => {
         const body = JSON.stringify(downloadBody(media));
         return Array.from({ length: REQUESTS_PER_MEDIA }, () =>
           downloadThroughApi({ baseUrl, token, body, hash: true, dispatcher }).then(
-            (answer) => answer.status === 200 && answer.sha256 === media.sha256,
-            () => false,
+            (answer) => {
+              const outcome = answer.status !== 200 ? `HTTP ${answer.status} ${answer.errorText ?? ''}`.slice(0, 120) : answer.sha256 === media.sha256 ? 'ok' : 'wrong bytes';
+              outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+              return outcome === 'ok';
+            },
+            (error: Error & { code?: string }) => {
+              const outcome = `client error ${error.code ?? error.message}`;
+              outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+              return false;
+            },
           ),
         );
       }),
@@ -76,7 +88,7 @@ export async function waitingRequests(): Promise<Figure> {
       unit: 'MiB',
       goal: `≤ ${GOAL_BYTES / MiB} MiB, all 200 + right bytes, no ${WARNING}`,
       met: peakTree <= GOAL_BYTES && good === requests && !warned,
-      details: { requests, ok: good, maxListenersWarning: warned, seconds, cdnRequests: cdn.count(), workerConcurrency: Number(WORKER_CONCURRENCY),
+      details: { requests, ok: good, outcomes, maxListenersWarning: warned, seconds, cdnRequests: cdn.count(), workerConcurrency: Number(WORKER_CONCURRENCY),
         peakMiBPerProcess: Object.fromEntries(Object.entries(perProcess).map(([name, bytes]) => [name, bytes / MiB])),
       },
     };
