@@ -1,0 +1,170 @@
+/**
+ * wamedia as production runs it, for the bench: the compiled API (dist/api.js) and N compiled
+ * workers (dist/worker.js) as separate plain-node processes, LOG_LEVEL=warn, the folder store in
+ * a temporary folder, a Redis key prefix of their own. At LOG_LEVEL=warn neither process logs
+ * that it is ready, so the stack picks their ports and polls their /readyz instead.
+ * `stop()` ends the processes, deletes the prefix's Redis keys (SCAN + DEL) and the folder.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { CONFIG_VARIABLES } from '@wamedia/server';
+import { RedisClient } from '../../test/support/redis-client.js';
+import { repoRoot, ServiceProcess } from '../../test/support/service-process.js';
+import { signToken } from '../../test/support/tokens.js';
+
+export interface CompiledStackOptions {
+  /** Origin of the CDN stand-in (MEDIA_CDN_BASE_URL and MEDIA_ALLOWED_HOSTS). */
+  cdnOrigin: string;
+  /** Worker processes (default 1). */
+  workers?: number;
+  /** Entries added to or replacing the stack's environment. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Per-instance limits stay on, at values no figure reaches: the bench measures the service as it
+ * is deployed, limit checks included.
+ */
+export const UNREACHED_LIMITS = { INSTANCE_REQUESTS_PER_MINUTE: '100000000', INSTANCE_MAX_JOBS_IN_FLIGHT: '100000' };
+
+const READY_TIMEOUT_MS = 30_000;
+
+let built = false;
+
+/** Runs `node scripts/build.mjs` once per bench process. */
+export function buildOnce(): void {
+  if (built) return;
+  const result = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`node scripts/build.mjs failed (${result.status ?? result.signal})`);
+  built = true;
+}
+
+/** The environment of a bench service: every config variable cleared, then the bench's. */
+export function serviceEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of CONFIG_VARIABLES) delete env[name];
+  return { ...env, ...settings };
+}
+
+/** The settings every bench stack shares; `env` wins. */
+export function benchSettings(tempDir: string, cdnOrigin: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: `wamedia-bench-${randomBytes(6).toString('hex')}`,
+    JWT_SECRET: randomBytes(24).toString('base64url'),
+    LOG_LEVEL: 'warn',
+    STORAGE: 'fs',
+    STORAGE_DIR: path.join(tempDir, 'media'),
+    MEDIA_CDN_BASE_URL: cdnOrigin,
+    MEDIA_ALLOWED_HOSTS: cdnOrigin,
+    WORKER_CONCURRENCY: '8',
+    ...UNREACHED_LIMITS,
+    ...env,
+  };
+}
+
+export class CompiledStack {
+  readonly processes: ServiceProcess[] = [];
+  private stopped = false;
+
+  private constructor(
+    readonly env: Record<string, string>,
+    readonly tempDir: string,
+    readonly baseUrl: string,
+  ) {}
+
+  /** Builds dist/ (once per bench process), starts the API and the workers, waits for /readyz. */
+  static async start(options: CompiledStackOptions): Promise<CompiledStack> {
+    buildOnce();
+    const tempDir = await mkdtemp(path.join(tmpdir(), 'wamedia-bench-'));
+    const apiPort = await freePort();
+    const env = benchSettings(tempDir, options.cdnOrigin, { PORT: String(apiPort), ...options.env });
+    const stack = new CompiledStack(env, tempDir, `http://127.0.0.1:${apiPort}`);
+    try {
+      const ready = [stack.spawn('api', 'dist/api.js', {}, stack.baseUrl)];
+      for (let i = 1; i <= (options.workers ?? 1); i++) {
+        const healthPort = await freePort();
+        ready.push(stack.spawn(`worker-${i}`, 'dist/worker.js', { WORKER_HEALTH_PORT: String(healthPort) }, `http://127.0.0.1:${healthPort}`));
+      }
+      await Promise.all(ready);
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+    return stack;
+  }
+
+  get api(): ServiceProcess {
+    return this.processes[0]!;
+  }
+
+  get workers(): ServiceProcess[] {
+    return this.processes.slice(1);
+  }
+
+  /** A bearer token for `instanceId`. */
+  token(instanceId: string): string {
+    return signToken(instanceId, this.env.JWT_SECRET!);
+  }
+
+  /** Everything the processes wrote, stdout and stderr, for warnings a figure looks for. */
+  output(): string {
+    return this.processes.map((p) => `${p.stdoutLines.join('\n')}\n${p.stderr}`).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(this.processes.map((p) => p.stop('SIGTERM')));
+    await deleteRedisPrefix(this.env.REDIS_URL!, this.env.REDIS_PREFIX!);
+    await rm(this.tempDir, { recursive: true, force: true });
+  }
+
+  private async spawn(name: string, entry: string, env: Record<string, string>, origin: string): Promise<void> {
+    const child = new ServiceProcess({ name, entry, compiled: true, env: serviceEnv({ ...this.env, ...env }) });
+    this.processes.push(child);
+    await waitReady(origin, child);
+  }
+}
+
+/** Polls `<origin>/readyz` until it answers 200; fails when `process` exits first or time runs out. */
+export async function waitReady(origin: string, process?: ServiceProcess, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (process && !process.running) throw new Error(`${process.name} exited before it was ready\n${process.describe()}`);
+    try {
+      const response = await fetch(`${origin}/readyz`);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await delay(100);
+  }
+  throw new Error(`${origin}/readyz did not answer 200 within ${timeoutMs} ms${process ? `\n${process.describe()}` : ''}`);
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Deletes every Redis key under `<prefix>:` (SCAN + DEL, never FLUSH*). */
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = await RedisClient.connect(redisUrl);
+  try {
+    await redis.deleteMatching(`${prefix}:*`);
+  } finally {
+    await redis.close();
+  }
+}
