@@ -5,6 +5,7 @@
  * workspace's own packages are bundled in; npm packages stay external and load from node_modules.
  * Plain JavaScript on purpose, so that it runs before anything is compiled.
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -36,6 +37,8 @@ const externalNpmPackages = {
 };
 
 const started = performance.now();
+// Chunk names change with their content: what an earlier build left would only pile up.
+rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: entries,
@@ -43,6 +46,8 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
+  // Chunks: a dynamic import (the S3 store) loads only when it runs.
+  splitting: true,
   target: 'node20',
   plugins: [externalNpmPackages],
   sourcemap: 'linked',

@@ -5,20 +5,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
-  assertRedisReachable,
   CallbackPolicy,
-  createBlobStore,
   createJobFollowers,
-  createLogger,
   HostAllowList,
   JobSecrets,
   JobsInFlight,
-  loadConfig,
   MediaIndex,
   onShutdownSignal,
   reconnectDelay,
   redisConnectionOptions,
   runMain,
+  startService,
   TokenVersionCache,
   TokenVersions,
 } from '@wamedia/server';
@@ -39,11 +36,7 @@ import { TokenVerifier } from './services/token-verifier.js';
 const API_VERSION = '2.0.0';
 
 runMain('wamedia api', async () => {
-  const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, name: 'api' });
-  await assertRedisReachable(config.redisUrl);
-  const store = createBlobStore(config.storage);
-  await store.ping();
+  const { config, logger, store } = await startService('api');
 
   const connection = redisConnectionOptions(config.redisUrl);
   // While Redis is away, requests must get their 503 at once, not sit in ioredis's offline queue

@@ -9,7 +9,7 @@ import {
   MediaExpiredError,
   MediaTooLargeError,
 } from '@wamedia/shared';
-import { guardedConnector } from './guarded-connector.js';
+import { guardedAgent } from './guarded-connector.js';
 
 /** Options of {@link CdnClient}. */
 export interface CdnClientOptions {
@@ -113,14 +113,11 @@ export class CdnClient {
     this.maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     // Redirects stay off (no redirect interceptor): follow() checks each hop against the allow list
     // by name; the connector checks the address every connection (each hop's included) goes to.
-    this.agent = new Agent({
-      connect: guardedConnector({
-        check: (origin, address, family) => options.allowList.assertAllowedAddress(origin, address, family),
-        timeoutMs: options.connectTimeoutMs,
-        lookup: options.lookup,
-      }),
-      headersTimeout: options.idleTimeoutMs,
-      bodyTimeout: options.idleTimeoutMs,
+    this.agent = guardedAgent({
+      check: (origin, address, family) => options.allowList.assertAllowedAddress(origin, address, family),
+      timeoutMs: options.connectTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      lookup: options.lookup,
     });
   }
 

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { buildConnector } from 'undici';
+import { Agent, buildConnector } from 'undici';
 
 /**
  * Judges one address a connection is about to be opened to.
@@ -67,4 +67,18 @@ function checkedLookup(lookup: LookupFunction, check: AddressCheck, origin: stri
 function originOf({ protocol, host, hostname, port }: buildConnector.Options): string {
   if (host) return `${protocol}//${host}`;
   return new URL(`${protocol}//${isIP(hostname) === 6 ? `[${hostname}]` : hostname}${port ? `:${port}` : ''}`).origin;
+}
+
+/** Options of {@link guardedAgent}. */
+export interface GuardedAgentOptions extends GuardedConnectorOptions {
+  /** Longest silence while reading a response (until its headers, then between body chunks), in ms. */
+  idleTimeoutMs: number;
+}
+
+/**
+ * An undici Agent whose every connection goes through {@link guardedConnector}. It follows no
+ * redirect (there is no redirect interceptor): callers that follow them check each hop themselves.
+ */
+export function guardedAgent({ idleTimeoutMs, ...connector }: GuardedAgentOptions): Agent {
+  return new Agent({ connect: guardedConnector(connector), headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs });
 }

@@ -1,19 +1,16 @@
 import { Redis } from 'ioredis';
 import {
-  assertRedisReachable,
   CallbackPolicy,
-  createBlobStore,
   createJobFollowers,
-  createLogger,
   HostAllowList,
   JobSecrets,
   JobsInFlight,
-  loadConfig,
   MediaIndex,
   onShutdownSignal,
   reconnectDelay,
   redisConnectionOptions,
   runMain,
+  startService,
 } from '@wamedia/server';
 import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
@@ -25,11 +22,7 @@ import { WebhookWorker } from './webhook-worker.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 runMain('wamedia worker', async () => {
-  const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, name: 'worker' });
-  await assertRedisReachable(config.redisUrl);
-  const store = createBlobStore(config.storage);
-  await store.ping();
+  const { config, logger, store } = await startService('worker');
 
   const cdn = new CdnClient({
     baseUrl: config.cdnBaseUrl,

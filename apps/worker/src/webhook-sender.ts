@@ -2,7 +2,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { type CallbackPolicy } from '@wamedia/server';
 import { CallbackNotAllowedError, WEBHOOK_SIGNATURE_HEADER, signWebhook, type WebhookEvent } from '@wamedia/shared';
 import { parseRetryAfter } from './cdn-client.js';
-import { guardedConnector } from './guarded-connector.js';
+import { guardedAgent } from './guarded-connector.js';
 
 /** Options of {@link WebhookSender}. */
 export interface WebhookSenderOptions {
@@ -76,14 +76,11 @@ export class WebhookSender {
   constructor(private readonly options: WebhookSenderOptions) {
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     // Redirects stay off (no redirect interceptor): a 3xx is an answer, not a hop.
-    this.agent = new Agent({
-      // The policy judges every address right before connecting (see guardedConnector).
-      connect: guardedConnector({
-        check: (origin, address, family) => options.policy.assertAllowedAddress(origin, address, family),
-        timeoutMs: options.timeoutMs,
-      }),
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
+    // The policy judges every address right before connecting (see guardedConnector).
+    this.agent = guardedAgent({
+      check: (origin, address, family) => options.policy.assertAllowedAddress(origin, address, family),
+      timeoutMs: options.timeoutMs,
+      idleTimeoutMs: options.timeoutMs,
     });
   }
 

@@ -6,6 +6,7 @@
 export * from './config.js';
 export * from './logger.js';
 export * from './run-main.js';
+export * from './start-service.js';
 export * from './health-checks.js';
 export * from './job-secrets.js';
 export * from './jobs-in-flight.js';

@@ -12,6 +12,7 @@ import {
   decodeJobFailure,
   defaultMimetype,
   mediaLookupKey,
+  parseDownloadJobId,
   type ContentType,
   type DownloadJobData,
   type DownloadRequest,
@@ -100,7 +101,7 @@ export class MediaService {
   }
 
   private async findJob(instanceId: string, jobId: string): Promise<DownloadJob> {
-    const job = /^dl-[0-9a-f]{64}$/.test(jobId) ? await this.deps.jobs.find(jobId, instanceId) : undefined;
+    const job = parseDownloadJobId(jobId) ? await this.deps.jobs.find(jobId, instanceId) : undefined;
     if (!job) throw new JobNotFoundError(jobId);
     return job;
   }

@@ -1,0 +1,27 @@
+import { loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { assertRedisReachable } from './redis/redis-check.js';
+import type { BlobStore } from './storage/blob-store.js';
+import { createBlobStore } from './storage/create-blob-store.js';
+
+/** What every service process starts from. */
+export interface ServiceBasics {
+  config: Config;
+  logger: Logger;
+  /** The blob store, already known to answer. */
+  store: BlobStore;
+}
+
+/**
+ * The first steps of a service process (the API, a worker): the configuration read and checked,
+ * the root logger, Redis known to answer and the blob store opened and known to answer.
+ * @throws ConfigError, QueueUnavailableError or StorageUnavailableError: runMain prints it in one line.
+ */
+export async function startService(name: 'api' | 'worker'): Promise<ServiceBasics> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, name });
+  await assertRedisReachable(config.redisUrl);
+  const store = await createBlobStore(config.storage);
+  await store.ping();
+  return { config, logger, store };
+}
