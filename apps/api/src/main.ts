@@ -32,6 +32,9 @@ import { MediaService } from './services/media-service.js';
 import { RequestRateLimiter } from './services/request-rate-limiter.js';
 import { TokenVerifier } from './services/token-verifier.js';
 
+/** Connections the kernel queues before the API accepts them (Linux caps it at net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 /** The API's version, as the OpenAPI document states it. */
 const API_VERSION = '2.0.0';
 
@@ -124,7 +127,9 @@ runMain('wamedia api', async () => {
   // Node's parser refusals and its Host check answer bare status lines: ours carry the error body.
   const server = createServer({ requireHostHeader: false }, app);
   server.on('clientError', answerClientError);
-  server.listen(config.port, config.host);
+  // Node's default backlog (511) drops the connects of a burst of clients (thousands waiting for
+  // their media at once): they only get in on a retry, seconds later.
+  server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   await once(server, 'listening');
   // The bound port, not the configured one: PORT=0 picks a free port (tests, several APIs per host).
   const { port } = server.address() as AddressInfo;
