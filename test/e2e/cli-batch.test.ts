@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContentType } from '@wamedia/shared';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 import { repoRoot } from '../support/service-process.js';
-import { Stack } from '../support/stack.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'instance-batch';
 /** Each CDN answer waits this long, so 200 downloads take seconds and SIGINT lands partway. */
@@ -44,8 +44,6 @@ interface CliRun {
 }
 
 describe('wamedia batch against the service', () => {
-  let cdn: FakeCdn;
-  let stack: Stack;
   let dir: string;
   let out: string;
   let input: string;
@@ -53,9 +51,9 @@ describe('wamedia batch against the service', () => {
   /** Lines that are not a usable media: the ids they get, by line number. */
   const rejected: string[] = [];
 
+  const suite = useCdnStack({ workers: 2, env: { WORKER_CONCURRENCY: '4' } });
+
   beforeAll(async () => {
-    cdn = await FakeCdn.start();
-    stack = await Stack.start({ cdn, workers: 2, env: { WORKER_CONCURRENCY: '4' } });
     dir = await mkdtemp(path.join(tmpdir(), 'wamedia-cli-batch-'));
     out = path.join(dir, 'out');
     input = path.join(dir, 'media.jsonl');
@@ -63,8 +61,6 @@ describe('wamedia batch against the service', () => {
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    await cdn?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -74,8 +70,8 @@ describe('wamedia batch against the service', () => {
     for (let i = 0; i < 200; i++) {
       const lineNumber = lines.length + 1;
       const shape = shapes[i % shapes.length]!;
-      const media = cdn.publish(randomBytes(1_000 + ((i * 997) % 60_000)), shape.contentType);
-      cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: CDN_DELAY_MS });
+      const media = suite.cdn.publish(randomBytes(1_000 + ((i * 997) % 60_000)), shape.contentType);
+      suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: CDN_DELAY_MS });
       const { id, line } = shape.line(media, i);
       expected.push({ id: id ?? String(lineNumber), media, extension: shape.extension });
       lines.push(JSON.stringify(line));
@@ -94,11 +90,11 @@ describe('wamedia batch against the service', () => {
   }
 
   function wamedia(): { child: ChildProcess; done: Promise<CliRun> } {
-    const args = [input, '--out', out, '--url', stack.baseUrl, '--concurrency', '8', '--poll-interval', '100'];
+    const args = [input, '--out', out, '--url', suite.stack.baseUrl, '--concurrency', '8', '--poll-interval', '100'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'batch', ...args], {
       cwd: repoRoot,
       // The instance comes from the token's claim.
-      env: { ...process.env, WAMEDIA_TOKEN: stack.token(INSTANCE) },
+      env: { ...process.env, WAMEDIA_TOKEN: suite.stack.token(INSTANCE) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -126,7 +122,7 @@ describe('wamedia batch against the service', () => {
     while ((await completed()).length < 20) {
       if (Date.now() > deadline) {
         first.child.kill('SIGKILL');
-        throw new Error(`no progress within 60 s\n${(await first.done).stderr}\n${stack.describe()}`);
+        throw new Error(`no progress within 60 s\n${(await first.done).stderr}\n${suite.stack.describe()}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -167,15 +163,15 @@ describe('wamedia batch against the service', () => {
     expect((await readdir(out)).sort()).toEqual([...expected.map(({ id, extension }) => `${id}.${extension}`), 'manifest.jsonl'].sort());
 
     // The SIGINT and the resubmission cost no second download: the service shared the jobs.
-    const twice = expected.filter(({ media }) => cdn.countMedia(media) !== 1).map(({ id, media }) => `${id}: ${cdn.countMedia(media)}`);
-    expect(twice, stack.describe()).toEqual([]);
+    const twice = expected.filter(({ media }) => suite.cdn.countMedia(media) !== 1).map(({ id, media }) => `${id}: ${suite.cdn.countMedia(media)}`);
+    expect(twice, suite.stack.describe()).toEqual([]);
 
     // 3. Once more: everything is there already; the CDN is not asked again.
-    const before = cdn.count();
+    const before = suite.cdn.count();
     const third = await wamedia().done;
     expect(third.code).toBe(1);
     expect(third.stderr).toMatch(/200\/202 done \(200 skipped\), 2 failed/);
-    expect(cdn.count()).toBe(before);
+    expect(suite.cdn.count()).toBe(before);
     expect(await manifest()).toHaveLength(202);
   });
 
