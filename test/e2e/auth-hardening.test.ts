@@ -8,13 +8,12 @@
  * `plain` with the defaults and ADMIN_TOKEN, `strict` with JWT_ISSUER, JWT_AUDIENCE,
  * JWT_MAX_LIFETIME_SECONDS and a 5 s skew, and `fragile` on a Redis of its own that a test stops.
  */
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApiClient, type ApiResponse } from '../support/api-client.js';
-import { expectError } from '../support/expectations.js';
-import { repoRoot } from '../support/service-process.js';
 import { useCdnStack } from '../support/cdn-stack.js';
+import { runCli as wamedia } from '../support/cli-process.js';
+import { expectError } from '../support/expectations.js';
 import type { Stack } from '../support/stack.js';
 import type { TokenOptions } from '../support/tokens.js';
 
@@ -69,30 +68,11 @@ function hmacSigned(header: Record<string, unknown>, payload: Record<string, unk
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `wamedia <args>` as `pnpm wamedia` does, with a stack's environment (REDIS_URL, REDIS_PREFIX, JWT_*). */
-function wamedia(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: repoRoot, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** `wamedia token <instanceId>` for a stack; fails the test unless it exits 0. */
 async function cliToken(stack: Stack, instanceId: string, ...flags: string[]): Promise<string> {
-  const run = await wamedia(['token', instanceId, ...flags], stack.env);
+  const run = await wamedia(['token', instanceId, ...flags], { env: stack.env });
   expect(run, run.stderr).toMatchObject({ code: 0 });
-  return run.stdout.trim();
+  return run.stdout.toString().trim();
 }
 
 function claimsOf(token: string): Record<string, unknown> {
@@ -192,7 +172,7 @@ describe('JWT_MAX_LIFETIME_SECONDS', () => {
     const { iat, exp } = claimsOf(token) as { iat: number; exp: number };
     expect(exp - iat).toBe(MAX_LIFETIME);
     await expectAccepted(strict.stack, token);
-    const tooLong = await wamedia(['token', INSTANCE, '--expires-in', '1h'], strict.stack.env);
+    const tooLong = await wamedia(['token', INSTANCE, '--expires-in', '1h'], { env: strict.stack.env });
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr.trim().split('\n')).toEqual([expect.stringMatching(/JWT_MAX_LIFETIME_SECONDS/)]);
   });
@@ -254,9 +234,9 @@ describe('revocation: a token version per instance', () => {
     expect(claimsOf(old).ver).toBe(0);
     await expectAccepted(plain.stack, old, instance);
 
-    const run = await wamedia(['revoke', instance], plain.stack.env);
+    const run = await wamedia(['revoke', instance], { env: plain.stack.env });
     expect(run, run.stderr).toMatchObject({ code: 0 });
-    expect(JSON.parse(run.stdout)).toEqual({ instanceId: instance, tokenVersion: 1 });
+    expect(JSON.parse(run.stdout.toString())).toEqual({ instanceId: instance, tokenVersion: 1 });
 
     expectError(await probe(plain.stack, old, instance), 401, /revoked/);
     expectError(await probe(plain.stack, plain.stack.token(instance), instance), 401, /revoked/);
@@ -280,9 +260,9 @@ describe('revocation: a token version per instance', () => {
   it('wamedia token and wamedia revoke say in one line when Redis cannot be reached', async () => {
     const env = { ...plain.stack.env, REDIS_URL: 'redis://127.0.0.1:1' };
     for (const args of [['token', INSTANCE], ['revoke', INSTANCE]]) {
-      const run = await wamedia(args, env);
+      const run = await wamedia(args, { env });
       expect(run.code, run.stderr).toBe(1);
-      expect(run.stdout).toBe('');
+      expect(run.stdout.toString()).toBe('');
       expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(REDIS_URL\)/)]);
     }
   });

@@ -5,17 +5,15 @@
  * run is interrupted with SIGINT partway and started again; every file must come out byte-exact,
  * the manifest complete, and no media fetched twice from the CDN.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContentType } from '@wamedia/shared';
-import { type PublishedMedia } from '../support/fake-cdn.js';
-import { repoRoot } from '../support/service-process.js';
 import { useCdnStack } from '../support/cdn-stack.js';
+import { readManifest, startCli, type ManifestEntry } from '../support/cli-process.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 
 const INSTANCE = 'instance-batch';
 /** Each CDN answer waits this long, so 200 downloads take seconds and SIGINT lands partway. */
@@ -26,21 +24,6 @@ interface Expected {
   id: string;
   media: PublishedMedia;
   extension: string;
-}
-
-interface ManifestEntry {
-  id: string;
-  status: string;
-  line?: number;
-  sha256?: string;
-  size?: number;
-  path?: string;
-  error?: { message: string[]; error: string; statusCode?: number };
-}
-
-interface CliRun {
-  code: number | null;
-  stderr: string;
 }
 
 describe('wamedia batch against the service', () => {
@@ -89,31 +72,13 @@ describe('wamedia batch against the service', () => {
     return `${lines.join('\n')}\n`;
   }
 
-  function wamedia(): { child: ChildProcess; done: Promise<CliRun> } {
-    const args = [input, '--out', out, '--url', suite.stack.baseUrl, '--concurrency', '8', '--poll-interval', '100'];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'batch', ...args], {
-      cwd: repoRoot,
-      // The instance comes from the token's claim.
-      env: { ...process.env, WAMEDIA_TOKEN: suite.stack.token(INSTANCE) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const done = new Promise<CliRun>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stderr }));
-    });
-    return { child, done };
+  function wamedia() {
+    const args = ['batch', input, '--out', out, '--url', suite.stack.baseUrl, '--concurrency', '8', '--poll-interval', '100'];
+    // The instance comes from the token's claim.
+    return startCli(args, { env: { ...process.env, WAMEDIA_TOKEN: suite.stack.token(INSTANCE) } });
   }
 
-  async function manifest(): Promise<ManifestEntry[]> {
-    const file = path.join(out, 'manifest.jsonl');
-    if (!existsSync(file)) return [];
-    const text = await readFile(file, 'utf8');
-    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as ManifestEntry);
-  }
-
-  const completed = async () => (await manifest()).filter((entry) => entry.status === 'completed');
+  const completed = async () => (await readManifest(out)).filter((entry) => entry.status === 'completed');
 
   it('downloads 200 media, stops cleanly on SIGINT, resumes, and fetches each media from the CDN once', { timeout: 180_000 }, async () => {
     // 1. Interrupted once a few files are saved.
@@ -142,7 +107,7 @@ describe('wamedia batch against the service', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`200/202 done \\(${saved.length} skipped\\), 2 failed`));
 
-    const entries = await manifest();
+    const entries = await readManifest(out);
     expect(entries).toHaveLength(202);
     const byId = new Map(entries.map((entry) => [entry.id, entry]));
     expect(byId.size).toBe(202);
@@ -172,7 +137,7 @@ describe('wamedia batch against the service', () => {
     expect(third.code).toBe(1);
     expect(third.stderr).toMatch(/200\/202 done \(200 skipped\), 2 failed/);
     expect(suite.cdn.count()).toBe(before);
-    expect(await manifest()).toHaveLength(202);
+    expect(await readManifest(out)).toHaveLength(202);
   });
 
   /** Each completed entry's file is there, byte-exact. */
