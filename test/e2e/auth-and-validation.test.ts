@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { downloadBody, type CallOptions } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'instance-a';
 const MAX_WAIT_MS = 30_000;

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BatchStatus } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'batch-owner';
 const OTHER_INSTANCE = 'someone-else';

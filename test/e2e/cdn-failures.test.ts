@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mediaLookupKey, type ContentType } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { FakeCdn } from '../support/fake-cdn.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'instance-a';
 const MAX_MEDIA_BYTES = 256 * 1024;

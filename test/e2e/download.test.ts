@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContentType } from '@wamedia/shared';
 import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
 import { RedisClient } from '../support/redis-client.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'instance-a';
 const OTHER_INSTANCE = 'instance-b';

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { BatchStatus } from '@wamedia/shared';
 import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const MAX_JOBS_IN_FLIGHT = 3;
 const REQUESTS_PER_MINUTE = 40;

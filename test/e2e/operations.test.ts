@@ -14,11 +14,11 @@ import { STATUS_CODES } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { contentTypes, type ContentType } from '@wamedia/shared';
 import { ApiClient, downloadBody, eventually, type ApiResponse, type ErrorBody } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
 import { Metrics } from '../support/prometheus.js';
 import type { LogLine, ServiceProcess } from '../support/service-process.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'instance-ops';
 const OTHER_INSTANCE = 'instance-other';

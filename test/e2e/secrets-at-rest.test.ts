@@ -10,10 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BatchStatus } from '@wamedia/shared';
 import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
 import type { ServiceProcess } from '../support/service-process.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'tenant-secrets';
 const SEALED = /^v1\.[0-9a-f]{8}\.[A-Za-z0-9_-]+$/;

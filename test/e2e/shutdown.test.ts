@@ -10,11 +10,12 @@ import { readdir, readFile, readlink, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes } from '../support/expectations.js';
 import { jobIdOf, jobPath, jobReaches } from '../support/jobs.js';
+import { waitingRequests } from '../support/prometheus.js';
 import { BodyReader, connectionOutcome, rawRequest, type RawExchange } from '../support/raw-http.js';
 import type { ServiceProcess } from '../support/service-process.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 
 const INSTANCE = 'instance-a';
 const KiB = 1024;
@@ -48,14 +49,6 @@ function rawDownload(body: DownloadBody, timeoutMs: number): RawExchange {
   });
 }
 
-/** The API's wamedia_waiting_requests gauge. */
-async function waitingRequests(): Promise<number> {
-  const text = (await suite.api.get('/metrics', INSTANCE)).body.toString('utf8');
-  const match = /^wamedia_waiting_requests (\d+)$/m.exec(text);
-  if (!match) throw new Error('no wamedia_waiting_requests in /metrics');
-  return Number(match[1]);
-}
-
 /** Files of the fs store under `folder` (tmp, sha256, records), relative to the store. */
 async function storeFiles(folder: string): Promise<string[]> {
   return (await suite.stack.storedFiles()).filter((file) => file.startsWith(`${folder}/`) && !file.endsWith('.ping'));
@@ -77,7 +70,7 @@ describe('SIGTERM to the API', () => {
     const apiUrl = suite.stack.baseUrl;
 
     const waiting = suite.api.download(INSTANCE, downloadBody(slow, { omit: ['url'] }), { timeout: 60_000 });
-    await eventually(async () => ((await waitingRequests()) === 1 ? true : undefined), { what: 'one waiting request' });
+    await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 1 ? true : undefined), { what: 'one waiting request' });
     // A reads at 24 MiB/s: done about 1.2 s after the signal. B reads 1 MiB, then stalls.
     const a = new BodyReader(await rawDownload(downloadBody(large), 0).response, 24 * MiB);
     const b = new BodyReader(await rawDownload(downloadBody(large), 0).response, 8 * MiB);
@@ -230,12 +223,12 @@ describe('clients that go away', () => {
     await soleWorker();
     const media = suite.cdn.publish(randomBytes(64 * KiB), 'image');
     suite.cdn.enqueue(media.directPathname, { kind: 'serve', bodyDelayMs: 1_500 });
-    expect(await waitingRequests()).toBe(0);
+    expect(await waitingRequests(suite.stack.baseUrl)).toBe(0);
     const exchange = rawDownload(downloadBody(media, { omit: ['url'] }), 60_000);
-    await eventually(async () => ((await waitingRequests()) === 1 ? true : undefined), { what: 'one waiting request' });
+    await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 1 ? true : undefined), { what: 'one waiting request' });
 
     exchange.request.destroy();
-    await eventually(async () => ((await waitingRequests()) === 0 ? true : undefined), {
+    await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 0 ? true : undefined), {
       timeoutMs: 1_000,
       what: 'no waiting request',
     });

@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhook, type BatchStatus, type WebhookEvent } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
-import { expectError } from '../support/expectations.js';
 import { useCdnStack } from '../support/cdn-stack.js';
+import { expectError } from '../support/expectations.js';
 
 const INSTANCE = 'hooked';
 const SECRET = 'webhook-secret-for-the-e2e-test';

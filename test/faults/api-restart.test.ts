@@ -12,11 +12,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
 import { jobIdOf, jobPath, jobReaches } from '../support/jobs.js';
+import { waitingRequests } from '../support/prometheus.js';
 import { connectionOutcome, rawRequest, type RawExchange } from '../support/raw-http.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 import { expectSoundStore } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-api';
@@ -36,18 +37,12 @@ function waitingDownload(body: DownloadBody): RawExchange {
   });
 }
 
-/** The API's wamedia_waiting_requests gauge. */
-async function waitingRequests(): Promise<number> {
-  const text = (await suite.api.call('GET', '/metrics', {})).body.toString('utf8');
-  return Number(/^wamedia_waiting_requests (\d+)$/m.exec(text)?.[1] ?? NaN);
-}
-
 /** Three media the CDN answers late, and a client waiting for each; resolves once all three wait. */
 async function clientsWaiting(): Promise<{ media: PublishedMedia[]; exchanges: RawExchange[] }> {
   const media = Array.from({ length: CLIENTS }, (_, i) => suite.cdn.publish(randomBytes((100 + i) * KiB), 'audio'));
   for (const m of media) suite.cdn.enqueue(m.directPathname, { kind: 'serve', headerDelayMs: CDN_DELAY_MS });
   const exchanges = media.map((m) => waitingDownload(downloadBody(m, { omit: ['url'] })));
-  await eventually(async () => ((await waitingRequests()) === CLIENTS ? true : undefined), { what: `${CLIENTS} waiting requests` });
+  await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === CLIENTS ? true : undefined), { what: `${CLIENTS} waiting requests` });
   return { media, exchanges };
 }
 

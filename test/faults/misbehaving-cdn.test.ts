@@ -12,9 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type CdnResponder, type PublishedMedia } from '../support/fake-cdn.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 import { expectSoundStore } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-cdn';

@@ -12,10 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
 import { jobIdOf, jobPath, jobReaches, workerUrl } from '../support/jobs.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 import { expectSoundStore } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-redis';

@@ -11,11 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jobIdOf } from '../support/jobs.js';
 import { downloadBody, eventually } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
+import { jobIdOf } from '../support/jobs.js';
 import { BodyReader, rawRequest } from '../support/raw-http.js';
 import type { ServiceProcess } from '../support/service-process.js';
-import { useCdnStack } from '../support/cdn-stack.js';
 import { expectSoundStore, runStaleTempSweep } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-kill';
