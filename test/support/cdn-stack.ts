@@ -21,8 +21,6 @@ export interface CdnStackOptions extends Omit<StackOptions, 'cdn' | 'redisUrl' |
   privateRedis?: true | RedisServerOptions;
   /** Point the stack at the CDN of another handle (started and closed by it) instead of one of its own. */
   cdnOf?: CdnStack;
-  /** The address the CDN listens on (default 127.0.0.1). */
-  cdnHost?: string;
 }
 
 /** What useCdnStack started; each getter throws until the suite's beforeAll has run. */
@@ -36,8 +34,8 @@ export interface CdnStack {
 
 /**
  * Registers a beforeAll that starts a fake CDN (unless `cdnOf`), a private Redis (with
- * `privateRedis`) and a stack pointed at both, and an afterAll that stops them again (after the
- * suite's own afterAll hooks, which run in reverse order of registration).
+ * `privateRedis`) and a stack pointed at both, and an afterAll that stops them again. Hooks the
+ * suite registers after this call run inside that window: vitest runs afterAll hooks in reverse.
  */
 export function useCdnStack(options: CdnStackOptions = {}): CdnStack {
   let cdn: FakeCdn | undefined;
@@ -47,10 +45,10 @@ export function useCdnStack(options: CdnStackOptions = {}): CdnStack {
   let api: ApiClient | undefined;
 
   beforeAll(async () => {
-    const { privateRedis, cdnOf, cdnHost, env, ...stackOptions } = options;
+    const { privateRedis, cdnOf, env, ...stackOptions } = options;
     if (cdnOf) cdn = cdnOf.cdn;
     else {
-      cdn = await FakeCdn.start(cdnHost);
+      cdn = await FakeCdn.start();
       ownsCdn = true;
     }
     if (privateRedis) redis = await RedisServer.start(privateRedis === true ? {} : privateRedis);
