@@ -3,31 +3,22 @@
  * queries that do not validate (400), all in the error shape of the contract.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, downloadBody, type CallOptions } from '../support/api-client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { downloadBody, type CallOptions } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
-import { Stack } from '../support/stack.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 
 const INSTANCE = 'instance-a';
 const MAX_WAIT_MS = 30_000;
 
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
 /** A media the CDN really serves: a request that gets through everything would download it. */
 let media: PublishedMedia;
 
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({ cdn, env: { MAX_WAIT_MS: String(MAX_WAIT_MS) } });
-  api = new ApiClient(stack);
-  media = cdn.publish(randomBytes(2_000), 'document');
-});
+const suite = useCdnStack({ env: { MAX_WAIT_MS: String(MAX_WAIT_MS) } });
 
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
+beforeAll(() => {
+  media = suite.cdn.publish(randomBytes(2_000), 'document');
 });
 
 describe('authentication', () => {
@@ -35,37 +26,37 @@ describe('authentication', () => {
     ['no Authorization header', () => ({ token: null }), 401, /missing bearer token/],
     ['a Basic Authorization header', () => ({ authorization: 'Basic dXNlcjpwYXNz' }), 401, /missing bearer token/],
     ['a garbage token', () => ({ token: 'not-a-jwt' }), 401, /invalid/],
-    ['a token signed with another secret', () => ({ token: stack.token(INSTANCE, { secret: 'another-secret-of-32-characters!' }) }), 401, /invalid/],
-    ['an expired token', () => ({ token: stack.token(INSTANCE, { expiresInSeconds: -60 }) }), 401, /expired/],
-    ['an unsigned token (alg none)', () => ({ token: stack.token(INSTANCE, { alg: 'none' }) }), 401, /invalid/],
-    ['a token with another HMAC algorithm (HS384)', () => ({ token: stack.token(INSTANCE, { alg: 'HS384' }) }), 401, /invalid/],
-    ['a token without an instanceId claim', () => ({ token: stack.token(INSTANCE, { claims: { instanceId: undefined } }) }), 401, /instanceId/],
-    ['a token of another instance', () => ({ token: stack.token('instance-b') }), 403, /another instance/],
+    ['a token signed with another secret', () => ({ token: suite.stack.token(INSTANCE, { secret: 'another-secret-of-32-characters!' }) }), 401, /invalid/],
+    ['an expired token', () => ({ token: suite.stack.token(INSTANCE, { expiresInSeconds: -60 }) }), 401, /expired/],
+    ['an unsigned token (alg none)', () => ({ token: suite.stack.token(INSTANCE, { alg: 'none' }) }), 401, /invalid/],
+    ['a token with another HMAC algorithm (HS384)', () => ({ token: suite.stack.token(INSTANCE, { alg: 'HS384' }) }), 401, /invalid/],
+    ['a token without an instanceId claim', () => ({ token: suite.stack.token(INSTANCE, { claims: { instanceId: undefined } }) }), 401, /instanceId/],
+    ['a token of another instance', () => ({ token: suite.stack.token('instance-b') }), 403, /another instance/],
   ];
 
   it.each(cases)('refuses %s on directly-download', async (_, options, status, message) => {
-    const before = cdn.count();
-    const response = await api.download(INSTANCE, downloadBody(media), options());
+    const before = suite.cdn.count();
+    const response = await suite.api.download(INSTANCE, downloadBody(media), options());
     expectError(response, status, message);
-    expect(cdn.count()).toBe(before);
+    expect(suite.cdn.count()).toBe(before);
   });
 
   it.each(cases)('refuses %s on the job routes', async (_, options, status, message) => {
     const jobs = `/api/v2/instance/${INSTANCE}/media/jobs/dl-${'a'.repeat(64)}`;
-    expectError(await api.get(jobs, INSTANCE, options()), status, message);
-    expectError(await api.get(`${jobs}/content`, INSTANCE, options()), status, message);
+    expectError(await suite.api.get(jobs, INSTANCE, options()), status, message);
+    expectError(await suite.api.get(`${jobs}/content`, INSTANCE, options()), status, message);
   });
 
   it('accepts a valid token with an exp in the future', async () => {
-    const response = await api.download(INSTANCE, downloadBody(media), { token: stack.token(INSTANCE, { expiresInSeconds: 300 }) });
+    const response = await suite.api.download(INSTANCE, downloadBody(media), { token: suite.stack.token(INSTANCE, { expiresInSeconds: 300 }) });
     expectBytes(response, media.sha256, media.fileLength);
   });
 });
 
 describe('validation', () => {
   it('answers the seed\'s example body with 400 and a helpful message per problem', async () => {
-    const before = cdn.count();
-    const response = await api.download(INSTANCE, {
+    const before = suite.cdn.count();
+    const response = await suite.api.download(INSTANCE, {
       contentType: 'document | image | video | audio | sticker',
       content: {},
     });
@@ -76,7 +67,7 @@ describe('validation', () => {
     // The content: the key is missing, and so is any reference to fetch.
     expect(message).toContainEqual(expect.stringMatching(/^content\.mediaKey: is required/));
     expect(message).toContainEqual(expect.stringMatching(/^content: must have a url or a directPath/));
-    expect(cdn.count()).toBe(before);
+    expect(suite.cdn.count()).toBe(before);
   });
 
   it.each([
@@ -84,11 +75,11 @@ describe('validation', () => {
     ['a JSON array', '[]', /body: must be a JSON object/],
     ['a JSON string', '"image"', /body/],
   ])('answers %s with 400', async (_, body, message) => {
-    expectError(await api.download(INSTANCE, body), 400, message);
+    expectError(await suite.api.download(INSTANCE, body), 400, message);
   });
 
   it('answers a body sent without a JSON Content-Type with 400', async () => {
-    const response = await api.call('POST', `/api/v2/instance/${INSTANCE}/media/directly-download`, {
+    const response = await suite.api.call('POST', `/api/v2/instance/${INSTANCE}/media/directly-download`, {
       instanceId: INSTANCE,
       body: JSON.stringify(downloadBody(media)),
       headers: { 'content-type': 'text/plain' },
@@ -105,7 +96,7 @@ describe('validation', () => {
     ['a url that is not http(s)', { url: 'ftp://mmg.whatsapp.net/x.enc' }, /^content\.url: must be an http\(s\) URL/],
     ['a mimetype that is not type/subtype', { mimetype: 'pdf' }, /^content\.mimetype: must look like type\/subtype/],
   ])('answers %s with 400 naming the field', async (_, content, message) => {
-    const response = await api.download(INSTANCE, downloadBody(media, { content }));
+    const response = await suite.api.download(INSTANCE, downloadBody(media, { content }));
     expectError(response, 400, message);
   });
 
@@ -115,18 +106,18 @@ describe('validation', () => {
     ['1.5', /timeout: must be a whole number of milliseconds/],
     [String(MAX_WAIT_MS + 1), new RegExp(`timeout: must be at most ${MAX_WAIT_MS} ms`)],
   ])('answers timeout=%s with 400', async (timeout, message) => {
-    const before = cdn.count();
-    expectError(await api.download(INSTANCE, downloadBody(media), { timeout }), 400, message);
-    expect(cdn.count()).toBe(before);
+    const before = suite.cdn.count();
+    expectError(await suite.api.download(INSTANCE, downloadBody(media), { timeout }), 400, message);
+    expect(suite.cdn.count()).toBe(before);
   });
 
   it('answers an unknown job with 404', async () => {
     const jobs = `/api/v2/instance/${INSTANCE}/media/jobs`;
-    expectError(await api.get(`${jobs}/dl-${'0'.repeat(64)}`, INSTANCE), 404, /not found/);
-    expectError(await api.get(`${jobs}/not-a-job-id/content`, INSTANCE), 404, /not found/);
+    expectError(await suite.api.get(`${jobs}/dl-${'0'.repeat(64)}`, INSTANCE), 404, /not found/);
+    expectError(await suite.api.get(`${jobs}/not-a-job-id/content`, INSTANCE), 404, /not found/);
   });
 
   it('answers an unknown route with 404 in the error shape', async () => {
-    expectError(await api.get('/api/v2/nothing-here', INSTANCE), 404, /Cannot GET \/api\/v2\/nothing-here/);
+    expectError(await suite.api.get('/api/v2/nothing-here', INSTANCE), 404, /Cannot GET \/api\/v2\/nothing-here/);
   });
 });

@@ -4,39 +4,27 @@
  * batch still runs.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BatchStatus } from '@wamedia/shared';
-import { ApiClient, downloadBody, eventually } from '../support/api-client.js';
+import { downloadBody, eventually } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, corrupt, type PublishedMedia } from '../support/fake-cdn.js';
-import { Stack } from '../support/stack.js';
+import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
 
 const INSTANCE = 'batch-owner';
 const OTHER_INSTANCE = 'someone-else';
 
 describe('POST .../media/batch', () => {
-  let cdn: FakeCdn;
-  let stack: Stack;
-  let api: ApiClient;
 
-  beforeAll(async () => {
-    cdn = await FakeCdn.start();
-    stack = await Stack.start({ cdn, workers: 2, env: { WORKER_CONCURRENCY: '4' } });
-    api = new ApiClient(stack);
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await cdn?.close();
-  });
+  const suite = useCdnStack({ workers: 2, env: { WORKER_CONCURRENCY: '4' } });
 
   const submit = (body: unknown, instanceId = INSTANCE) =>
-    api.call('POST', `/api/v2/instance/${instanceId}/media/batch`, { instanceId, body: JSON.stringify(body) });
+    suite.api.call('POST', `/api/v2/instance/${instanceId}/media/batch`, { instanceId, body: JSON.stringify(body) });
 
   async function waitUntilDone(batchId: string): Promise<BatchStatus> {
     return eventually(
       async () => {
-        const status = (await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batchId}?limit=1000`, INSTANCE)).json<BatchStatus>();
+        const status = (await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batchId}?limit=1000`, INSTANCE)).json<BatchStatus>();
         return status.done ? status : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 200, what: 'the batch finishing' },
@@ -67,24 +55,24 @@ describe('POST .../media/batch', () => {
       // Slow enough that the batch is still running when the synchronous client asks.
       const drip = { kind: 'serve', chunkSize: 256, chunkIntervalMs: 5 } as const;
       for (let i = 0; i < 400; i++) {
-        const media = cdn.publish(randomBytes(1_000 + i), 'image');
-        cdn.setBehaviour(media.directPathname, drip);
+        const media = suite.cdn.publish(randomBytes(1_000 + i), 'image');
+        suite.cdn.setBehaviour(media.directPathname, drip);
         add(`valid-${i}`, downloadBody(media), { status: 'completed', media });
       }
       for (let i = 0; i < 10; i++) {
-        const media = cdn.publish(randomBytes(2_000 + i), 'document');
+        const media = suite.cdn.publish(randomBytes(2_000 + i), 'document');
         shared.push(media);
         for (let copy = 0; copy < 3; copy++) add(`dup-${i}-${copy}`, downloadBody(media), { status: 'completed', media });
       }
       for (let i = 0; i < 30; i++) {
-        const media = cdn.publish(randomBytes(500), 'audio');
-        cdn.setBehaviour(media.directPathname, { kind: 'status', status: 410 });
-        cdn.setBehaviour(media.urlPathname, { kind: 'status', status: 404 });
+        const media = suite.cdn.publish(randomBytes(500), 'audio');
+        suite.cdn.setBehaviour(media.directPathname, { kind: 'status', status: 410 });
+        suite.cdn.setBehaviour(media.urlPathname, { kind: 'status', status: 404 });
         add(`expired-${i}`, downloadBody(media), { status: 'failed', statusCode: 404 });
       }
       for (let i = 0; i < 20; i++) {
-        const media = cdn.publish(randomBytes(700), 'video');
-        cdn.setBehaviour(media.directPathname, { kind: 'serve', body: corrupt(media.enc) });
+        const media = suite.cdn.publish(randomBytes(700), 'video');
+        suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', body: corrupt(media.enc) });
         add(`corrupt-${i}`, downloadBody(media, { omit: ['fileEncSha256'] }), { status: 'failed', statusCode: 422 });
       }
       for (let i = 0; i < 20; i++) {
@@ -93,10 +81,10 @@ describe('POST .../media/batch', () => {
       }
       expect(items).toHaveLength(500);
 
-      syncMedia = cdn.publish(randomBytes(4_000), 'image');
+      syncMedia = suite.cdn.publish(randomBytes(4_000), 'image');
       accepted = (await submit({ items })).json<BatchStatus>();
-      const sync = await api.download(INSTANCE, downloadBody(syncMedia), { timeout: 30_000 });
-      const afterSync = (await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${accepted.batchId}`, INSTANCE)).json<BatchStatus>();
+      const sync = await suite.api.download(INSTANCE, downloadBody(syncMedia), { timeout: 30_000 });
+      const afterSync = (await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${accepted.batchId}`, INSTANCE)).json<BatchStatus>();
       synchronous = { status: sync.status, sha256: sync.sha256(), answeredBeforeBatchDone: !afterSync.done };
       finished = await waitUntilDone(accepted.batchId);
     }, 120_000);
@@ -124,7 +112,7 @@ describe('POST .../media/batch', () => {
     });
 
     it('downloads a media listed several times once', () => {
-      for (const media of shared) expect(cdn.countMedia(media)).toBe(1);
+      for (const media of shared) expect(suite.cdn.countMedia(media)).toBe(1);
     });
 
     it('answers a synchronous request made during the batch before the batch is done', () => {
@@ -135,16 +123,16 @@ describe('POST .../media/batch', () => {
 
     it('serves each completed item through its content URL, and the failure of a failed one', async () => {
       const completed = finished.items.find((item) => item.id === 'dup-3-1')!;
-      expectBytes(await api.get(completed.contentUrl!, INSTANCE), shared[3]!.sha256, shared[3]!.plaintext.length);
-      const expired = await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}/items/expired-0/content`, INSTANCE);
+      expectBytes(await suite.api.get(completed.contentUrl!, INSTANCE), shared[3]!.sha256, shared[3]!.plaintext.length);
+      const expired = await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}/items/expired-0/content`, INSTANCE);
       expectError(expired, 404, /re-upload/i);
-      const corrupted = await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}/items/corrupt-0/content`, INSTANCE);
+      const corrupted = await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}/items/corrupt-0/content`, INSTANCE);
       expectError(corrupted, 422, /integrity/i);
     });
 
     it('pages through its items in submission order', async () => {
-      const first = (await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}?limit=200`, INSTANCE)).json<BatchStatus>();
-      const second = (await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}?offset=200&limit=300`, INSTANCE)).json<BatchStatus>();
+      const first = (await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}?limit=200`, INSTANCE)).json<BatchStatus>();
+      const second = (await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${finished.batchId}?offset=200&limit=300`, INSTANCE)).json<BatchStatus>();
       expect(first.items).toHaveLength(200);
       expect(first.nextOffset).toBe(200);
       expect(second.items).toHaveLength(300);
@@ -154,34 +142,34 @@ describe('POST .../media/batch', () => {
 
     it('is visible to its own instance only', async () => {
       const path = `/api/v2/instance/${OTHER_INSTANCE}/media/batch/${finished.batchId}`;
-      expectError(await api.get(path, OTHER_INSTANCE), 404);
-      expectError(await api.get(`${path}/items/valid-0/content`, OTHER_INSTANCE), 404);
+      expectError(await suite.api.get(path, OTHER_INSTANCE), 404);
+      expectError(await suite.api.get(`${path}/items/valid-0/content`, OTHER_INSTANCE), 404);
     });
   });
 
   it('lifts a batch item a waiting client asks for ahead of the rest of the batch', async () => {
     const drip = { kind: 'serve', chunkSize: 256, chunkIntervalMs: 5 } as const;
-    const medias = Array.from({ length: 200 }, (_, i) => cdn.publish(randomBytes(1_500 + i), 'image'));
-    for (const media of medias) cdn.setBehaviour(media.directPathname, drip);
+    const medias = Array.from({ length: 200 }, (_, i) => suite.cdn.publish(randomBytes(1_500 + i), 'image'));
+    for (const media of medias) suite.cdn.setBehaviour(media.directPathname, drip);
     const batch = (await submit({ items: medias.map((media, i) => ({ id: `queued-${i}`, ...downloadBody(media) })) })).json<BatchStatus>();
     const last = medias.at(-1)!;
-    const sync = await api.download(INSTANCE, downloadBody(last), { timeout: 30_000 });
-    const status = (await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batch.batchId}`, INSTANCE)).json<BatchStatus>();
+    const sync = await suite.api.download(INSTANCE, downloadBody(last), { timeout: 30_000 });
+    const status = (await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batch.batchId}`, INSTANCE)).json<BatchStatus>();
     expectBytes(sync, last.sha256, last.plaintext.length);
     // Without the lift, the last item of a FIFO batch would come last.
     expect(status.counts.pending).toBeGreaterThan(50);
-    expect(cdn.countMedia(last)).toBe(1);
+    expect(suite.cdn.countMedia(last)).toBe(1);
     await waitUntilDone(batch.batchId);
   }, 60_000);
 
   it('completes an item already stored at once, with no CDN request', async () => {
-    const media = cdn.publish(randomBytes(3_000), 'image');
-    expectBytes(await api.download(INSTANCE, downloadBody(media)), media.sha256, 3_000);
-    cdn.resetLog();
+    const media = suite.cdn.publish(randomBytes(3_000), 'image');
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(media)), media.sha256, 3_000);
+    suite.cdn.resetLog();
     const status = (await submit({ items: [{ id: 'cached', ...downloadBody(media) }] })).json<BatchStatus>();
     expect(status.done).toBe(true);
     expect(status.items[0]).toMatchObject({ id: 'cached', status: 'completed', result: { sha256: media.sha256 } });
-    expect(cdn.count()).toBe(0);
+    expect(suite.cdn.count()).toBe(0);
   });
 
   it.each([
@@ -191,7 +179,7 @@ describe('POST .../media/batch', () => {
     ['too many items', { items: Array.from({ length: 1001 }, () => ({})) }],
     ['a callbackUrl while webhooks are off', { items: [{}], callbackUrl: 'https://example.com/hook' }],
   ])('refuses a batch with %s: 400', async (_, body) => {
-    const response = await api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, {
+    const response = await suite.api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, {
       instanceId: INSTANCE,
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
@@ -199,8 +187,8 @@ describe('POST .../media/batch', () => {
   });
 
   it('refuses another instance token: 403', async () => {
-    const response = await api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, {
-      token: stack.token(OTHER_INSTANCE),
+    const response = await suite.api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, {
+      token: suite.stack.token(OTHER_INSTANCE),
       body: JSON.stringify({ items: [{}] }),
     });
     expectError(response, 403);

@@ -5,17 +5,15 @@
  * run is interrupted with SIGINT partway and started again; every file must come out byte-exact,
  * the manifest complete, and no media fetched twice from the CDN.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContentType } from '@wamedia/shared';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
-import { repoRoot } from '../support/service-process.js';
-import { Stack } from '../support/stack.js';
+import { useCdnStack } from '../support/cdn-stack.js';
+import { readManifest, startCli, type ManifestEntry } from '../support/cli-process.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 
 const INSTANCE = 'instance-batch';
 /** Each CDN answer waits this long, so 200 downloads take seconds and SIGINT lands partway. */
@@ -28,24 +26,7 @@ interface Expected {
   extension: string;
 }
 
-interface ManifestEntry {
-  id: string;
-  status: string;
-  line?: number;
-  sha256?: string;
-  size?: number;
-  path?: string;
-  error?: { message: string[]; error: string; statusCode?: number };
-}
-
-interface CliRun {
-  code: number | null;
-  stderr: string;
-}
-
 describe('wamedia batch against the service', () => {
-  let cdn: FakeCdn;
-  let stack: Stack;
   let dir: string;
   let out: string;
   let input: string;
@@ -53,9 +34,9 @@ describe('wamedia batch against the service', () => {
   /** Lines that are not a usable media: the ids they get, by line number. */
   const rejected: string[] = [];
 
+  const suite = useCdnStack({ workers: 2, env: { WORKER_CONCURRENCY: '4' } });
+
   beforeAll(async () => {
-    cdn = await FakeCdn.start();
-    stack = await Stack.start({ cdn, workers: 2, env: { WORKER_CONCURRENCY: '4' } });
     dir = await mkdtemp(path.join(tmpdir(), 'wamedia-cli-batch-'));
     out = path.join(dir, 'out');
     input = path.join(dir, 'media.jsonl');
@@ -63,8 +44,6 @@ describe('wamedia batch against the service', () => {
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    await cdn?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -74,8 +53,8 @@ describe('wamedia batch against the service', () => {
     for (let i = 0; i < 200; i++) {
       const lineNumber = lines.length + 1;
       const shape = shapes[i % shapes.length]!;
-      const media = cdn.publish(randomBytes(1_000 + ((i * 997) % 60_000)), shape.contentType);
-      cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: CDN_DELAY_MS });
+      const media = suite.cdn.publish(randomBytes(1_000 + ((i * 997) % 60_000)), shape.contentType);
+      suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: CDN_DELAY_MS });
       const { id, line } = shape.line(media, i);
       expected.push({ id: id ?? String(lineNumber), media, extension: shape.extension });
       lines.push(JSON.stringify(line));
@@ -93,31 +72,13 @@ describe('wamedia batch against the service', () => {
     return `${lines.join('\n')}\n`;
   }
 
-  function wamedia(): { child: ChildProcess; done: Promise<CliRun> } {
-    const args = [input, '--out', out, '--url', stack.baseUrl, '--concurrency', '8', '--poll-interval', '100'];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'batch', ...args], {
-      cwd: repoRoot,
-      // The instance comes from the token's claim.
-      env: { ...process.env, WAMEDIA_TOKEN: stack.token(INSTANCE) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const done = new Promise<CliRun>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stderr }));
-    });
-    return { child, done };
+  function wamedia() {
+    const args = ['batch', input, '--out', out, '--url', suite.stack.baseUrl, '--concurrency', '8', '--poll-interval', '100'];
+    // The instance comes from the token's claim.
+    return startCli(args, { env: { ...process.env, WAMEDIA_TOKEN: suite.stack.token(INSTANCE) } });
   }
 
-  async function manifest(): Promise<ManifestEntry[]> {
-    const file = path.join(out, 'manifest.jsonl');
-    if (!existsSync(file)) return [];
-    const text = await readFile(file, 'utf8');
-    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as ManifestEntry);
-  }
-
-  const completed = async () => (await manifest()).filter((entry) => entry.status === 'completed');
+  const completed = async () => (await readManifest(out)).filter((entry) => entry.status === 'completed');
 
   it('downloads 200 media, stops cleanly on SIGINT, resumes, and fetches each media from the CDN once', { timeout: 180_000 }, async () => {
     // 1. Interrupted once a few files are saved.
@@ -126,7 +87,7 @@ describe('wamedia batch against the service', () => {
     while ((await completed()).length < 20) {
       if (Date.now() > deadline) {
         first.child.kill('SIGKILL');
-        throw new Error(`no progress within 60 s\n${(await first.done).stderr}\n${stack.describe()}`);
+        throw new Error(`no progress within 60 s\n${(await first.done).stderr}\n${suite.stack.describe()}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -146,7 +107,7 @@ describe('wamedia batch against the service', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`200/202 done \\(${saved.length} skipped\\), 2 failed`));
 
-    const entries = await manifest();
+    const entries = await readManifest(out);
     expect(entries).toHaveLength(202);
     const byId = new Map(entries.map((entry) => [entry.id, entry]));
     expect(byId.size).toBe(202);
@@ -167,16 +128,16 @@ describe('wamedia batch against the service', () => {
     expect((await readdir(out)).sort()).toEqual([...expected.map(({ id, extension }) => `${id}.${extension}`), 'manifest.jsonl'].sort());
 
     // The SIGINT and the resubmission cost no second download: the service shared the jobs.
-    const twice = expected.filter(({ media }) => cdn.countMedia(media) !== 1).map(({ id, media }) => `${id}: ${cdn.countMedia(media)}`);
-    expect(twice, stack.describe()).toEqual([]);
+    const twice = expected.filter(({ media }) => suite.cdn.countMedia(media) !== 1).map(({ id, media }) => `${id}: ${suite.cdn.countMedia(media)}`);
+    expect(twice, suite.stack.describe()).toEqual([]);
 
     // 3. Once more: everything is there already; the CDN is not asked again.
-    const before = cdn.count();
+    const before = suite.cdn.count();
     const third = await wamedia().done;
     expect(third.code).toBe(1);
     expect(third.stderr).toMatch(/200\/202 done \(200 skipped\), 2 failed/);
-    expect(cdn.count()).toBe(before);
-    expect(await manifest()).toHaveLength(202);
+    expect(suite.cdn.count()).toBe(before);
+    expect(await readManifest(out)).toHaveLength(202);
   });
 
   /** Each completed entry's file is there, byte-exact. */

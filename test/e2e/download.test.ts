@@ -4,13 +4,13 @@
  * encryptor. Every case runs once per store.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContentType } from '@wamedia/shared';
-import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, corrupt, type PublishedMedia } from '../support/fake-cdn.js';
+import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
 import { RedisClient } from '../support/redis-client.js';
-import { Stack } from '../support/stack.js';
 
 const INSTANCE = 'instance-a';
 const OTHER_INSTANCE = 'instance-b';
@@ -26,20 +26,8 @@ const seeds: { contentType: ContentType; mimetype: string; size: number; extensi
 ];
 
 describe.each(['fs', 's3'] as const)('directly-download on the %s store', (storage) => {
-  let cdn: FakeCdn;
-  let stack: Stack;
-  let api: ApiClient;
 
-  beforeAll(async () => {
-    cdn = await FakeCdn.start();
-    stack = await Stack.start({ storage, cdn, env: { MAX_MEDIA_BYTES: String(8 * 1024 * 1024) } });
-    api = new ApiClient(stack);
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await cdn?.close();
-  });
+  const suite = useCdnStack({ storage, env: { MAX_MEDIA_BYTES: String(8 * 1024 * 1024) } });
 
   function expectMediaHeaders(response: ApiResponse, media: PublishedMedia, mimetype: string, extension: string) {
     expect(response.header('content-type')).toBe(mimetype);
@@ -53,22 +41,22 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
 
   describe('each seed content type', () => {
     it.each(seeds)('serves a $contentType byte-exact with its headers', async ({ contentType, mimetype, size, extension }) => {
-      const media = cdn.publish(randomBytes(size), contentType);
-      const response = await api.download(INSTANCE, downloadBody(media, { mimetype }));
+      const media = suite.cdn.publish(randomBytes(size), contentType);
+      const response = await suite.api.download(INSTANCE, downloadBody(media, { mimetype }));
       expectBytes(response, media.sha256, size);
       expectMediaHeaders(response, media, mimetype, extension);
     });
 
     it('serves the default Content-Type of the type when the request gives no mimetype', async () => {
-      const media = cdn.publish(randomBytes(3_000), 'sticker');
-      const response = await api.download(INSTANCE, downloadBody(media));
+      const media = suite.cdn.publish(randomBytes(3_000), 'sticker');
+      const response = await suite.api.download(INSTANCE, downloadBody(media));
       expectBytes(response, media.sha256, media.fileLength);
       expectMediaHeaders(response, media, 'image/webp', 'webp');
     });
 
     it('downloads an empty media (one block of padding and the MAC)', async () => {
-      const media = cdn.publish(Buffer.alloc(0), 'document');
-      const response = await api.download(INSTANCE, downloadBody(media, { mimetype: 'text/plain' }));
+      const media = suite.cdn.publish(Buffer.alloc(0), 'document');
+      const response = await suite.api.download(INSTANCE, downloadBody(media, { mimetype: 'text/plain' }));
       expectBytes(response, media.sha256, 0);
       expect(response.header('content-length')).toBe('0');
     });
@@ -76,48 +64,48 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
 
   describe('CDN references', () => {
     it('fetches the directPath from MEDIA_CDN_BASE_URL first, with the WhatsApp Web origin, and leaves the url alone', async () => {
-      const media = cdn.publish(randomBytes(20_000), 'image');
-      const response = await api.download(INSTANCE, downloadBody(media));
+      const media = suite.cdn.publish(randomBytes(20_000), 'image');
+      const response = await suite.api.download(INSTANCE, downloadBody(media));
       expectBytes(response, media.sha256, media.fileLength);
-      expect(cdn.count(media.directPathname)).toBe(1);
-      expect(cdn.count(media.urlPathname)).toBe(0);
-      const request = cdn.requests.find((r) => r.pathname === media.directPathname)!;
+      expect(suite.cdn.count(media.directPathname)).toBe(1);
+      expect(suite.cdn.count(media.urlPathname)).toBe(0);
+      const request = suite.cdn.requests.find((r) => r.pathname === media.directPathname)!;
       // The directPath's own query (the signed oh=/oe=) is sent as given.
       expect(request.url).toBe(media.directPath);
       expect(request.headers.origin).toBe('https://web.whatsapp.com');
     });
 
     it('falls back to the url when the directPath answers 404', async () => {
-      const media = cdn.publish(randomBytes(20_000), 'video');
-      cdn.setBehaviour(media.directPathname, { kind: 'status', status: 404 });
-      const response = await api.download(INSTANCE, downloadBody(media));
+      const media = suite.cdn.publish(randomBytes(20_000), 'video');
+      suite.cdn.setBehaviour(media.directPathname, { kind: 'status', status: 404 });
+      const response = await suite.api.download(INSTANCE, downloadBody(media));
       expectBytes(response, media.sha256, media.fileLength);
-      const order = cdn.requests.filter((r) => [media.directPathname, media.urlPathname].includes(r.pathname));
+      const order = suite.cdn.requests.filter((r) => [media.directPathname, media.urlPathname].includes(r.pathname));
       expect(order.map((r) => r.pathname)).toEqual([media.directPathname, media.urlPathname]);
-      expect(order[1]!.url).toBe(media.url.slice(cdn.origin.length));
+      expect(order[1]!.url).toBe(media.url.slice(suite.cdn.origin.length));
     });
 
     it('downloads from the url alone when there is no directPath', async () => {
-      const media = cdn.publish(randomBytes(20_000), 'audio');
-      const response = await api.download(INSTANCE, downloadBody(media, { omit: ['directPath'] }));
+      const media = suite.cdn.publish(randomBytes(20_000), 'audio');
+      const response = await suite.api.download(INSTANCE, downloadBody(media, { omit: ['directPath'] }));
       expectBytes(response, media.sha256, media.fileLength);
-      expect(cdn.count(media.directPathname)).toBe(0);
-      expect(cdn.count(media.urlPathname)).toBe(1);
+      expect(suite.cdn.count(media.directPathname)).toBe(0);
+      expect(suite.cdn.count(media.urlPathname)).toBe(1);
     });
   });
 
   describe('concurrency', () => {
     it('answers 200 identical concurrent requests with one CDN download and 200 identical bodies', async () => {
-      const media = cdn.publish(randomBytes(256 * 1024 + 5), 'video');
+      const media = suite.cdn.publish(randomBytes(256 * 1024 + 5), 'video');
       // Slow enough that every request arrives while the one download is still running.
-      cdn.setBehaviour(media.directPathname, { kind: 'serve', bodyDelayMs: 400 });
+      suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', bodyDelayMs: 400 });
       const body = downloadBody(media, { mimetype: 'video/mp4' });
-      const responses = await Promise.all(Array.from({ length: 200 }, () => api.download(INSTANCE, body)));
+      const responses = await Promise.all(Array.from({ length: 200 }, () => suite.api.download(INSTANCE, body)));
       const statuses = responses.map((r) => r.status);
       expect(statuses.filter((s) => s !== 200), `statuses: ${[...new Set(statuses)].join(', ')}`).toEqual([]);
       expect(new Set(responses.map((r) => r.sha256()))).toEqual(new Set([media.sha256]));
       expect(new Set(responses.map((r) => r.header('etag')))).toEqual(new Set([`"${media.sha256}"`]));
-      expect(cdn.countMedia(media)).toBe(1);
+      expect(suite.cdn.countMedia(media)).toBe(1);
     });
   });
 
@@ -130,13 +118,13 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
     it(`stores it once and serves it to every key${atOnce ? ', with the downloads running at once' : ''}`, async () => {
       const plaintext = randomBytes(150_000);
       // The same file uploaded 12 times: 12 mediaKeys, 12 jobs, one content address.
-      const uploads = Array.from({ length: 12 }, () => cdn.publish(plaintext, 'document'));
+      const uploads = Array.from({ length: 12 }, () => suite.cdn.publish(plaintext, 'document'));
       const responses: ApiResponse[] = [];
-      if (atOnce) responses.push(...(await Promise.all(uploads.map((media) => api.download(INSTANCE, downloadBody(media))))));
-      else for (const media of uploads) responses.push(await api.download(INSTANCE, downloadBody(media)));
+      if (atOnce) responses.push(...(await Promise.all(uploads.map((media) => suite.api.download(INSTANCE, downloadBody(media))))));
+      else for (const media of uploads) responses.push(await suite.api.download(INSTANCE, downloadBody(media)));
       for (const response of responses) expectBytes(response, uploads[0]!.sha256, plaintext.length);
-      for (const media of uploads) expect(cdn.countMedia(media)).toBe(1);
-      const stored = (await stack.storedFiles()).filter((file) => file.includes(uploads[0]!.sha256));
+      for (const media of uploads) expect(suite.cdn.countMedia(media)).toBe(1);
+      const stored = (await suite.stack.storedFiles()).filter((file) => file.includes(uploads[0]!.sha256));
       expect(stored).toHaveLength(1);
     });
   });
@@ -147,24 +135,24 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
     const size = 70_000;
 
     beforeAll(async () => {
-      media = cdn.publish(randomBytes(size), 'document');
+      media = suite.cdn.publish(randomBytes(size), 'document');
       body = downloadBody(media, { mimetype: 'application/pdf' });
-      expectBytes(await api.download(INSTANCE, body), media.sha256, size);
-      expect(cdn.countMedia(media)).toBe(1);
+      expectBytes(await suite.api.download(INSTANCE, body), media.sha256, size);
+      expect(suite.cdn.countMedia(media)).toBe(1);
     });
 
     it('is served again from the cache, with no CDN request', async () => {
-      const before = cdn.count();
-      const response = await api.download(INSTANCE, body);
+      const before = suite.cdn.count();
+      const response = await suite.api.download(INSTANCE, body);
       expectBytes(response, media.sha256, size);
       expectMediaHeaders(response, media, 'application/pdf', 'pdf');
-      expect(cdn.count()).toBe(before);
+      expect(suite.cdn.count()).toBe(before);
     });
 
     it('is served from the cache to another instance too, with no CDN request', async () => {
-      const before = cdn.count();
-      expectBytes(await api.download(OTHER_INSTANCE, body), media.sha256, size);
-      expect(cdn.count()).toBe(before);
+      const before = suite.cdn.count();
+      expectBytes(await suite.api.download(OTHER_INSTANCE, body), media.sha256, size);
+      expect(suite.cdn.count()).toBe(before);
     });
 
     it.each([
@@ -174,7 +162,7 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
       ['bytes=0-0', 0, 0],
       ['bytes=65000-999999', 65_000, size - 1],
     ])('answers Range %s with 206 and the exact bytes', async (range, start, end) => {
-      const response = await api.download(INSTANCE, body, { headers: { range } });
+      const response = await suite.api.download(INSTANCE, body, { headers: { range } });
       expect(response.status).toBe(206);
       expect(response.header('content-range')).toBe(`bytes ${start}-${end}/${size}`);
       expect(response.header('content-length')).toBe(String(end - start + 1));
@@ -183,7 +171,7 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
     });
 
     it('answers an unsatisfiable Range with 416 and Content-Range bytes */size', async () => {
-      const response = await api.download(INSTANCE, body, { headers: { range: `bytes=${size}-` } });
+      const response = await suite.api.download(INSTANCE, body, { headers: { range: `bytes=${size}-` } });
       expectError(response, 416, new RegExp(`${size} bytes`));
       expect(response.header('content-range')).toBe(`bytes */${size}`);
       // An error, not the media: no attachment, no media validator.
@@ -192,49 +180,49 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
     });
 
     it('answers If-None-Match with its ETag with 304 and no body', async () => {
-      const response = await api.download(INSTANCE, body, { headers: { 'if-none-match': `"${media.sha256}"` } });
+      const response = await suite.api.download(INSTANCE, body, { headers: { 'if-none-match': `"${media.sha256}"` } });
       expect(response.status).toBe(304);
       expect(response.body.length).toBe(0);
       expect(response.header('etag')).toBe(`"${media.sha256}"`);
     });
 
     it('answers If-None-Match with another ETag with the whole media', async () => {
-      const response = await api.download(INSTANCE, body, { headers: { 'if-none-match': `"${'0'.repeat(64)}"` } });
+      const response = await suite.api.download(INSTANCE, body, { headers: { 'if-none-match': `"${'0'.repeat(64)}"` } });
       expectBytes(response, media.sha256, size);
     });
 
     it('made exactly one CDN download in all', () => {
-      expect(cdn.countMedia(media)).toBe(1);
+      expect(suite.cdn.countMedia(media)).toBe(1);
     });
   });
 
   describe('integrity', () => {
     it('answers a wrong mediaKey with 422 and stores nothing', async () => {
-      const media = cdn.publish(randomBytes(50_000), 'image');
-      const before = await stack.storedFiles();
-      const response = await api.download(
+      const media = suite.cdn.publish(randomBytes(50_000), 'image');
+      const before = await suite.stack.storedFiles();
+      const response = await suite.api.download(
         INSTANCE,
         downloadBody(media, { content: { mediaKey: randomBytes(32).toString('base64') } }),
       );
       expectError(response, 422, /integrity check failed/, /HMAC|mismatch/);
-      expect(cdn.countMedia(media)).toBe(1);
+      expect(suite.cdn.countMedia(media)).toBe(1);
       await expectNothingStored(media, before);
     });
 
     it('answers bytes that do not match fileEncSha256 with 422 and stores nothing', async () => {
-      const media = cdn.publish(randomBytes(50_000), 'image');
-      cdn.setBehaviour(media.directPathname, { kind: 'serve', body: corrupt(media.enc) });
-      const before = await stack.storedFiles();
-      const response = await api.download(INSTANCE, downloadBody(media, { omit: ['url'] }));
+      const media = suite.cdn.publish(randomBytes(50_000), 'image');
+      suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', body: corrupt(media.enc) });
+      const before = await suite.stack.storedFiles();
+      const response = await suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }));
       expectError(response, 422, /integrity check failed/, /fileEncSha256/);
       await expectNothingStored(media, before);
     });
 
     it('answers corrupted bytes without hashes to check with 422 (the MAC) and stores nothing', async () => {
-      const media = cdn.publish(randomBytes(50_000), 'image');
-      cdn.setBehaviour(media.directPathname, { kind: 'serve', body: corrupt(media.enc) });
-      const before = await stack.storedFiles();
-      const response = await api.download(
+      const media = suite.cdn.publish(randomBytes(50_000), 'image');
+      suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', body: corrupt(media.enc) });
+      const before = await suite.stack.storedFiles();
+      const response = await suite.api.download(
         INSTANCE,
         downloadBody(media, { omit: ['url', 'fileEncSha256', 'fileSha256', 'fileLength'] }),
       );
@@ -244,7 +232,7 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
 
     /** The store holds the same files as `before`: no blob of the media, no temporary left over. */
     async function expectNothingStored(media: PublishedMedia, before: string[]) {
-      const after = await stack.storedFiles();
+      const after = await suite.stack.storedFiles();
       expect(after.filter((file) => file.includes(media.sha256))).toEqual([]);
       expect(after.filter((file) => /(^|\/)(tmp|\._S3rver_uploads)\//.test(file))).toEqual([]);
       expect(after).toEqual(before);
@@ -253,10 +241,10 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
 
   describe('a slow CDN', () => {
     it('answers 202 when the timeout elapses first; the job goes on and its routes serve it to its instance only', async () => {
-      const media = cdn.publish(randomBytes(40_000), 'audio');
-      cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: 1_500 });
+      const media = suite.cdn.publish(randomBytes(40_000), 'audio');
+      suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: 1_500 });
       const started = Date.now();
-      const response = await api.download(INSTANCE, downloadBody(media), { timeout: 200 });
+      const response = await suite.api.download(INSTANCE, downloadBody(media), { timeout: 200 });
       expect(response.status, response.body.toString()).toBe(202);
       expect(Date.now() - started).toBeLessThan(1_400);
       const job = response.json<{ jobId: string; status: string; statusUrl: string; contentUrl: string }>();
@@ -269,19 +257,19 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
       });
 
       // Still downloading: the content route says so with another 202.
-      const early = await api.get(job.contentUrl, INSTANCE);
+      const early = await suite.api.get(job.contentUrl, INSTANCE);
       expect(early.status).toBe(202);
       expect(early.json()).toMatchObject({ jobId: job.jobId, statusUrl, contentUrl: job.contentUrl });
 
       // Another instance sees no such job, on its own routes; on ours its token is refused.
       const otherBase = `/api/v2/instance/${OTHER_INSTANCE}/media/jobs/${job.jobId}`;
-      expectError(await api.get(otherBase, OTHER_INSTANCE), 404, /not found/);
-      expectError(await api.get(`${otherBase}/content`, OTHER_INSTANCE), 404, /not found/);
-      expectError(await api.get(job.statusUrl, INSTANCE, { token: stack.token(OTHER_INSTANCE) }), 403);
+      expectError(await suite.api.get(otherBase, OTHER_INSTANCE), 404, /not found/);
+      expectError(await suite.api.get(`${otherBase}/content`, OTHER_INSTANCE), 404, /not found/);
+      expectError(await suite.api.get(job.statusUrl, INSTANCE, { token: suite.stack.token(OTHER_INSTANCE) }), 403);
 
       const status = await eventually(
         async () => {
-          const polled = (await api.get(job.statusUrl, INSTANCE)).json<{ status: string }>();
+          const polled = (await suite.api.get(job.statusUrl, INSTANCE)).json<{ status: string }>();
           return polled.status === 'completed' ? polled : undefined;
         },
         { timeoutMs: 10_000, what: 'job completion' },
@@ -292,20 +280,20 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
         result: { sha256: media.sha256, size: media.fileLength, mimetype: 'audio/ogg' },
       });
 
-      const content = await api.get(job.contentUrl, INSTANCE);
+      const content = await suite.api.get(job.contentUrl, INSTANCE);
       expectBytes(content, media.sha256, media.fileLength);
       expectMediaHeaders(content, media, 'audio/ogg', 'ogg');
-      expect(cdn.countMedia(media)).toBe(1);
+      expect(suite.cdn.countMedia(media)).toBe(1);
     });
 
     it('answers timeout=0 with 202 at once', async () => {
-      const media = cdn.publish(randomBytes(10_000), 'image');
-      const response = await api.download(INSTANCE, downloadBody(media), { timeout: 0 });
+      const media = suite.cdn.publish(randomBytes(10_000), 'image');
+      const response = await suite.api.download(INSTANCE, downloadBody(media), { timeout: 0 });
       expect(response.status).toBe(202);
       const { contentUrl } = response.json<{ contentUrl: string }>();
       const content = await eventually(
         async () => {
-          const answer = await api.get(contentUrl, INSTANCE);
+          const answer = await suite.api.get(contentUrl, INSTANCE);
           return answer.status === 202 ? undefined : answer;
         },
         { what: 'job content' },
@@ -315,11 +303,11 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
   });
 
   it('stops every process cleanly on SIGTERM and leaves no Redis key behind', async () => {
-    await stack.stop();
-    expect(stack.processes.map((p) => [p.name, p.exitCode])).toEqual(stack.processes.map((p) => [p.name, 0]));
-    const redis = await RedisClient.connect(stack.env.REDIS_URL);
+    await suite.stack.stop();
+    expect(suite.stack.processes.map((p) => [p.name, p.exitCode])).toEqual(suite.stack.processes.map((p) => [p.name, 0]));
+    const redis = await RedisClient.connect(suite.stack.env.REDIS_URL);
     try {
-      expect(await redis.scan(`${stack.prefix}:*`)).toEqual([]);
+      expect(await redis.scan(`${suite.stack.prefix}:*`)).toEqual([]);
     } finally {
       await redis.close();
     }

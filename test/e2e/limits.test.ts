@@ -5,50 +5,36 @@
  * their counters do not mix.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BatchStatus } from '@wamedia/shared';
-import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
-import { Stack } from '../support/stack.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 
 const MAX_JOBS_IN_FLIGHT = 3;
 const REQUESTS_PER_MINUTE = 40;
 
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
-
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({
-    cdn,
-    workers: 1,
-    env: {
-      WORKER_CONCURRENCY: '8',
-      INSTANCE_MAX_JOBS_IN_FLIGHT: String(MAX_JOBS_IN_FLIGHT),
-      INSTANCE_REQUESTS_PER_MINUTE: String(REQUESTS_PER_MINUTE),
-    },
-  });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
+const suite = useCdnStack({
+  workers: 1,
+  env: {
+    WORKER_CONCURRENCY: '8',
+    INSTANCE_MAX_JOBS_IN_FLIGHT: String(MAX_JOBS_IN_FLIGHT),
+    INSTANCE_REQUESTS_PER_MINUTE: String(REQUESTS_PER_MINUTE),
+  },
 });
 
 /** A media whose CDN answer takes `delayMs` before its headers (directPath only: the body leaves the url out). */
 function slowMedia(delayMs: number, size = 4_000): PublishedMedia {
-  const media = cdn.publish(randomBytes(size), 'document');
-  cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: delayMs });
+  const media = suite.cdn.publish(randomBytes(size), 'document');
+  suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: delayMs });
   return media;
 }
 
 const body = (media: PublishedMedia) => downloadBody(media, { omit: ['url'] });
 
 const submitBatch = (instanceId: string, items: unknown[]) =>
-  api.call('POST', `/api/v2/instance/${instanceId}/media/batch`, { instanceId, body: JSON.stringify({ items }) });
+  suite.api.call('POST', `/api/v2/instance/${instanceId}/media/batch`, { instanceId, body: JSON.stringify({ items }) });
 
 const unknownJob = (instanceId: string) => `/api/v2/instance/${instanceId}/media/jobs/dl-${'0'.repeat(64)}`;
 
@@ -74,7 +60,7 @@ describe('two tenants, one flooding', () => {
     // The flooder asks for new media whose download takes 3 s: without limits, its jobs would fill
     // every worker slot (and the queue ahead of the other tenant) for minutes.
     const flood = Array.from({ length: 400 }, () => slowMedia(3_000));
-    const calm = Array.from({ length: 20 }, () => cdn.publish(randomBytes(20_000), 'image'));
+    const calm = Array.from({ length: 20 }, () => suite.cdn.publish(randomBytes(20_000), 'image'));
     const floodAnswers: ApiResponse[] = [];
     let calmDone = false;
 
@@ -84,7 +70,7 @@ describe('two tenants, one flooding', () => {
       while (!calmDone && next < flood.length) {
         const wave = flood.slice(next, next + 25);
         next += wave.length;
-        floodAnswers.push(...(await Promise.all(wave.map((media) => api.download(FLOODER, body(media), { timeout: 0 })))));
+        floodAnswers.push(...(await Promise.all(wave.map((media) => suite.api.download(FLOODER, body(media), { timeout: 0 })))));
       }
     })();
 
@@ -94,7 +80,7 @@ describe('two tenants, one flooding', () => {
       await eventually(async () => (floodAnswers.length >= 25 ? true : undefined), { what: 'the first wave of the flood' });
       for (const media of calm) {
         const started = performance.now();
-        const response = await api.download(CALM, downloadBody(media));
+        const response = await suite.api.download(CALM, downloadBody(media));
         calmTimes.push(performance.now() - started);
         expectBytes(response, media.sha256, media.fileLength);
       }
@@ -120,24 +106,24 @@ describe('two tenants, one flooding', () => {
     for (const response of inFlightRefusals) expect(expectRateLimited(response, IN_FLIGHT_MESSAGE)).toBe(2);
     for (const response of rateRefusals) expectRateLimited(response, RATE_MESSAGE);
     // Only the accepted jobs ever reached the CDN.
-    expect(flood.reduce((sum, media) => sum + cdn.countMedia(media), 0)).toBe(MAX_JOBS_IN_FLIGHT);
+    expect(flood.reduce((sum, media) => sum + suite.cdn.countMedia(media), 0)).toBe(MAX_JOBS_IN_FLIGHT);
 
     // The other tenant is still well within its own budget.
-    expect((await api.get(unknownJob(CALM), CALM)).status).toBe(404);
+    expect((await suite.api.get(unknownJob(CALM), CALM)).status).toBe(404);
   });
 });
 
 describe('requests per minute', () => {
   it('counts every request of an instance on its routes, whatever the route, and refuses the 41st', async () => {
     const INSTANCE = 'tenant-rpm';
-    for (let i = 0; i < REQUESTS_PER_MINUTE; i++) expect((await api.get(unknownJob(INSTANCE), INSTANCE)).status).toBe(404);
-    expectRateLimited(await api.get(unknownJob(INSTANCE), INSTANCE), RATE_MESSAGE);
-    expectRateLimited(await api.download(INSTANCE, { contentType: 'nope', content: {} }), RATE_MESSAGE);
+    for (let i = 0; i < REQUESTS_PER_MINUTE; i++) expect((await suite.api.get(unknownJob(INSTANCE), INSTANCE)).status).toBe(404);
+    expectRateLimited(await suite.api.get(unknownJob(INSTANCE), INSTANCE), RATE_MESSAGE);
+    expectRateLimited(await suite.api.download(INSTANCE, { contentType: 'nope', content: {} }), RATE_MESSAGE);
     // The token is checked first: a request without one is a 401 and counts for no one.
-    expectError(await api.get(unknownJob(INSTANCE), INSTANCE, { token: null }), 401);
+    expectError(await suite.api.get(unknownJob(INSTANCE), INSTANCE, { token: null }), 401);
     // Other instances are not affected, and the operations routes are not limited.
-    expect((await api.get(unknownJob('tenant-rpm-other'), 'tenant-rpm-other')).status).toBe(404);
-    expect((await api.call('GET', '/healthz', {})).status).toBe(200);
+    expect((await suite.api.get(unknownJob('tenant-rpm-other'), 'tenant-rpm-other')).status).toBe(404);
+    expect((await suite.api.call('GET', '/healthz', {})).status).toBe(200);
   });
 });
 
@@ -146,47 +132,47 @@ describe('jobs in flight', () => {
   const OTHER = 'tenant-jobs-other';
 
   it('refuses a 4th new job with 429 and Retry-After: 2, but lets the instance join jobs, read the cache, and start again once jobs end', async () => {
-    const stored = cdn.publish(randomBytes(3_000), 'image');
-    expectBytes(await api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
+    const stored = suite.cdn.publish(randomBytes(3_000), 'image');
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
 
     const running = [slowMedia(1_500), slowMedia(1_500), slowMedia(1_500)];
-    for (const media of running) expect((await api.download(INSTANCE, body(media), { timeout: 0 })).status).toBe(202);
+    for (const media of running) expect((await suite.api.download(INSTANCE, body(media), { timeout: 0 })).status).toBe(202);
     const fourth = slowMedia(200);
-    expect(expectRateLimited(await api.download(INSTANCE, body(fourth), { timeout: 0 }), IN_FLIGHT_MESSAGE)).toBe(2);
+    expect(expectRateLimited(await suite.api.download(INSTANCE, body(fourth), { timeout: 0 }), IN_FLIGHT_MESSAGE)).toBe(2);
 
     // Joining a job already running takes no slot, neither for this instance nor for another one.
-    expect((await api.download(INSTANCE, body(running[0]!), { timeout: 0 })).status).toBe(202);
-    expect((await api.download(OTHER, body(running[1]!), { timeout: 0 })).status).toBe(202);
+    expect((await suite.api.download(INSTANCE, body(running[0]!), { timeout: 0 })).status).toBe(202);
+    expect((await suite.api.download(OTHER, body(running[1]!), { timeout: 0 })).status).toBe(202);
     // A stored media needs no job at all.
-    expectBytes(await api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
     // The other instance, which only joined, still has its 3 slots.
-    for (let i = 0; i < MAX_JOBS_IN_FLIGHT; i++) expect((await api.download(OTHER, body(slowMedia(100)), { timeout: 0 })).status).toBe(202);
+    for (let i = 0; i < MAX_JOBS_IN_FLIGHT; i++) expect((await suite.api.download(OTHER, body(slowMedia(100)), { timeout: 0 })).status).toBe(202);
 
     // Once the jobs have ended (waiting on them joins them), the instance may start new ones.
-    for (const media of running) expectBytes(await api.download(INSTANCE, body(media)), media.sha256, media.fileLength);
-    expectBytes(await api.download(INSTANCE, body(fourth)), fourth.sha256, fourth.fileLength);
-    expect(cdn.countMedia(fourth)).toBe(1);
+    for (const media of running) expectBytes(await suite.api.download(INSTANCE, body(media)), media.sha256, media.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, body(fourth)), fourth.sha256, fourth.fileLength);
+    expect(suite.cdn.countMedia(fourth)).toBe(1);
   });
 
   it('drops the slots of jobs that ended without the worker saying so (a crash, a lost release) before refusing', async () => {
     const INSTANCE_CRASH = 'tenant-crash';
-    const done = [cdn.publish(randomBytes(2_000), 'audio'), cdn.publish(randomBytes(2_000), 'audio'), cdn.publish(randomBytes(2_000), 'audio')];
+    const done = [suite.cdn.publish(randomBytes(2_000), 'audio'), suite.cdn.publish(randomBytes(2_000), 'audio'), suite.cdn.publish(randomBytes(2_000), 'audio')];
     const jobIds: string[] = [];
     for (const media of done) {
-      const accepted = await api.download(INSTANCE_CRASH, body(media), { timeout: 0 });
+      const accepted = await suite.api.download(INSTANCE_CRASH, body(media), { timeout: 0 });
       expect(accepted.status).toBe(202);
       jobIds.push(accepted.json<{ jobId: string }>().jobId);
     }
-    for (const media of done) expectBytes(await api.download(INSTANCE_CRASH, body(media)), media.sha256, media.fileLength);
-    const redis = await stack.redis();
-    const key = `${stack.prefix}:in-flight:single:${INSTANCE_CRASH}`;
+    for (const media of done) expectBytes(await suite.api.download(INSTANCE_CRASH, body(media)), media.sha256, media.fileLength);
+    const redis = await suite.stack.redis();
+    const key = `${suite.stack.prefix}:in-flight:single:${INSTANCE_CRASH}`;
     expect(await redis.command('ZCARD', key)).toBe(0);
 
     // As if each worker had died between the job's end and its release: the ended jobs still count.
     for (const jobId of jobIds) await redis.command('ZADD', key, Date.now(), jobId);
     expect(await redis.command('ZCARD', key)).toBe(MAX_JOBS_IN_FLIGHT);
-    const next = cdn.publish(randomBytes(2_000), 'audio');
-    expectBytes(await api.download(INSTANCE_CRASH, body(next)), next.sha256, next.fileLength);
+    const next = suite.cdn.publish(randomBytes(2_000), 'audio');
+    expectBytes(await suite.api.download(INSTANCE_CRASH, body(next)), next.sha256, next.fileLength);
     // The reconciliation read BullMQ's job hashes and dropped the three ended jobs.
     expect(await redis.command('ZCARD', key)).toBe(0);
   });
@@ -198,7 +184,7 @@ describe('batches', () => {
   async function waitUntilDone(batchId: string): Promise<BatchStatus> {
     return eventually(
       async () => {
-        const status = (await api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batchId}`, INSTANCE)).json<BatchStatus>();
+        const status = (await suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batchId}`, INSTANCE)).json<BatchStatus>();
         return status.done ? status : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 1_000, what: 'the batch finishing' },
@@ -213,15 +199,15 @@ describe('batches', () => {
     expect(batch.counts.pending).toBe(6);
 
     // A batch that needs one new job: refused whole.
-    const late = cdn.publish(randomBytes(2_000), 'document');
+    const late = suite.cdn.publish(randomBytes(2_000), 'document');
     const refused = await submitBatch(INSTANCE, [{ id: 'late', ...body(late) }, { id: 'again', ...body(first[0]!) }]);
     expect(expectRateLimited(refused, /6 batch jobs not yet ended, the limit is 3/)).toBe(2);
-    expect(cdn.countMedia(late)).toBe(0);
+    expect(suite.cdn.countMedia(late)).toBe(0);
     // A batch whose items all join running jobs needs none: accepted.
     expect((await submitBatch(INSTANCE, [{ id: 'join', ...body(first[1]!) }])).status).toBe(202);
     // The instance's single requests are counted apart from its batches.
-    const single = cdn.publish(randomBytes(2_000), 'document');
-    expectBytes(await api.download(INSTANCE, body(single)), single.sha256, single.fileLength);
+    const single = suite.cdn.publish(randomBytes(2_000), 'document');
+    expectBytes(await suite.api.download(INSTANCE, body(single)), single.sha256, single.fileLength);
 
     expect((await waitUntilDone(batch.batchId)).counts).toMatchObject({ completed: 6, pending: 0 });
     const after = await submitBatch(INSTANCE, [{ id: 'late', ...body(late) }]);

@@ -11,15 +11,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { contentTypes, type ContentType } from '@wamedia/shared';
 import { ApiClient, downloadBody, eventually, type ApiResponse, type ErrorBody } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 import { Metrics } from '../support/prometheus.js';
-import { RedisServer } from '../support/redis-server.js';
 import type { LogLine, ServiceProcess } from '../support/service-process.js';
-import { Stack } from '../support/stack.js';
 
 const INSTANCE = 'instance-ops';
 const OTHER_INSTANCE = 'instance-other';
@@ -28,15 +27,17 @@ const MAX_WAIT_MS = 120_000;
 const MAX_MEDIA_BYTES = 1024 * 1024;
 const DOWNLOAD_ROUTE = '/api/v2/instance/:instanceId/media/directly-download';
 
-let cdn: FakeCdn;
-/** The bare stack's Redis, stopped and started again by the tests. */
-let redis: RedisServer;
 /** s3rver store, two workers, ADMIN_TOKEN. */
-let stack: Stack;
-let api: ApiClient;
-/** An API only, without ADMIN_TOKEN, on `redis`. */
-let bare: Stack;
-let bareApi: ApiClient;
+const suite = useCdnStack({
+  storage: 's3',
+  workers: 2,
+  env: { ADMIN_TOKEN, MAX_WAIT_MS: String(MAX_WAIT_MS), MAX_MEDIA_BYTES: String(MAX_MEDIA_BYTES), JOB_ATTEMPTS: '3' },
+});
+/**
+ * An API only, without ADMIN_TOKEN, on a Redis of its own that the tests stop and start again.
+ * One request a minute per instance: the coverage scenario's 429 comes from here.
+ */
+const bare = useCdnStack({ cdnOf: suite, workers: 0, privateRedis: true, env: { INSTANCE_REQUESTS_PER_MINUTE: '1' } });
 
 /** Every media published and every mediaKey sent: none of them may show up in any output. */
 const published: PublishedMedia[] = [];
@@ -48,36 +49,8 @@ const otherMediaKeys: Buffer[] = [];
  */
 const probeAnswers: { method: string; path: string; status: number }[] = [];
 
-beforeAll(async () => {
-  [cdn, redis] = await Promise.all([FakeCdn.start(), RedisServer.start()]);
-  [stack, bare] = await Promise.all([
-    Stack.start({
-      storage: 's3',
-      cdn,
-      workers: 2,
-      env: {
-        ADMIN_TOKEN,
-        MAX_WAIT_MS: String(MAX_WAIT_MS),
-        MAX_MEDIA_BYTES: String(MAX_MEDIA_BYTES),
-        JOB_ATTEMPTS: '3',
-      },
-    }),
-    // One request a minute per instance: the coverage scenario's 429 comes from here.
-    Stack.start({ cdn, workers: 0, redisUrl: redis.url, env: { INSTANCE_REQUESTS_PER_MINUTE: '1' } }),
-  ]);
-  api = new ApiClient(stack);
-  bareApi = new ApiClient(bare);
-});
-
-afterAll(async () => {
-  // The bare stack cleans its keys up in its Redis: it must be running.
-  await redis?.restart();
-  await Promise.all([stack?.stop(), bare?.stop()]);
-  await Promise.all([redis?.stop(), cdn?.close()]);
-});
-
 function publish(size: number, contentType: ContentType = 'document'): PublishedMedia {
-  const media = cdn.publish(randomBytes(size), contentType);
+  const media = suite.cdn.publish(randomBytes(size), contentType);
   published.push(media);
   return media;
 }
@@ -127,17 +100,17 @@ function isRequestLine(line: LogLine): line is RequestLine {
 
 describe('health and readiness', () => {
   it('the API answers /healthz 200, and /readyz 200 while Redis and the store answer', async () => {
-    const health = await probe(api, '/healthz');
+    const health = await probe(suite.api, '/healthz');
     expect(health.status).toBe(200);
     expect(health.json()).toEqual({ status: 'ok' });
-    const ready = await probe(api, '/readyz');
+    const ready = await probe(suite.api, '/readyz');
     expect(ready.status, ready.body.toString()).toBe(200);
     expect(ready.json()).toEqual({ status: 'ready' });
   });
 
   it('each worker serves /healthz and /readyz on the port it logged in "worker ready"', async () => {
-    const origins = stack.workers.map(healthOrigin);
-    expect(new Set(origins).size).toBe(stack.workers.length);
+    const origins = suite.stack.workers.map(healthOrigin);
+    expect(new Set(origins).size).toBe(suite.stack.workers.length);
     for (const origin of origins) {
       expect(await getJson(`${origin}/healthz`)).toEqual({ status: 200, type: 'application/json', body: { status: 'ok' } });
       expect(await getJson(`${origin}/readyz`)).toEqual({ status: 200, type: 'application/json', body: { status: 'ready' } });
@@ -148,14 +121,14 @@ describe('health and readiness', () => {
   });
 
   it('the API answers /readyz 503 naming Redis while its Redis is down, and 200 once it is back; /healthz stays 200', async () => {
-    expect((await probe(bareApi, '/readyz')).status).toBe(200);
+    expect((await probe(bare.api, '/readyz')).status).toBe(200);
     const { readyz, healthz } = await whileRedisIsDown(async () => ({
-      readyz: await probe(bareApi, '/readyz'),
-      healthz: await probe(bareApi, '/healthz'),
+      readyz: await probe(bare.api, '/readyz'),
+      healthz: await probe(bare.api, '/healthz'),
     }));
     expectError(readyz, 503, /^redis: unreachable$/);
     expect(healthz.status).toBe(200);
-    expect((await probe(bareApi, '/readyz')).status).toBe(200);
+    expect((await probe(bare.api, '/readyz')).status).toBe(200);
   });
 });
 
@@ -164,16 +137,16 @@ describe('health and readiness', () => {
  * starts Redis again and waits until /readyz is 200 again.
  */
 async function whileRedisIsDown<T>(during: () => Promise<T>): Promise<T> {
-  await redis.stop();
+  await bare.redis.stop();
   try {
-    await eventually(async () => ((await probe(bareApi, '/readyz')).status === 503 ? true : undefined), {
+    await eventually(async () => ((await probe(bare.api, '/readyz')).status === 503 ? true : undefined), {
       timeoutMs: 8_000,
       what: '/readyz answering 503',
     });
     return await during();
   } finally {
-    await redis.restart();
-    await eventually(async () => ((await probe(bareApi, '/readyz')).status === 200 ? true : undefined), {
+    await bare.redis.restart();
+    await eventually(async () => ((await probe(bare.api, '/readyz')).status === 200 ? true : undefined), {
       timeoutMs: 10_000,
       what: '/readyz answering 200 again',
     });
@@ -186,8 +159,8 @@ describe('metrics', () => {
   let media: PublishedMedia;
 
   async function scrapeAll() {
-    const apiMetrics = Metrics.parse((await probe(api, '/metrics')).body.toString('utf8'));
-    const workers = await Promise.all(stack.workers.map((worker) => Metrics.scrape(`${healthOrigin(worker)}/metrics`)));
+    const apiMetrics = Metrics.parse((await probe(suite.api, '/metrics')).body.toString('utf8'));
+    const workers = await Promise.all(suite.stack.workers.map((worker) => Metrics.scrape(`${healthOrigin(worker)}/metrics`)));
     scrapes.push({ api: apiMetrics, workers });
   }
 
@@ -201,9 +174,9 @@ describe('metrics', () => {
     media = publish(33_333, 'image');
     const body = downloadBody(media, { mimetype: 'image/jpeg' });
     await scrapeAll();
-    expectBytes(await api.download(INSTANCE, body), media.sha256, media.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, body), media.sha256, media.fileLength);
     await scrapeAll();
-    expectBytes(await api.download(INSTANCE, body), media.sha256, media.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, body), media.sha256, media.fileLength);
     await scrapeAll();
   });
 
@@ -259,7 +232,7 @@ describe('the queue dashboard at /admin/queues', () => {
     client.call('GET', '/admin/queues', authorization === undefined ? {} : { authorization });
 
   it('answers 401 with a Basic challenge without credentials', async () => {
-    const response = await dashboard(api);
+    const response = await dashboard(suite.api);
     expectError(response, 401, /ADMIN_TOKEN/);
     expect(response.header('www-authenticate')).toMatch(/^Basic realm=/);
   });
@@ -267,9 +240,9 @@ describe('the queue dashboard at /admin/queues', () => {
   it.each([
     ['a wrong bearer token', () => `Bearer ${ADMIN_TOKEN}x`],
     ['a wrong Basic password', () => basic(`${ADMIN_TOKEN.slice(0, -1)}!`)],
-    ['a JWT of an instance', () => `Bearer ${stack.token(INSTANCE)}`],
+    ['a JWT of an instance', () => `Bearer ${suite.stack.token(INSTANCE)}`],
   ])('answers 401 to %s', async (_, authorization) => {
-    const response = await dashboard(api, authorization());
+    const response = await dashboard(suite.api, authorization());
     expectError(response, 401);
     expect(response.header('www-authenticate')).toMatch(/^Basic /);
   });
@@ -278,15 +251,15 @@ describe('the queue dashboard at /admin/queues', () => {
     ['Basic auth with the token as password', () => basic(ADMIN_TOKEN)],
     ['the token as a bearer token', () => `Bearer ${ADMIN_TOKEN}`],
   ])('serves the dashboard HTML to %s', async (_, authorization) => {
-    const response = await dashboard(api, authorization());
+    const response = await dashboard(suite.api, authorization());
     expect(response.status, response.body.toString().slice(0, 300)).toBe(200);
     expect(response.header('content-type')).toMatch(/^text\/html/);
     expect(response.body.toString()).toMatch(/<html/i);
   });
 
   it('is not there (404) when ADMIN_TOKEN is not set', async () => {
-    expectError(await dashboard(bareApi), 404);
-    expectError(await dashboard(bareApi, `Bearer ${ADMIN_TOKEN}`), 404);
+    expectError(await dashboard(bare.api), 404);
+    expectError(await dashboard(bare.api, `Bearer ${ADMIN_TOKEN}`), 404);
   });
 });
 
@@ -294,7 +267,7 @@ describe('the OpenAPI document', () => {
   let document: OpenApiDocument;
 
   beforeAll(async () => {
-    const response = await api.call('GET', '/openapi.json', {});
+    const response = await suite.api.call('GET', '/openapi.json', {});
     expect(response.status).toBe(200);
     expect(response.header('content-type')).toMatch(/^application\/json/);
     document = response.json();
@@ -321,7 +294,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('is shown at /docs by Swagger UI, whose assets are served', async () => {
-    const page = await api.call('GET', '/docs', {});
+    const page = await suite.api.call('GET', '/docs', {});
     expect(page.status).toBe(200);
     expect(page.header('content-type')).toMatch(/^text\/html/);
     const html = page.body.toString();
@@ -329,7 +302,7 @@ describe('the OpenAPI document', () => {
     const assets = [...html.matchAll(/(?:href|src)="([^"]+)"/g)].map((match) => match[1]!);
     expect(assets.map((asset) => asset.split('/').at(-1)).sort()).toEqual(['swagger-ui-bundle.js', 'swagger-ui.css']);
     for (const asset of assets) {
-      const response = await api.call('GET', asset, {});
+      const response = await suite.api.call('GET', asset, {});
       expect(response.status, asset).toBe(200);
       expect(response.header('content-type'), asset).toMatch(asset.endsWith('.css') ? /^text\/css/ : /javascript/);
       expect(response.body.length, asset).toBeGreaterThan(1_000);
@@ -350,55 +323,55 @@ describe('the OpenAPI document', () => {
     const size = cached.fileLength;
 
     // directly-download
-    await scenario.expect(200, 'a download', (headers) => api.download(INSTANCE, cachedBody, { headers }));
-    await scenario.expect(206, 'a Range', (headers) => api.download(INSTANCE, cachedBody, { headers: { ...headers, range: 'bytes=0-9' } }));
+    await scenario.expect(200, 'a download', (headers) => suite.api.download(INSTANCE, cachedBody, { headers }));
+    await scenario.expect(206, 'a Range', (headers) => suite.api.download(INSTANCE, cachedBody, { headers: { ...headers, range: 'bytes=0-9' } }));
     await scenario.expect(304, 'If-None-Match', (headers) =>
-      api.download(INSTANCE, cachedBody, { headers: { ...headers, 'if-none-match': `"${cached.sha256}"` } }),
+      suite.api.download(INSTANCE, cachedBody, { headers: { ...headers, 'if-none-match': `"${cached.sha256}"` } }),
     );
     await scenario.expect(416, 'an unsatisfiable Range', (headers) =>
-      api.download(INSTANCE, cachedBody, { headers: { ...headers, range: `bytes=${size}-` } }),
+      suite.api.download(INSTANCE, cachedBody, { headers: { ...headers, range: `bytes=${size}-` } }),
     );
-    await scenario.expect(400, 'an invalid body', (headers) => api.download(INSTANCE, { contentType: 'nope', content: {} }, { headers }));
-    await scenario.expect(400, 'an invalid timeout', (headers) => api.download(INSTANCE, cachedBody, { headers, timeout: 'soon' }));
-    await scenario.expect(401, 'no token', (headers) => api.download(INSTANCE, cachedBody, { headers, token: null }));
+    await scenario.expect(400, 'an invalid body', (headers) => suite.api.download(INSTANCE, { contentType: 'nope', content: {} }, { headers }));
+    await scenario.expect(400, 'an invalid timeout', (headers) => suite.api.download(INSTANCE, cachedBody, { headers, timeout: 'soon' }));
+    await scenario.expect(401, 'no token', (headers) => suite.api.download(INSTANCE, cachedBody, { headers, token: null }));
     await scenario.expect(403, "another instance's token", (headers) =>
-      api.download(INSTANCE, cachedBody, { headers, token: stack.token(OTHER_INSTANCE) }),
+      suite.api.download(INSTANCE, cachedBody, { headers, token: suite.stack.token(OTHER_INSTANCE) }),
     );
     const expired = publish(1_000);
-    cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
-    cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
-    await scenario.expect(404, 'media gone from the CDN', (headers) => api.download(INSTANCE, downloadBody(expired), { headers }));
+    suite.cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    await scenario.expect(404, 'media gone from the CDN', (headers) => suite.api.download(INSTANCE, downloadBody(expired), { headers }));
     await scenario.expect(413, 'a media over MAX_MEDIA_BYTES', (headers) =>
-      api.download(INSTANCE, downloadBody(publish(1_000), { content: { fileLength: MAX_MEDIA_BYTES + 1 } }), { headers }),
+      suite.api.download(INSTANCE, downloadBody(publish(1_000), { content: { fileLength: MAX_MEDIA_BYTES + 1 } }), { headers }),
     );
     await scenario.expect(422, 'a wrong mediaKey', (headers) =>
-      api.download(INSTANCE, downloadBody(cached, { content: { mediaKey: aWrongMediaKey() } }), { headers }),
+      suite.api.download(INSTANCE, downloadBody(cached, { content: { mediaKey: aWrongMediaKey() } }), { headers }),
     );
 
     // A job, followed through its routes.
     const slow = publish(8_000);
-    cdn.setBehaviour(slow.directPathname, { kind: 'serve', headerDelayMs: 800 });
-    const accepted = await scenario.expect(202, 'timeout=0', (headers) => api.download(INSTANCE, downloadBody(slow), { headers, timeout: 0 }));
+    suite.cdn.setBehaviour(slow.directPathname, { kind: 'serve', headerDelayMs: 800 });
+    const accepted = await scenario.expect(202, 'timeout=0', (headers) => suite.api.download(INSTANCE, downloadBody(slow), { headers, timeout: 0 }));
     const { statusUrl, contentUrl } = accepted.json<{ statusUrl: string; contentUrl: string }>();
-    await scenario.expect(202, 'content of a running job', (headers) => api.get(contentUrl, INSTANCE, { headers }));
-    await scenario.expect(200, 'status of a running job', (headers) => api.get(statusUrl, INSTANCE, { headers }));
-    await eventually(async () => ((await api.get(statusUrl, INSTANCE)).json().status === 'completed' ? true : undefined), {
+    await scenario.expect(202, 'content of a running job', (headers) => suite.api.get(contentUrl, INSTANCE, { headers }));
+    await scenario.expect(200, 'status of a running job', (headers) => suite.api.get(statusUrl, INSTANCE, { headers }));
+    await eventually(async () => ((await suite.api.get(statusUrl, INSTANCE)).json().status === 'completed' ? true : undefined), {
       what: 'the job completing',
     });
-    await scenario.expect(200, 'content of a completed job', (headers) => api.get(contentUrl, INSTANCE, { headers }));
-    await scenario.expect(206, 'a Range of job content', (headers) => api.get(contentUrl, INSTANCE, { headers: { ...headers, range: 'bytes=5-' } }));
+    await scenario.expect(200, 'content of a completed job', (headers) => suite.api.get(contentUrl, INSTANCE, { headers }));
+    await scenario.expect(206, 'a Range of job content', (headers) => suite.api.get(contentUrl, INSTANCE, { headers: { ...headers, range: 'bytes=5-' } }));
     await scenario.expect(304, 'If-None-Match on job content', (headers) =>
-      api.get(contentUrl, INSTANCE, { headers: { ...headers, 'if-none-match': `"${slow.sha256}"` } }),
+      suite.api.get(contentUrl, INSTANCE, { headers: { ...headers, 'if-none-match': `"${slow.sha256}"` } }),
     );
     await scenario.expect(416, 'an unsatisfiable Range of job content', (headers) =>
-      api.get(contentUrl, INSTANCE, { headers: { ...headers, range: 'bytes=99999-' } }),
+      suite.api.get(contentUrl, INSTANCE, { headers: { ...headers, range: 'bytes=99999-' } }),
     );
     // A batch: a ready item, a slow one and an invalid one, followed through its routes.
     const batches = `/api/v2/instance/${INSTANCE}/media/batch`;
     const submit = (body: unknown) => (headers: Record<string, string>) =>
-      api.call('POST', batches, { instanceId: INSTANCE, headers, body: JSON.stringify(body) });
+      suite.api.call('POST', batches, { instanceId: INSTANCE, headers, body: JSON.stringify(body) });
     const slowItem = publish(6_000);
-    cdn.setBehaviour(slowItem.directPathname, { kind: 'serve', headerDelayMs: 800 });
+    suite.cdn.setBehaviour(slowItem.directPathname, { kind: 'serve', headerDelayMs: 800 });
     const items = [
       { id: 'ready', ...downloadBody(cached) },
       { id: 'slow', ...downloadBody(slowItem) },
@@ -406,74 +379,74 @@ describe('the OpenAPI document', () => {
     ];
     const batch = (await scenario.expect(202, 'a batch', submit({ items }))).json<{ batchId: string; statusUrl: string }>();
     const item = (id: string) => `${batch.statusUrl}/items/${id}/content`;
-    await scenario.expect(202, 'a pending batch item', (headers) => api.get(item('slow'), INSTANCE, { headers }));
-    await scenario.expect(400, 'an invalid batch item', (headers) => api.get(item('bad'), INSTANCE, { headers }));
-    await scenario.expect(404, 'an unknown batch item', (headers) => api.get(item('none'), INSTANCE, { headers }));
+    await scenario.expect(202, 'a pending batch item', (headers) => suite.api.get(item('slow'), INSTANCE, { headers }));
+    await scenario.expect(400, 'an invalid batch item', (headers) => suite.api.get(item('bad'), INSTANCE, { headers }));
+    await scenario.expect(404, 'an unknown batch item', (headers) => suite.api.get(item('none'), INSTANCE, { headers }));
     await scenario.expect(400, 'an empty batch', submit({ items: [] }));
     await scenario.expect(401, 'a batch without token', (headers) =>
-      api.call('POST', batches, { headers, token: null, body: JSON.stringify({ items }) }),
+      suite.api.call('POST', batches, { headers, token: null, body: JSON.stringify({ items }) }),
     );
     await scenario.expect(403, "a batch with another instance's token", (headers) =>
-      api.call('POST', batches, { headers, token: stack.token(OTHER_INSTANCE), body: JSON.stringify({ items }) }),
+      suite.api.call('POST', batches, { headers, token: suite.stack.token(OTHER_INSTANCE), body: JSON.stringify({ items }) }),
     );
-    await scenario.expect(200, 'a batch status', (headers) => api.get(batch.statusUrl, INSTANCE, { headers }));
-    await scenario.expect(400, 'a batch status page out of range', (headers) => api.get(`${batch.statusUrl}?limit=0`, INSTANCE, { headers }));
-    await scenario.expect(404, 'an unknown batch', (headers) => api.get(`${batches}/${crypto.randomUUID()}`, INSTANCE, { headers }));
-    await eventually(async () => ((await api.get(batch.statusUrl, INSTANCE)).json().done === true ? true : undefined), {
+    await scenario.expect(200, 'a batch status', (headers) => suite.api.get(batch.statusUrl, INSTANCE, { headers }));
+    await scenario.expect(400, 'a batch status page out of range', (headers) => suite.api.get(`${batch.statusUrl}?limit=0`, INSTANCE, { headers }));
+    await scenario.expect(404, 'an unknown batch', (headers) => suite.api.get(`${batches}/${crypto.randomUUID()}`, INSTANCE, { headers }));
+    await eventually(async () => ((await suite.api.get(batch.statusUrl, INSTANCE)).json().done === true ? true : undefined), {
       what: 'the batch finishing',
     });
-    await scenario.expect(200, 'a completed batch item', (headers) => api.get(item('slow'), INSTANCE, { headers }));
-    await scenario.expect(206, 'a Range of a batch item', (headers) => api.get(item('ready'), INSTANCE, { headers: { ...headers, range: 'bytes=1-2' } }));
+    await scenario.expect(200, 'a completed batch item', (headers) => suite.api.get(item('slow'), INSTANCE, { headers }));
+    await scenario.expect(206, 'a Range of a batch item', (headers) => suite.api.get(item('ready'), INSTANCE, { headers: { ...headers, range: 'bytes=1-2' } }));
     await scenario.expect(304, 'If-None-Match on a batch item', (headers) =>
-      api.get(item('ready'), INSTANCE, { headers: { ...headers, 'if-none-match': `"${cached.sha256}"` } }),
+      suite.api.get(item('ready'), INSTANCE, { headers: { ...headers, 'if-none-match': `"${cached.sha256}"` } }),
     );
 
     const unknownJob = `/api/v2/instance/${INSTANCE}/media/jobs/dl-${'0'.repeat(64)}`;
-    await scenario.expect(404, 'an unknown job', (headers) => api.get(unknownJob, INSTANCE, { headers }));
-    await scenario.expect(404, 'the content of an unknown job', (headers) => api.get(`${unknownJob}/content`, INSTANCE, { headers }));
-    await scenario.expect(401, 'a job without token', (headers) => api.get(statusUrl, INSTANCE, { headers, token: null }));
+    await scenario.expect(404, 'an unknown job', (headers) => suite.api.get(unknownJob, INSTANCE, { headers }));
+    await scenario.expect(404, 'the content of an unknown job', (headers) => suite.api.get(`${unknownJob}/content`, INSTANCE, { headers }));
+    await scenario.expect(401, 'a job without token', (headers) => suite.api.get(statusUrl, INSTANCE, { headers, token: null }));
     await scenario.expect(403, "a job with another instance's token", (headers) =>
-      api.get(contentUrl, INSTANCE, { headers, token: stack.token(OTHER_INSTANCE) }),
+      suite.api.get(contentUrl, INSTANCE, { headers, token: suite.stack.token(OTHER_INSTANCE) }),
     );
     // Per-instance limits: the bare API allows one request a minute per instance.
-    await scenario.expect(404, 'a job within the request limit', (headers) => bareApi.get(unknownJob, INSTANCE, { headers }), bare.api);
-    const limited = await scenario.expect(429, 'a job past the request limit', (headers) => bareApi.get(unknownJob, INSTANCE, { headers }), bare.api);
+    await scenario.expect(404, 'a job within the request limit', (headers) => bare.api.get(unknownJob, INSTANCE, { headers }), bare.stack.api);
+    const limited = await scenario.expect(429, 'a job past the request limit', (headers) => bare.api.get(unknownJob, INSTANCE, { headers }), bare.stack.api);
     expect(limited.header('retry-after')).toMatch(/^\d+$/);
 
     // Operations and documentation.
-    await scenario.expect(200, 'the document', (headers) => api.call('GET', '/openapi.json', { headers }));
-    await scenario.expect(200, 'the docs page', (headers) => api.call('GET', '/docs', { headers }));
-    await scenario.expect(401, 'the dashboard without credentials', (headers) => api.call('GET', '/admin/queues', { headers }));
+    await scenario.expect(200, 'the document', (headers) => suite.api.call('GET', '/openapi.json', { headers }));
+    await scenario.expect(200, 'the docs page', (headers) => suite.api.call('GET', '/docs', { headers }));
+    await scenario.expect(401, 'the dashboard without credentials', (headers) => suite.api.call('GET', '/admin/queues', { headers }));
     await scenario.expect(200, 'the dashboard', (headers) =>
-      api.call('GET', '/admin/queues', { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
+      suite.api.call('GET', '/admin/queues', { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
     );
-    await scenario.expect(404, 'the dashboard without ADMIN_TOKEN', (headers) => bareApi.call('GET', '/admin/queues', { headers }), bare.api);
+    await scenario.expect(404, 'the dashboard without ADMIN_TOKEN', (headers) => bare.api.call('GET', '/admin/queues', { headers }), bare.stack.api);
     // Token revocation (an instance of its own: the others' tokens must keep working).
     const revokeTokens = '/admin/instances/instance-revoked/revoke-tokens';
-    const revokedToken = stack.token('instance-revoked');
+    const revokedToken = suite.stack.token('instance-revoked');
     await scenario.expect(200, 'revoking the tokens of an instance', (headers) =>
-      api.call('POST', revokeTokens, { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
+      suite.api.call('POST', revokeTokens, { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
     );
-    await scenario.expect(401, 'revoking tokens without credentials', (headers) => api.call('POST', revokeTokens, { headers }));
+    await scenario.expect(401, 'revoking tokens without credentials', (headers) => suite.api.call('POST', revokeTokens, { headers }));
     await scenario.expect(
       404,
       'revoking tokens without ADMIN_TOKEN',
-      (headers) => bareApi.call('POST', revokeTokens, { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
-      bare.api,
+      (headers) => bare.api.call('POST', revokeTokens, { headers, authorization: `Bearer ${ADMIN_TOKEN}` }),
+      bare.stack.api,
     );
     await scenario.expect(401, 'a revoked token', (headers) =>
-      api.download('instance-revoked', cachedBody, { headers, token: revokedToken }),
+      suite.api.download('instance-revoked', cachedBody, { headers, token: revokedToken }),
     );
     // The probes, which the request log leaves out: probe() records their answers.
-    for (const path of ['/healthz', '/readyz', '/metrics'] as const) expect((await probe(api, path)).status).toBe(200);
-    expect((await whileRedisIsDown(() => probe(bareApi, '/readyz'))).status).toBe(503);
+    for (const path of ['/healthz', '/readyz', '/metrics'] as const) expect((await probe(suite.api, path)).status).toBe(200);
+    expect((await whileRedisIsDown(() => probe(bare.api, '/readyz'))).status).toBe(503);
 
     // Each scenario request is in the log with the status it was answered.
     for (const { requestId, status, service } of scenario.sent) {
       expect((await requestLine(service, requestId)).res.statusCode, requestId).toBe(status);
     }
 
-    const answered = [...stack.apis, ...bare.apis].flatMap((service) =>
+    const answered = [...suite.stack.apis, ...bare.stack.apis].flatMap((service) =>
       service.logs.filter(isRequestLine).map((line) => ({ method: line.req.method, url: line.req.url, status: line.res.statusCode })),
     );
     const observed = new Map<string, { method: string; path: string; status: number; url: string }>();
@@ -512,48 +485,48 @@ describe('logs', () => {
   let response: ApiResponse;
 
   beforeAll(async () => {
-    token = stack.token(INSTANCE, { claims: { jti: randomBytes(8).toString('hex') } });
+    token = suite.stack.token(INSTANCE, { claims: { jti: randomBytes(8).toString('hex') } });
     media = publish(45_000, 'video');
     // Both references fail once: the first attempt fails (and is logged), the second one succeeds.
-    cdn.failTimes(media.directPathname, 1, 500);
-    cdn.failTimes(media.urlPathname, 1, 500);
-    response = await api.download(INSTANCE, downloadBody(media, { mimetype: 'video/mp4' }), {
+    suite.cdn.failTimes(media.directPathname, 1, 500);
+    suite.cdn.failTimes(media.urlPathname, 1, 500);
+    response = await suite.api.download(INSTANCE, downloadBody(media, { mimetype: 'video/mp4' }), {
       token,
       headers: { 'x-request-id': requestId },
     });
     expectBytes(response, media.sha256, media.fileLength);
-    expect(cdn.countMedia(media)).toBe(3);
+    expect(suite.cdn.countMedia(media)).toBe(3);
   });
 
   it('echoes a client X-Request-Id and logs the request once, as one JSON line with that id', async () => {
     expect(response.header('x-request-id')).toBe(requestId);
-    const line = await requestLine(stack.api, requestId);
+    const line = await requestLine(suite.stack.api, requestId);
     expect(line).toMatchObject({
       req: { id: requestId, method: 'POST', url: `/api/v2/instance/${INSTANCE}/media/directly-download` },
       res: { statusCode: 200 },
       responseTime: expect.any(Number),
     });
-    expect(stack.api.logs.filter((l) => isRequestLine(l) && l.req.id === requestId)).toHaveLength(1);
+    expect(suite.stack.api.logs.filter((l) => isRequestLine(l) && l.req.id === requestId)).toHaveLength(1);
   });
 
   it('gives every other request an id of its own, in the header and in its one log line', async () => {
     const answers = [
-      await api.call('GET', '/openapi.json', {}),
-      await api.download(INSTANCE, { contentType: 'nope', content: {} }),
+      await suite.api.call('GET', '/openapi.json', {}),
+      await suite.api.download(INSTANCE, { contentType: 'nope', content: {} }),
       // Not a sane id (spaces, too long): replaced, not echoed into the logs.
-      await api.call('GET', '/docs', { headers: { 'x-request-id': `not sane ${'x'.repeat(80)}` } }),
+      await suite.api.call('GET', '/docs', { headers: { 'x-request-id': `not sane ${'x'.repeat(80)}` } }),
     ];
     const ids = answers.map((answer) => answer.header('x-request-id')!);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);
     for (const [i, id] of ids.entries()) {
-      expect((await requestLine(stack.api, id)).res.statusCode).toBe(answers[i]!.status);
-      expect(stack.api.logs.filter((l) => isRequestLine(l) && l.req.id === id)).toHaveLength(1);
+      expect((await requestLine(suite.stack.api, id)).res.statusCode).toBe(answers[i]!.status);
+      expect(suite.stack.api.logs.filter((l) => isRequestLine(l) && l.req.id === id)).toHaveLength(1);
     }
   });
 
   it("carries the request id into the workers' lines about its job: the failed attempt and the stored media", () => {
-    const lines = stack.workers.flatMap((worker) => worker.logs.filter((line) => line.requestId === requestId));
+    const lines = suite.stack.workers.flatMap((worker) => worker.logs.filter((line) => line.requestId === requestId));
     const failed = lines.find((line) => line.msg === 'attempt failed');
     const stored = lines.find((line) => line.msg === 'media stored');
     expect(failed, JSON.stringify(lines)).toMatchObject({ jobId: expect.stringMatching(/^dl-/), reason: expect.stringMatching(/HTTP 500/) });
@@ -562,7 +535,7 @@ describe('logs', () => {
 
   it('leaks no mediaKey, token or CDN signature into any output of any process', async () => {
     // The last lines of the request above are written after its answer.
-    await requestLine(stack.api, requestId);
+    await requestLine(suite.stack.api, requestId);
     const secrets: [string, string][] = [];
     const mediaKeys = [...published.map((m) => Buffer.from(m.mediaKey, 'base64')), ...otherMediaKeys];
     for (const key of mediaKeys) {
@@ -575,7 +548,7 @@ describe('logs', () => {
     }
     for (const m of published) {
       for (const reference of [m.directPath, m.url]) {
-        const query = new URL(reference, cdn.origin).searchParams;
+        const query = new URL(reference, suite.cdn.origin).searchParams;
         // The fake CDN's references carry a signed query, as WhatsApp's do.
         expect(query.get('oh'), reference).toMatch(/^01_[\w-]{16,}$/);
         expect(query.get('oe'), reference).toMatch(/^[0-9A-F]{8}$/);
@@ -584,12 +557,12 @@ describe('logs', () => {
     }
     secrets.push(['bearer token', token], ['bearer token signature', token.split('.')[2]!], ['ADMIN_TOKEN', ADMIN_TOKEN]);
 
-    const outputs = [...stack.processes, ...bare.processes].map((service) => ({
+    const outputs = [...suite.stack.processes, ...bare.stack.processes].map((service) => ({
       name: service.name,
       text: `${service.stdoutLines.join('\n')}\n${service.stderr}`,
     }));
     // The search runs over the real output: the request's id is in the API's and a worker's.
-    expect(outputs.find((output) => output.name === stack.api.name)!.text).toContain(requestId);
+    expect(outputs.find((output) => output.name === suite.stack.api.name)!.text).toContain(requestId);
     expect(outputs.filter((output) => output.name.startsWith('worker') && output.text.includes(requestId))).not.toEqual([]);
     const leaks: string[] = [];
     for (const { name, text } of outputs) {
@@ -604,18 +577,18 @@ describe('logs', () => {
 
 describe('when the store goes away', () => {
   it('the API and every worker answer /readyz 503 naming the store, and /healthz 200', async () => {
-    if (stack.storage.kind !== 's3') throw new Error('the main stack runs on s3rver');
-    await stack.storage.server.close();
+    if (suite.stack.storage.kind !== 's3') throw new Error('the main stack runs on s3rver');
+    await suite.stack.storage.server.close();
     const down = await eventually(
       async () => {
-        const response = await probe(api, '/readyz');
+        const response = await probe(suite.api, '/readyz');
         return response.status === 503 ? response : undefined;
       },
       { timeoutMs: 8_000, what: "the API's /readyz answering 503" },
     );
     expectError(down, 503, /^storage: unreachable$/);
-    expect((await probe(api, '/healthz')).status).toBe(200);
-    for (const origin of stack.workers.map(healthOrigin)) {
+    expect((await probe(suite.api, '/healthz')).status).toBe(200);
+    for (const origin of suite.stack.workers.map(healthOrigin)) {
       const ready = await getJson(`${origin}/readyz`);
       expect(ready.status).toBe(503);
       expectErrorBody(ready.body, 503, /^storage: unreachable$/);
@@ -661,7 +634,7 @@ class Scenario {
     status: number,
     what: string,
     send: (headers: Record<string, string>) => Promise<ApiResponse>,
-    service: ServiceProcess = stack.api,
+    service: ServiceProcess = suite.stack.api,
   ): Promise<ApiResponse> {
     const requestId = `${this.prefix}-${this.sent.length}`;
     const response = await send({ 'x-request-id': requestId });

@@ -7,21 +7,19 @@
  * job with a clear error and keeps running.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BatchStatus } from '@wamedia/shared';
-import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 import type { ServiceProcess } from '../support/service-process.js';
-import { Stack } from '../support/stack.js';
 
 const INSTANCE = 'tenant-secrets';
 const SEALED = /^v1\.[0-9a-f]{8}\.[A-Za-z0-9_-]+$/;
 
-let cdn: FakeCdn;
 /** One worker taking one job at a time, so a second job waits in the queue. */
-let stack: Stack;
-let api: ApiClient;
+const suite = useCdnStack({ workers: 1, env: { WORKER_CONCURRENCY: '1', JOB_ATTEMPTS: '2' } });
 
 /** Every media sent and every mediaKey used: none may be found in clear. */
 const published: PublishedMedia[] = [];
@@ -31,26 +29,15 @@ const tokens: string[] = [];
 /** Processes of other stacks, whose output the log search covers too. */
 const otherProcesses: ServiceProcess[] = [];
 
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({ cdn, workers: 1, env: { WORKER_CONCURRENCY: '1', JOB_ATTEMPTS: '2' } });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
-});
-
 function publish(size = 6_000): PublishedMedia {
-  const media = cdn.publish(randomBytes(size), 'document');
+  const media = suite.cdn.publish(randomBytes(size), 'document');
   published.push(media);
   return media;
 }
 
 /** A token of its own for each call, so the log search knows every token sent. */
 function token(instanceId = INSTANCE): string {
-  const value = stack.token(instanceId, { claims: { jti: randomBytes(8).toString('hex') } });
+  const value = suite.stack.token(instanceId, { claims: { jti: randomBytes(8).toString('hex') } });
   tokens.push(value);
   return value;
 }
@@ -66,9 +53,9 @@ function allMediaKeys(): Buffer[] {
 
 /** Every key of the stack's prefix with its type and contents. */
 async function redisDump(): Promise<{ key: string; type: string; text: string }[]> {
-  const redis = await stack.redis();
+  const redis = await suite.stack.redis();
   const dump = [];
-  for (const key of await stack.redisKeys()) {
+  for (const key of await suite.stack.redisKeys()) {
     const { type, values } = await redis.contents(key);
     dump.push({ key, type, text: values.join('\n') });
   }
@@ -89,14 +76,14 @@ async function clearKeysInRedis(): Promise<string[]> {
 
 /** The job's data as BullMQ keeps it in its hash. */
 async function jobData(jobId: string): Promise<Record<string, unknown>> {
-  const redis = await stack.redis();
-  const data = (await redis.command('HGET', `${stack.prefix}:media-download:${jobId}`, 'data')) as string | null;
+  const redis = await suite.stack.redis();
+  const data = (await redis.command('HGET', `${suite.stack.prefix}:media-download:${jobId}`, 'data')) as string | null;
   if (data === null) throw new Error(`job ${jobId} has no hash`);
   return JSON.parse(data) as Record<string, unknown>;
 }
 
 async function jobState(jobId: string): Promise<string> {
-  const response = await api.get(`/api/v2/instance/${INSTANCE}/media/jobs/${jobId}`, INSTANCE, { token: token() });
+  const response = await suite.api.get(`/api/v2/instance/${INSTANCE}/media/jobs/${jobId}`, INSTANCE, { token: token() });
   return response.json<{ status: string }>().status;
 }
 
@@ -104,9 +91,9 @@ describe('the mediaKey in Redis', () => {
   it('is sealed in the job data while the job runs and while it waits, and found in clear nowhere', async () => {
     const running = publish();
     const waiting = publish();
-    cdn.setBehaviour(running.directPathname, { kind: 'serve', headerDelayMs: 2_500 });
-    const first = await api.download(INSTANCE, downloadBody(running, { omit: ['url'] }), { timeout: 0, token: token() });
-    const second = await api.download(INSTANCE, downloadBody(waiting, { omit: ['url'] }), { timeout: 0, token: token() });
+    suite.cdn.setBehaviour(running.directPathname, { kind: 'serve', headerDelayMs: 2_500 });
+    const first = await suite.api.download(INSTANCE, downloadBody(running, { omit: ['url'] }), { timeout: 0, token: token() });
+    const second = await suite.api.download(INSTANCE, downloadBody(waiting, { omit: ['url'] }), { timeout: 0, token: token() });
     expect([first.status, second.status]).toEqual([202, 202]);
     const runningJob = first.json<{ jobId: string }>().jobId;
     const waitingJob = second.json<{ jobId: string }>().jobId;
@@ -125,8 +112,8 @@ describe('the mediaKey in Redis', () => {
     expect(dump.filter((entry) => entry.type === 'hash' && entry.key.includes(':media-download:dl-'))).toHaveLength(2);
     expect(await clearKeysInRedis()).toEqual([]);
 
-    expectBytes(await api.download(INSTANCE, downloadBody(running, { omit: ['url'] }), { token: token() }), running.sha256, running.fileLength);
-    expectBytes(await api.download(INSTANCE, downloadBody(waiting, { omit: ['url'] }), { token: token() }), waiting.sha256, waiting.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(running, { omit: ['url'] }), { token: token() }), running.sha256, running.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(waiting, { omit: ['url'] }), { token: token() }), waiting.sha256, waiting.fileLength);
     // Ended: not even the sealed form is kept.
     for (const jobId of [runningJob, waitingJob]) expect(await jobData(jobId)).not.toHaveProperty('mediaKey');
     expect(await clearKeysInRedis()).toEqual([]);
@@ -135,8 +122,8 @@ describe('the mediaKey in Redis', () => {
   it('is sealed for batch items too, and gone from every job once the batch is done', async () => {
     const items = Array.from({ length: 5 }, () => publish(3_000));
     const expired = publish(2_000);
-    cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
-    cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
     const wrongKey = randomBytes(32);
     otherKeys.push(wrongKey);
     const corrupt = publish(2_000);
@@ -145,7 +132,7 @@ describe('the mediaKey in Redis', () => {
       { id: 'expired', ...downloadBody(expired) },
       { id: 'wrong-key', ...downloadBody(corrupt, { content: { mediaKey: wrongKey.toString('base64') } }) },
     ];
-    const submitted = await api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, {
+    const submitted = await suite.api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, {
       token: token(),
       body: JSON.stringify({ items: body }),
     });
@@ -165,7 +152,7 @@ describe('the mediaKey in Redis', () => {
 
     const done = await eventually(
       async () => {
-        const status = (await api.get(batch.statusUrl, INSTANCE, { token: token() })).json<BatchStatus>();
+        const status = (await suite.api.get(batch.statusUrl, INSTANCE, { token: token() })).json<BatchStatus>();
         return status.done ? status : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 300, what: 'the batch finishing' },
@@ -177,34 +164,23 @@ describe('the mediaKey in Redis', () => {
 });
 
 describe('a worker with another JOB_DATA_KEY', () => {
-  let mismatched: Stack;
-  let mismatchedApi: ApiClient;
   const apiKey = randomBytes(32);
+  const mismatched = useCdnStack({ cdnOf: suite, workers: 0, env: { JOB_DATA_KEY: apiKey.toString('base64'), JOB_ATTEMPTS: '2' } });
 
   beforeAll(async () => {
-    mismatched = await Stack.start({
-      cdn,
-      workers: 0,
-      env: { JOB_DATA_KEY: apiKey.toString('base64'), JOB_ATTEMPTS: '2' },
-    });
-    await mismatched.startWorker({ JOB_DATA_KEY: randomBytes(32).toString('hex') });
-    mismatchedApi = new ApiClient(mismatched);
-  });
-
-  afterAll(async () => {
-    await mismatched?.stop();
+    await mismatched.stack.startWorker({ JOB_DATA_KEY: randomBytes(32).toString('hex') });
     // Their output is searched for secrets too.
-    if (mismatched) otherProcesses.push(...mismatched.processes);
+    otherProcesses.push(...mismatched.stack.processes);
   });
 
   it('fails the job with a clear 500 naming JOB_DATA_KEY, keeps running, and a worker with the right key downloads', async () => {
     const media = publish();
-    const accepted = await mismatchedApi.download(INSTANCE, downloadBody(media), { timeout: 0 });
+    const accepted = await mismatched.api.download(INSTANCE, downloadBody(media), { timeout: 0 });
     expect(accepted.status).toBe(202);
     const { statusUrl } = accepted.json<{ statusUrl: string }>();
     const status = await eventually(
       async () => {
-        const polled = (await mismatchedApi.get(statusUrl, INSTANCE)).json<{ status: string }>();
+        const polled = (await mismatched.api.get(statusUrl, INSTANCE)).json<{ status: string }>();
         return polled.status === 'failed' ? polled : undefined;
       },
       { what: 'the job failing' },
@@ -212,20 +188,20 @@ describe('a worker with another JOB_DATA_KEY', () => {
     const clear = /cannot open the job's mediaKey: it was sealed with another JOB_DATA_KEY \(key id [0-9a-f]{8}; this process has [0-9a-f]{8}\)/;
     expect(status).toMatchObject({ attemptsMade: 2, error: { statusCode: 500, message: expect.stringMatching(clear) } });
     // A client asking for it gets the same clear answer.
-    expectError(await mismatchedApi.download(INSTANCE, downloadBody(media)), 500, clear, /same JOB_DATA_KEY/);
+    expectError(await mismatched.api.download(INSTANCE, downloadBody(media)), 500, clear, /same JOB_DATA_KEY/);
     // Both attempts were made (another worker might have had the right key); none reached the CDN.
-    const worker = mismatched.workers[0]!;
+    const worker = mismatched.stack.workers[0]!;
     const attempts = worker.logsWithMsg('attempt failed');
     expect(attempts).toHaveLength(2);
     for (const line of attempts) expect(String(line.reason)).toMatch(/JOB_DATA_UNREADABLE/);
-    expect(cdn.countMedia(media)).toBe(0);
+    expect(suite.cdn.countMedia(media)).toBe(0);
     expect(worker.running).toBe(true);
-    expect((await fetch(`${mismatched.baseUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${mismatched.stack.baseUrl}/readyz`)).status).toBe(200);
 
     await worker.stop();
-    await mismatched.startWorker({ JOB_DATA_KEY: apiKey.toString('hex') });
+    await mismatched.stack.startWorker({ JOB_DATA_KEY: apiKey.toString('hex') });
     const fresh = publish();
-    expectBytes(await mismatchedApi.download(INSTANCE, downloadBody(fresh)), fresh.sha256, fresh.fileLength);
+    expectBytes(await mismatched.api.download(INSTANCE, downloadBody(fresh)), fresh.sha256, fresh.fileLength);
   });
 });
 
@@ -233,16 +209,16 @@ describe('the logs', () => {
   it('hold no mediaKey, token or oh=/oe= value, also when the CDN fails and its URLs are in error messages', async () => {
     // A retried attempt, then a download that fails for good (502): both are logged with their reasons.
     const flaky = publish();
-    cdn.failTimes(flaky.directPathname, 1, 500);
-    cdn.failTimes(flaky.urlPathname, 1, 500);
-    expectBytes(await api.download(INSTANCE, downloadBody(flaky), { token: token() }), flaky.sha256, flaky.fileLength);
+    suite.cdn.failTimes(flaky.directPathname, 1, 500);
+    suite.cdn.failTimes(flaky.urlPathname, 1, 500);
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(flaky), { token: token() }), flaky.sha256, flaky.fileLength);
     const broken = publish();
-    cdn.setBehaviour(broken.directPathname, { kind: 'status', status: 503 });
-    cdn.setBehaviour(broken.urlPathname, { kind: 'reset' });
-    const failed: ApiResponse = await api.download(INSTANCE, downloadBody(broken), { token: token() });
+    suite.cdn.setBehaviour(broken.directPathname, { kind: 'status', status: 503 });
+    suite.cdn.setBehaviour(broken.urlPathname, { kind: 'reset' });
+    const failed: ApiResponse = await suite.api.download(INSTANCE, downloadBody(broken), { token: token() });
     expectError(failed, 502);
     // A token in a header the API does not expect, and one that is refused.
-    expectError(await api.download(INSTANCE, downloadBody(flaky), { token: `${token()}x` }), 401);
+    expectError(await suite.api.download(INSTANCE, downloadBody(flaky), { token: `${token()}x` }), 401);
     // Their lines are written after the answers.
     await new Promise((resolve) => setTimeout(resolve, 300));
 
@@ -250,12 +226,12 @@ describe('the logs', () => {
     for (const key of allMediaKeys()) for (const encoded of encodings(key)) secrets.push(['a mediaKey', encoded]);
     for (const media of published) {
       for (const reference of [media.directPath, media.url]) {
-        const query = new URL(reference, cdn.origin).searchParams;
+        const query = new URL(reference, suite.cdn.origin).searchParams;
         secrets.push(['an oh= signature', query.get('oh')!], ['an oe= expiry', query.get('oe')!]);
       }
     }
     for (const value of tokens) secrets.push(['a token', value], ['a token signature', value.split('.')[2]!]);
-    const processes = [...stack.processes, ...otherProcesses];
+    const processes = [...suite.stack.processes, ...otherProcesses];
     expect(otherProcesses.length).toBeGreaterThan(0);
     const outputs = processes.map((service) => ({ name: service.name, text: `${service.stdoutLines.join('\n')}\n${service.stderr}` }));
     // The search runs over real output whose failure messages name the CDN URLs (origin and path).

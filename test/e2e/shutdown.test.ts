@@ -8,14 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
+import { describe, expect, it } from 'vitest';
+import { downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes } from '../support/expectations.js';
-import { FakeCdn } from '../support/fake-cdn.js';
 import { jobIdOf, jobPath, jobReaches } from '../support/jobs.js';
+import { waitingRequests } from '../support/prometheus.js';
 import { BodyReader, connectionOutcome, rawRequest, type RawExchange } from '../support/raw-http.js';
 import type { ServiceProcess } from '../support/service-process.js';
-import { Stack } from '../support/stack.js';
 
 const INSTANCE = 'instance-a';
 const KiB = 1024;
@@ -25,27 +25,11 @@ const JOB_LOCK_MS = 1_500;
 /** What a process may take beyond the grace to close its connections and exit. */
 const EXIT_MARGIN_MS = 2_000;
 
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
-
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({
-    cdn,
-    env: { SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS), JOB_LOCK_MS: String(JOB_LOCK_MS) },
-  });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
-});
+const suite = useCdnStack({ env: { SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS), JOB_LOCK_MS: String(JOB_LOCK_MS) } });
 
 /** The stack's workers still running. */
 function runningWorkers(): ServiceProcess[] {
-  return stack.workers.filter((worker) => worker.running);
+  return suite.stack.workers.filter((worker) => worker.running);
 }
 
 /** Exactly one running worker, so the next job is known to go to it. */
@@ -53,48 +37,40 @@ async function soleWorker(): Promise<ServiceProcess> {
   const running = runningWorkers();
   if (running.length === 1) return running[0]!;
   await Promise.all(running.map((worker) => worker.stop('SIGTERM')));
-  return stack.startWorker();
+  return suite.stack.startWorker();
 }
 
 /** A directly-download on a connection of its own, whose answer the test reads (or drops) itself. */
 function rawDownload(body: DownloadBody, timeoutMs: number): RawExchange {
-  return rawRequest(`${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=${timeoutMs}`, {
+  return rawRequest(`${suite.stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=${timeoutMs}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${stack.token(INSTANCE)}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
 }
 
-/** The API's wamedia_waiting_requests gauge. */
-async function waitingRequests(): Promise<number> {
-  const text = (await api.get('/metrics', INSTANCE)).body.toString('utf8');
-  const match = /^wamedia_waiting_requests (\d+)$/m.exec(text);
-  if (!match) throw new Error('no wamedia_waiting_requests in /metrics');
-  return Number(match[1]);
-}
-
 /** Files of the fs store under `folder` (tmp, sha256, records), relative to the store. */
 async function storeFiles(folder: string): Promise<string[]> {
-  return (await stack.storedFiles()).filter((file) => file.startsWith(`${folder}/`) && !file.endsWith('.ping'));
+  return (await suite.stack.storedFiles()).filter((file) => file.startsWith(`${folder}/`) && !file.endsWith('.ping'));
 }
 
 function storePath(file: string): string {
-  return path.join(stack.storage.dir, file);
+  return path.join(suite.stack.storage.dir, file);
 }
 
 describe('SIGTERM to the API', () => {
   it('refuses new connections, finishes an answer in flight within SHUTDOWN_GRACE_MS, cuts one past it, answers waiting clients 202, exits 0', async () => {
     // Stored first: 32 MiB is far more than the socket buffers of both ends, so the API is still
     // writing it when the signal comes.
-    const large = cdn.publish(randomBytes(32 * MiB), 'video');
-    expectBytes(await api.download(INSTANCE, downloadBody(large)), large.sha256, large.fileLength);
-    const slow = cdn.publish(randomBytes(256 * KiB), 'document');
-    cdn.enqueue(slow.directPathname, { kind: 'serve', bodyDelayMs: 3_000 });
-    const apiBefore = stack.api;
-    const apiUrl = stack.baseUrl;
+    const large = suite.cdn.publish(randomBytes(32 * MiB), 'video');
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(large)), large.sha256, large.fileLength);
+    const slow = suite.cdn.publish(randomBytes(256 * KiB), 'document');
+    suite.cdn.enqueue(slow.directPathname, { kind: 'serve', bodyDelayMs: 3_000 });
+    const apiBefore = suite.stack.api;
+    const apiUrl = suite.stack.baseUrl;
 
-    const waiting = api.download(INSTANCE, downloadBody(slow, { omit: ['url'] }), { timeout: 60_000 });
-    await eventually(async () => ((await waitingRequests()) === 1 ? true : undefined), { what: 'one waiting request' });
+    const waiting = suite.api.download(INSTANCE, downloadBody(slow, { omit: ['url'] }), { timeout: 60_000 });
+    await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 1 ? true : undefined), { what: 'one waiting request' });
     // A reads at 24 MiB/s: done about 1.2 s after the signal. B reads 1 MiB, then stalls.
     const a = new BodyReader(await rawDownload(downloadBody(large), 0).response, 24 * MiB);
     const b = new BodyReader(await rawDownload(downloadBody(large), 0).response, 8 * MiB);
@@ -130,22 +106,22 @@ describe('SIGTERM to the API', () => {
     expect(apiBefore.logsWithMsg('stopped')).toHaveLength(1);
 
     // The job finished without the API; a new API serves it through the URLs of the 202.
-    await stack.startApi();
-    await jobReaches(api, INSTANCE, jobId, 'completed');
+    await suite.stack.startApi();
+    await jobReaches(suite.api, INSTANCE, jobId, 'completed');
     expect(statusUrl).toBe(jobPath(INSTANCE, jobId));
-    expectBytes(await api.get(contentUrl, INSTANCE), slow.sha256, slow.fileLength);
-    expect(cdn.countMedia(slow)).toBe(1);
+    expectBytes(await suite.api.get(contentUrl, INSTANCE), slow.sha256, slow.fileLength);
+    expect(suite.cdn.countMedia(slow)).toBe(1);
   });
 });
 
 describe('SIGTERM to a worker', () => {
   it('lets the job it is downloading finish within SHUTDOWN_GRACE_MS, then exits 0', async () => {
     const worker = await soleWorker();
-    const media = cdn.publish(randomBytes(256 * KiB), 'video');
+    const media = suite.cdn.publish(randomBytes(256 * KiB), 'video');
     // 16 pieces 60 ms apart: about 1 s in all, half the grace.
-    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 16 * KiB, chunkIntervalMs: 60 });
-    const response = api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 });
-    await eventually(async () => (cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 16 * KiB, chunkIntervalMs: 60 });
+    const response = suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 });
+    await eventually(async () => (suite.cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
 
     const signalledAt = performance.now();
     worker.child.kill('SIGTERM');
@@ -159,21 +135,21 @@ describe('SIGTERM to a worker', () => {
     expect(performance.now() - signalledAt).toBeLessThan(SHUTDOWN_GRACE_MS + EXIT_MARGIN_MS);
     expect(worker.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toEqual([]);
     expect(worker.logsWithMsg('stopped')).toHaveLength(1);
-    expect(cdn.count(media.directPathname)).toBe(1);
-    expect((await jobReaches(api, INSTANCE, jobIdOf(media), 'completed')).attemptsMade).toBe(1);
+    expect(suite.cdn.count(media.directPathname)).toBe(1);
+    expect((await jobReaches(suite.api, INSTANCE, jobIdOf(media), 'completed')).attemptsMade).toBe(1);
   });
 
   it('hands a job still running after SIGTERM + SHUTDOWN_GRACE_MS back to the queue, where another worker completes it without a failed attempt', async () => {
     const first = await soleWorker();
-    const media = cdn.publish(randomBytes(256 * KiB), 'video');
+    const media = suite.cdn.publish(randomBytes(256 * KiB), 'video');
     // 16 pieces 500 ms apart: 7.5 s, far past the grace. The next request is served at once.
-    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 16 * KiB, chunkIntervalMs: 500 });
-    const response = api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 });
-    await eventually(async () => (cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 16 * KiB, chunkIntervalMs: 500 });
+    const response = suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 });
+    await eventually(async () => (suite.cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
 
     const signalledAt = performance.now();
     first.child.kill('SIGTERM');
-    const second = await stack.startWorker();
+    const second = await suite.stack.startWorker();
 
     const answered = await response;
     expectBytes(answered, media.sha256, media.fileLength);
@@ -185,10 +161,10 @@ describe('SIGTERM to a worker', () => {
     expect(first.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
 
     // The second worker downloaded it anew; the handed-back attempt is not counted, nor failed.
-    expect(cdn.count(media.directPathname)).toBe(2);
+    expect(suite.cdn.count(media.directPathname)).toBe(2);
     expect(second.logsWithMsg('media stored').map((line) => line.jobId)).toContain(jobIdOf(media));
-    expect((await jobReaches(api, INSTANCE, jobIdOf(media), 'completed')).attemptsMade).toBe(1);
-    const failures = stack.logs().filter((line) => line.msg === 'attempt failed' && line.jobId === jobIdOf(media));
+    expect((await jobReaches(suite.api, INSTANCE, jobIdOf(media), 'completed')).attemptsMade).toBe(1);
+    const failures = suite.stack.logs().filter((line) => line.msg === 'attempt failed' && line.jobId === jobIdOf(media));
     expect(failures).toEqual([]);
   });
 });
@@ -196,12 +172,12 @@ describe('SIGTERM to a worker', () => {
 describe('SIGKILL of a worker', () => {
   it('recovers its job on another worker after JOB_LOCK_MS; the client gets 200 and only the verified blob is published', async () => {
     const victim = await soleWorker();
-    const media = cdn.publish(randomBytes(8 * MiB), 'video');
+    const media = suite.cdn.publish(randomBytes(8 * MiB), 'video');
     // 32 pieces of 256 KiB, 100 ms apart: 3 s; the retry is served at once.
-    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 256 * KiB, chunkIntervalMs: 100 });
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 256 * KiB, chunkIntervalMs: 100 });
     const blobsBefore = await storeFiles('sha256');
     const tempsBefore = await storeFiles('tmp');
-    const response = api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 60_000 });
+    const response = suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 60_000 });
 
     // Killed once its temporary file holds part of the media.
     const partial = await eventually(
@@ -217,11 +193,11 @@ describe('SIGKILL of a worker', () => {
     );
     victim.child.kill('SIGKILL');
     expect((await victim.exited).signal).toBe('SIGKILL');
-    const rescuer = await stack.startWorker();
+    const rescuer = await suite.stack.startWorker();
 
     expectBytes(await response, media.sha256, media.fileLength);
     expect(rescuer.logsWithMsg('media stored').map((line) => line.jobId)).toContain(jobIdOf(media));
-    expect(cdn.count(media.directPathname)).toBe(2);
+    expect(suite.cdn.count(media.directPathname)).toBe(2);
 
     // Under content addresses: exactly the new, verified blob, and its bytes are the media.
     const blob = `sha256/${media.sha256.slice(0, 2)}/${media.sha256}`;
@@ -234,7 +210,7 @@ describe('SIGKILL of a worker', () => {
     // Once it is older than the sweep's age, a worker starting up removes it.
     const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
     await utimes(storePath(partial), twoHoursAgo, twoHoursAgo);
-    const next = await stack.startWorker();
+    const next = await suite.stack.startWorker();
     const swept = await next.waitForLog((line) => line.msg === 'stale temporaries removed', 10_000, '"stale temporaries removed"');
     expect(swept.removed).toBe(1);
     expect(await storeFiles('tmp')).not.toContain(partial);
@@ -245,28 +221,28 @@ describe('SIGKILL of a worker', () => {
 describe('clients that go away', () => {
   it('frees the waiter of a client that disconnects while the CDN is slow; the job completes anyway', async () => {
     await soleWorker();
-    const media = cdn.publish(randomBytes(64 * KiB), 'image');
-    cdn.enqueue(media.directPathname, { kind: 'serve', bodyDelayMs: 1_500 });
-    expect(await waitingRequests()).toBe(0);
+    const media = suite.cdn.publish(randomBytes(64 * KiB), 'image');
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', bodyDelayMs: 1_500 });
+    expect(await waitingRequests(suite.stack.baseUrl)).toBe(0);
     const exchange = rawDownload(downloadBody(media, { omit: ['url'] }), 60_000);
-    await eventually(async () => ((await waitingRequests()) === 1 ? true : undefined), { what: 'one waiting request' });
+    await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 1 ? true : undefined), { what: 'one waiting request' });
 
     exchange.request.destroy();
-    await eventually(async () => ((await waitingRequests()) === 0 ? true : undefined), {
+    await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 0 ? true : undefined), {
       timeoutMs: 1_000,
       what: 'no waiting request',
     });
     await expect(exchange.response).rejects.toThrow();
-    await jobReaches(api, INSTANCE, jobIdOf(media), 'completed');
-    expectBytes(await api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
-    expect(cdn.countMedia(media)).toBe(1);
+    await jobReaches(suite.api, INSTANCE, jobIdOf(media), 'completed');
+    expectBytes(await suite.api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
+    expect(suite.cdn.countMedia(media)).toBe(1);
   });
 
   it('closes the store file of a client that disconnects while being sent a large media', async () => {
     await soleWorker();
-    const media = cdn.publish(randomBytes(30 * MiB), 'document');
-    expectBytes(await api.download(INSTANCE, downloadBody(media)), media.sha256, media.fileLength);
-    const pid = stack.api.pid!;
+    const media = suite.cdn.publish(randomBytes(30 * MiB), 'document');
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(media)), media.sha256, media.fileLength);
+    const pid = suite.stack.api.pid!;
     const blobsDir = storePath('sha256');
     const baseline = await openFiles(pid);
     expect(baseline.filter((target) => target.startsWith(blobsDir))).toEqual([]);
@@ -288,7 +264,7 @@ describe('clients that go away', () => {
       { timeoutMs: 2_000, what: 'the blob closed' },
     );
     expect(after.length).toBeLessThanOrEqual(baseline.length);
-    expect(stack.api.running).toBe(true);
+    expect(suite.stack.api.running).toBe(true);
   });
 });
 

@@ -9,10 +9,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhook, type BatchStatus, type WebhookEvent } from '@wamedia/shared';
-import { ApiClient, downloadBody, eventually } from '../support/api-client.js';
+import { downloadBody, eventually } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectError } from '../support/expectations.js';
-import { FakeCdn } from '../support/fake-cdn.js';
-import { Stack } from '../support/stack.js';
 
 const INSTANCE = 'hooked';
 const SECRET = 'webhook-secret-for-the-e2e-test';
@@ -67,36 +66,29 @@ class Receiver {
 }
 
 describe('webhooks', () => {
-  let cdn: FakeCdn;
   let receiver: Receiver;
   let outsider: Receiver;
-  let stack: Stack;
-  let api: ApiClient;
 
   beforeAll(async () => {
-    cdn = await FakeCdn.start();
-    receiver = await Receiver.start();
-    outsider = await Receiver.start('127.0.0.2');
-    stack = await Stack.start({
-      cdn,
-      env: { WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOWED_HOSTS: receiver.origin, WEBHOOK_ATTEMPTS: '4' },
-    });
-    api = new ApiClient(stack);
+    [receiver, outsider] = await Promise.all([Receiver.start(), Receiver.start('127.0.0.2')]);
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    await Promise.all([cdn?.close(), receiver?.close(), outsider?.close()]);
+    await Promise.all([receiver?.close(), outsider?.close()]);
+  });
+
+  const suite = useCdnStack({
+    env: () => ({ WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOWED_HOSTS: receiver.origin, WEBHOOK_ATTEMPTS: '4' }),
   });
 
   const submit = (body: unknown) =>
-    api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, { instanceId: INSTANCE, body: JSON.stringify(body) });
+    suite.api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, { instanceId: INSTANCE, body: JSON.stringify(body) });
 
   it('POSTs a signed event per finished item and one when the batch is done', async () => {
-    const medias = [0, 1, 2].map((i) => cdn.publish(randomBytes(1_000 + i), 'image'));
-    const expired = cdn.publish(randomBytes(100), 'audio');
-    cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
-    cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    const medias = [0, 1, 2].map((i) => suite.cdn.publish(randomBytes(1_000 + i), 'image'));
+    const expired = suite.cdn.publish(randomBytes(100), 'audio');
+    suite.cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
     const items = [...medias.map((media, i) => ({ id: `ok-${i}`, ...downloadBody(media) })), { id: 'gone', ...downloadBody(expired) }];
     const batch = (await submit({ items, callbackUrl: `${receiver.origin}/batch-hook` })).json<BatchStatus>();
 
@@ -118,11 +110,11 @@ describe('webhooks', () => {
   });
 
   it('reports a batch done once when its last item finishes while the batch is being submitted', async () => {
-    const expired = cdn.publish(randomBytes(100), 'audio');
-    cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
-    cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    const expired = suite.cdn.publish(randomBytes(100), 'audio');
+    suite.cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
     // The media's job has just failed: the batch item joins it and finishes while it is followed.
-    expect((await api.download(INSTANCE, downloadBody(expired))).status).toBe(404);
+    expect((await suite.api.download(INSTANCE, downloadBody(expired))).status).toBe(404);
     const batch = (await submit({ items: [{ id: 'gone', ...downloadBody(expired) }], callbackUrl: `${receiver.origin}/ended` })).json<BatchStatus>();
     expect(batch.done).toBe(true);
     const done = await eventually(async () => {
@@ -137,7 +129,7 @@ describe('webhooks', () => {
 
   it('retries a receiver that answers 500, until it takes the event', async () => {
     receiver.failFirst.set('/flaky', 2);
-    const media = cdn.publish(randomBytes(2_000), 'document');
+    const media = suite.cdn.publish(randomBytes(2_000), 'document');
     await submit({ items: [{ id: 'one', ...downloadBody(media) }], callbackUrl: `${receiver.origin}/flaky` });
     await eventually(async () => (receiver.events('/flaky').length === 2 ? true : undefined), {
       timeoutMs: 30_000,
@@ -148,10 +140,10 @@ describe('webhooks', () => {
   });
 
   it('POSTs job.finished for a single request that was answered 202', async () => {
-    const media = cdn.publish(randomBytes(3_000), 'video');
-    cdn.setBehaviour(media.directPathname, { kind: 'serve', bodyDelayMs: 600 });
+    const media = suite.cdn.publish(randomBytes(3_000), 'video');
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', bodyDelayMs: 600 });
     const body = { ...downloadBody(media), callbackUrl: `${receiver.origin}/single` };
-    const accepted = await api.download(INSTANCE, body, { timeout: 0 });
+    const accepted = await suite.api.download(INSTANCE, body, { timeout: 0 });
     expect(accepted.status).toBe(202);
     const [event] = await eventually(async () => {
       const got = receiver.events('/single');
@@ -161,7 +153,7 @@ describe('webhooks', () => {
   });
 
   it('refuses a callback URL on a host outside WEBHOOK_ALLOWED_HOSTS with 400, and never calls it', async () => {
-    const media = cdn.publish(randomBytes(500), 'image');
+    const media = suite.cdn.publish(randomBytes(500), 'image');
     for (const callbackUrl of [`${outsider.origin}/hook`, 'http://169.254.169.254/latest/meta-data', 'http://localhost:1/hook']) {
       expectError(await submit({ items: [{ id: 'x', ...downloadBody(media) }], callbackUrl }), 400, /callback|not allowed/i);
     }

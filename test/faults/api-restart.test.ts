@@ -10,13 +10,14 @@
  * media the CDN answers 2 s late.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
+import { describe, expect, it } from 'vitest';
+import { downloadBody, eventually, type DownloadBody } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 import { jobIdOf, jobPath, jobReaches } from '../support/jobs.js';
+import { waitingRequests } from '../support/prometheus.js';
 import { connectionOutcome, rawRequest, type RawExchange } from '../support/raw-http.js';
-import { Stack } from '../support/stack.js';
 import { expectSoundStore } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-api';
@@ -25,66 +26,47 @@ const SHUTDOWN_GRACE_MS = 3_000;
 const CDN_DELAY_MS = 2_000;
 const CLIENTS = 3;
 
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
-
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({ cdn, env: { SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS) } });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
-});
+const suite = useCdnStack({ env: { SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS) } });
 
 /** A directly-download on a connection of its own, waiting up to a minute. */
 function waitingDownload(body: DownloadBody): RawExchange {
-  return rawRequest(`${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=60000`, {
+  return rawRequest(`${suite.stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=60000`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${stack.token(INSTANCE)}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
 }
 
-/** The API's wamedia_waiting_requests gauge. */
-async function waitingRequests(): Promise<number> {
-  const text = (await api.call('GET', '/metrics', {})).body.toString('utf8');
-  return Number(/^wamedia_waiting_requests (\d+)$/m.exec(text)?.[1] ?? NaN);
-}
-
 /** Three media the CDN answers late, and a client waiting for each; resolves once all three wait. */
 async function clientsWaiting(): Promise<{ media: PublishedMedia[]; exchanges: RawExchange[] }> {
-  const media = Array.from({ length: CLIENTS }, (_, i) => cdn.publish(randomBytes((100 + i) * KiB), 'audio'));
-  for (const m of media) cdn.enqueue(m.directPathname, { kind: 'serve', headerDelayMs: CDN_DELAY_MS });
+  const media = Array.from({ length: CLIENTS }, (_, i) => suite.cdn.publish(randomBytes((100 + i) * KiB), 'audio'));
+  for (const m of media) suite.cdn.enqueue(m.directPathname, { kind: 'serve', headerDelayMs: CDN_DELAY_MS });
   const exchanges = media.map((m) => waitingDownload(downloadBody(m, { omit: ['url'] })));
-  await eventually(async () => ((await waitingRequests()) === CLIENTS ? true : undefined), { what: `${CLIENTS} waiting requests` });
+  await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === CLIENTS ? true : undefined), { what: `${CLIENTS} waiting requests` });
   return { media, exchanges };
 }
 
 /** The job of `media` completed by the worker (with or without an API), as its log says. */
 async function storedByWorker(media: PublishedMedia): Promise<void> {
   const jobId = jobIdOf(media);
-  await stack.workers[0]!.waitForLog((line) => line.msg === 'media stored' && line.jobId === jobId, 10_000, `"media stored" of ${jobId}`);
+  await suite.stack.workers[0]!.waitForLog((line) => line.msg === 'media stored' && line.jobId === jobId, 10_000, `"media stored" of ${jobId}`);
 }
 
 /** On the current API: the job completed, its content served, the same request answered from the store. */
 async function expectServedByNewApi(media: PublishedMedia): Promise<void> {
   const jobId = jobIdOf(media);
-  const status = await jobReaches(api, INSTANCE, jobId, 'completed');
+  const status = await jobReaches(suite.api, INSTANCE, jobId, 'completed');
   expect(status.result).toMatchObject({ sha256: media.sha256, size: media.fileLength });
-  expectBytes(await api.get(`${jobPath(INSTANCE, jobId)}/content`, INSTANCE), media.sha256, media.fileLength);
-  expectBytes(await api.download(INSTANCE, downloadBody(media, { omit: ['url'] })), media.sha256, media.fileLength);
-  expect(cdn.count(media.directPathname)).toBe(1);
+  expectBytes(await suite.api.get(`${jobPath(INSTANCE, jobId)}/content`, INSTANCE), media.sha256, media.fileLength);
+  expectBytes(await suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] })), media.sha256, media.fileLength);
+  expect(suite.cdn.count(media.directPathname)).toBe(1);
 }
 
 describe('the API SIGKILLed while clients wait', () => {
   it('each client gets a connection error at once; the jobs complete without an API and a new API serves them', async () => {
     const { media, exchanges } = await clientsWaiting();
-    const old = stack.api;
-    const oldUrl = stack.baseUrl;
+    const old = suite.stack.api;
+    const oldUrl = suite.stack.baseUrl;
     const killedAt = performance.now();
     old.child.kill('SIGKILL');
 
@@ -108,17 +90,17 @@ describe('the API SIGKILLed while clients wait', () => {
 
     // The worker needs no API to finish the jobs.
     await Promise.all(media.map(storedByWorker));
-    await stack.startApi();
+    await suite.stack.startApi();
     for (const m of media) await expectServedByNewApi(m);
-    await expectSoundStore(stack);
+    await expectSoundStore(suite.stack);
   });
 });
 
 describe('the API SIGTERMed while clients wait', () => {
   it('each client gets 202 with its job at once; the API exits 0; the jobs complete and a new API serves them', async () => {
     const { media, exchanges } = await clientsWaiting();
-    const old = stack.api;
-    const oldUrl = stack.baseUrl;
+    const old = suite.stack.api;
+    const oldUrl = suite.stack.baseUrl;
     const signalledAt = performance.now();
     old.child.kill('SIGTERM');
 
@@ -146,8 +128,8 @@ describe('the API SIGTERMed while clients wait', () => {
     expect(await old.exited).toEqual({ code: 0, signal: null });
     expect(performance.now() - signalledAt).toBeLessThan(SHUTDOWN_GRACE_MS);
 
-    await stack.startApi();
+    await suite.stack.startApi();
     for (const m of media) await expectServedByNewApi(m);
-    await expectSoundStore(stack);
+    await expectSoundStore(suite.stack);
   });
 });

@@ -10,11 +10,11 @@
  * 200 ms), CDN_IDLE_TIMEOUT_MS = 1000.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { describe, expect, it } from 'vitest';
+import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, type CdnResponder, type PublishedMedia } from '../support/fake-cdn.js';
-import { Stack } from '../support/stack.js';
+import { type CdnResponder, type PublishedMedia } from '../support/fake-cdn.js';
 import { expectSoundStore } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-cdn';
@@ -26,36 +26,18 @@ const BACKOFF_TOTAL_MS = 300;
 /** What a round trip through the API, the queue and a worker may add to a case, on a loaded machine. */
 const SLACK_MS = 2_500;
 
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
-
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({
-    cdn,
-    env: {
-      JOB_ATTEMPTS: String(JOB_ATTEMPTS),
-      JOB_BACKOFF_MS: '100',
-      CDN_IDLE_TIMEOUT_MS: String(CDN_IDLE_TIMEOUT_MS),
-    },
-  });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
+const suite = useCdnStack({
+  env: { JOB_ATTEMPTS: String(JOB_ATTEMPTS), JOB_BACKOFF_MS: '100', CDN_IDLE_TIMEOUT_MS: String(CDN_IDLE_TIMEOUT_MS) },
 });
 
 function publish(size: number): PublishedMedia {
-  return cdn.publish(randomBytes(size), 'document');
+  return suite.cdn.publish(randomBytes(size), 'document');
 }
 
 /** A download by directPath only (so every CDN request is on one path), timed from the client. */
 async function timedDownload(media: PublishedMedia): Promise<{ response: ApiResponse; ms: number }> {
   const started = performance.now();
-  const response = await api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 60_000 });
+  const response = await suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 60_000 });
   return { response, ms: performance.now() - started };
 }
 
@@ -65,14 +47,14 @@ async function timedDownload(media: PublishedMedia): Promise<{ response: ApiResp
  * promptly, on a fresh CDN path. And the store is sound: only verified blobs, no temporary left.
  */
 async function expectWorkerHealthy(): Promise<void> {
-  expect(stack.workers.every((worker) => worker.running), stack.describe()).toBe(true);
-  const redis = await stack.redis();
-  expect(await redis.command('LRANGE', `${stack.prefix}:media-download:active`, 0, -1)).toEqual([]);
+  expect(suite.stack.workers.every((worker) => worker.running), suite.stack.describe()).toBe(true);
+  const redis = await suite.stack.redis();
+  expect(await redis.command('LRANGE', `${suite.stack.prefix}:media-download:active`, 0, -1)).toEqual([]);
   const normal = publish(16 * KiB);
   const { response, ms } = await timedDownload(normal);
   expectBytes(response, normal.sha256, normal.fileLength);
   expect(ms).toBeLessThan(2_000);
-  await expectSoundStore(stack);
+  await expectSoundStore(suite.stack);
 }
 
 /**
@@ -81,34 +63,34 @@ async function expectWorkerHealthy(): Promise<void> {
  */
 async function expectAllDropped(pathname: string): Promise<void> {
   await eventually(
-    async () => (cdn.requests.filter((r) => r.pathname === pathname).every((r) => r.closedAt !== undefined) ? true : undefined),
+    async () => (suite.cdn.requests.filter((r) => r.pathname === pathname).every((r) => r.closedAt !== undefined) ? true : undefined),
     { timeoutMs: 1_000, what: `every response on ${pathname} dropped` },
   );
 }
 
 /** The CDN requests for `pathname`, as times relative to the first one. */
 function requestOffsets(pathname: string): number[] {
-  const times = cdn.requests.filter((r) => r.pathname === pathname).map((r) => r.at);
+  const times = suite.cdn.requests.filter((r) => r.pathname === pathname).map((r) => r.at);
   return times.map((at) => at - times[0]!);
 }
 
 describe('a connection reset (TCP RST) in the middle of the body', () => {
   it('is retried: the next attempt serves the media, 200, within the bound', async () => {
     const media = publish(512 * KiB);
-    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 64 * KiB, resetAfter: 200 * KiB });
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: 64 * KiB, resetAfter: 200 * KiB });
     const { response, ms } = await timedDownload(media);
     expectBytes(response, media.sha256, media.fileLength);
-    expect(cdn.count(media.directPathname)).toBe(2);
+    expect(suite.cdn.count(media.directPathname)).toBe(2);
     expect(ms).toBeLessThan(100 + SLACK_MS);
     await expectWorkerHealthy();
   });
 
   it('on every attempt: 502 after JOB_ATTEMPTS requests, within the bound', async () => {
     const media = publish(512 * KiB);
-    cdn.setBehaviour(media.directPathname, { kind: 'serve', chunkSize: 64 * KiB, resetAfter: 200 * KiB });
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', chunkSize: 64 * KiB, resetAfter: 200 * KiB });
     const { response, ms } = await timedDownload(media);
     expectError(response, 502, /broke off after \d+ of \d+ bytes \(ECONNRESET\)/);
-    expect(cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
+    expect(suite.cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
     expect(ms).toBeLessThan(BACKOFF_TOTAL_MS + SLACK_MS);
     await expectWorkerHealthy();
   });
@@ -123,20 +105,20 @@ describe('a lying Content-Length: the body ends (FIN) short of the declared leng
 
   it('is retried: the next attempt serves the media, 200', async () => {
     const media = publish(256 * KiB);
-    cdn.enqueue(media.directPathname, lying(media));
+    suite.cdn.enqueue(media.directPathname, lying(media));
     const { response, ms } = await timedDownload(media);
     expectBytes(response, media.sha256, media.fileLength);
-    expect(cdn.count(media.directPathname)).toBe(2);
+    expect(suite.cdn.count(media.directPathname)).toBe(2);
     expect(ms).toBeLessThan(100 + SLACK_MS);
     await expectWorkerHealthy();
   });
 
   it('on every attempt: 502 naming how far the body got, after JOB_ATTEMPTS requests', async () => {
     const media = publish(256 * KiB);
-    cdn.setBehaviour(media.directPathname, lying(media));
+    suite.cdn.setBehaviour(media.directPathname, lying(media));
     const { response, ms } = await timedDownload(media);
     expectError(response, 502, new RegExp(`broke off after \\d+ of ${media.enc.length} bytes`));
-    expect(cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
+    expect(suite.cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
     expect(ms).toBeLessThan(BACKOFF_TOTAL_MS + SLACK_MS);
     await expectWorkerHealthy();
   });
@@ -147,21 +129,21 @@ describe('a body longer than its declared length', () => {
     const media = publish(128 * KiB);
     // The .enc, then 4 KiB the CDN never declared (the next "response" on the connection, garbage).
     const body = Buffer.concat([media.enc, randomBytes(4 * KiB)]);
-    cdn.enqueue(media.directPathname, { kind: 'serve', body, contentLength: media.enc.length });
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', body, contentLength: media.enc.length });
     const { response } = await timedDownload(media);
     expectBytes(response, media.sha256, media.fileLength);
-    expect(cdn.count(media.directPathname)).toBe(1);
+    expect(suite.cdn.count(media.directPathname)).toBe(1);
     await expectWorkerHealthy();
   });
 
   it('fails verification when the declared length cuts the media short: 422, final (one request), nothing stored', async () => {
     const media = publish(128 * KiB);
-    cdn.setBehaviour(media.directPathname, { kind: 'serve', contentLength: media.enc.length - 1_000 });
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', contentLength: media.enc.length - 1_000 });
     const { response, ms } = await timedDownload(media);
     expectError(response, 422, /integrity check failed/);
-    expect(cdn.count(media.directPathname)).toBe(1);
+    expect(suite.cdn.count(media.directPathname)).toBe(1);
     expect(ms).toBeLessThan(SLACK_MS);
-    expect((await stack.storedFiles()).filter((file) => file.includes(media.sha256))).toEqual([]);
+    expect((await suite.stack.storedFiles()).filter((file) => file.includes(media.sha256))).toEqual([]);
     await expectWorkerHealthy();
   });
 });
@@ -170,10 +152,10 @@ describe('a CDN that goes silent', () => {
   it('a body that stalls past CDN_IDLE_TIMEOUT_MS on every attempt: 502 after JOB_ATTEMPTS idle timeouts, not later', async () => {
     const media = publish(256 * KiB);
     // 64 KiB, then silence far longer than the whole test.
-    cdn.setBehaviour(media.directPathname, { kind: 'serve', chunkSize: 64 * KiB, chunkIntervalMs: 120_000 });
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', chunkSize: 64 * KiB, chunkIntervalMs: 120_000 });
     const { response, ms } = await timedDownload(media);
     expectError(response, 502, /broke off after 65536 of \d+ bytes \(UND_ERR_BODY_TIMEOUT\)/);
-    expect(cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
+    expect(suite.cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
     expect(ms).toBeGreaterThanOrEqual(JOB_ATTEMPTS * CDN_IDLE_TIMEOUT_MS - 300);
     expect(ms).toBeLessThan(JOB_ATTEMPTS * CDN_IDLE_TIMEOUT_MS + BACKOFF_TOTAL_MS + SLACK_MS);
     await expectAllDropped(media.directPathname);
@@ -182,10 +164,10 @@ describe('a CDN that goes silent', () => {
 
   it('headers that never come: 502 after JOB_ATTEMPTS header timeouts (undici checks them on a coarse clock: up to 1 s late)', async () => {
     const media = publish(16 * KiB);
-    cdn.setBehaviour(media.directPathname, { kind: 'hang' });
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'hang' });
     const { response, ms } = await timedDownload(media);
     expectError(response, 502, /failed \(UND_ERR_HEADERS_TIMEOUT\)/);
-    expect(cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
+    expect(suite.cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
     expect(ms).toBeGreaterThanOrEqual(JOB_ATTEMPTS * CDN_IDLE_TIMEOUT_MS - 300);
     expect(ms).toBeLessThan(JOB_ATTEMPTS * (CDN_IDLE_TIMEOUT_MS + 1_000) + BACKOFF_TOTAL_MS + SLACK_MS);
     await expectAllDropped(media.directPathname);
@@ -196,7 +178,7 @@ describe('a CDN that goes silent', () => {
 describe('429 Too Many Requests with Retry-After', () => {
   it('waits the Retry-After (longer than the backoff) before the next attempt, then serves the media', async () => {
     const media = publish(32 * KiB);
-    cdn.enqueue(media.directPathname, { kind: 'status', status: 429, headers: { 'retry-after': '2' } });
+    suite.cdn.enqueue(media.directPathname, { kind: 'status', status: 429, headers: { 'retry-after': '2' } });
     const { response, ms } = await timedDownload(media);
     expectBytes(response, media.sha256, media.fileLength);
     const offsets = requestOffsets(media.directPathname);
@@ -213,12 +195,12 @@ describe('a redirect loop', () => {
   it('gives up after the redirect cap on each attempt: 502 after JOB_ATTEMPTS × 6 requests, within the bound', async () => {
     const media = publish(16 * KiB);
     const other = `/loop/${randomBytes(6).toString('hex')}.enc`;
-    cdn.setBehaviour(media.directPathname, { kind: 'redirect', location: `${cdn.origin}${other}` });
-    cdn.setBehaviour(other, { kind: 'redirect', location: `${media.directPathname}?hop=again`, status: 307 });
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'redirect', location: `${suite.cdn.origin}${other}` });
+    suite.cdn.setBehaviour(other, { kind: 'redirect', location: `${media.directPathname}?hop=again`, status: 307 });
     const { response, ms } = await timedDownload(media);
     expectError(response, 502, /more than 5 redirects/);
     // Each attempt: the first request and 5 redirects followed, then it stops.
-    expect(cdn.count(media.directPathname) + cdn.count(other)).toBe(JOB_ATTEMPTS * 6);
+    expect(suite.cdn.count(media.directPathname) + suite.cdn.count(other)).toBe(JOB_ATTEMPTS * 6);
     expect(ms).toBeLessThan(BACKOFF_TOTAL_MS + SLACK_MS);
     await expectWorkerHealthy();
   });
@@ -226,10 +208,10 @@ describe('a redirect loop', () => {
 
 describe('after every misbehaviour', () => {
   it('the store holds only verified blobs and no temporary object, and each failed attempt has its reason', async () => {
-    await expectSoundStore(stack);
-    const failures = stack.logs().filter((line) => line.msg === 'attempt failed');
+    await expectSoundStore(suite.stack);
+    const failures = suite.stack.logs().filter((line) => line.msg === 'attempt failed');
     expect(failures.length).toBeGreaterThan(0);
     for (const line of failures) expect(String(line.reason)).toMatch(/^\{"code":"[A-Z_]+","message":/);
-    expect(stack.workers[0]!.stderr).not.toMatch(/Unhandled|uncaught/i);
+    expect(suite.stack.workers[0]!.stderr).not.toMatch(/Unhandled|uncaught/i);
   });
 });

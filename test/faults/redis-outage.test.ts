@@ -10,13 +10,12 @@
  * (timeout=0), the CDN answering each 300 ms late so that jobs are always in flight.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { describe, expect, it } from 'vitest';
+import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 import { jobIdOf, jobPath, jobReaches, workerUrl } from '../support/jobs.js';
-import { RedisServer } from '../support/redis-server.js';
-import { Stack } from '../support/stack.js';
 import { expectSoundStore } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-redis';
@@ -26,26 +25,7 @@ const OUTAGE_MS = 5_000;
 const UNAVAILABLE_WITHIN_MS = 2_500;
 const LOAD_INTERVAL_MS = 100;
 
-let redis: RedisServer;
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
-
-beforeAll(async () => {
-  [redis, cdn] = await Promise.all([RedisServer.start({ appendOnly: true }), FakeCdn.start()]);
-  stack = await Stack.start({ cdn, redisUrl: redis.url, workers: 2, env: { JOB_ATTEMPTS: '6', JOB_BACKOFF_MS: '200' } });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  try {
-    // The stack removes its keys from this Redis: it must be running.
-    await redis?.restart();
-    await stack?.stop();
-  } finally {
-    await Promise.all([redis?.remove(), cdn?.close()]);
-  }
-});
+const suite = useCdnStack({ privateRedis: { appendOnly: true }, workers: 2, env: { JOB_ATTEMPTS: '6', JOB_BACKOFF_MS: '200' } });
 
 /** One request of the load, and how it was answered. */
 interface Sent {
@@ -60,11 +40,11 @@ interface Sent {
 function steadyLoad(): { stop(): Promise<Sent[]> } {
   const pending: Promise<Sent>[] = [];
   const send = () => {
-    const media = cdn.publish(randomBytes(8 * KiB + pending.length), 'document');
-    cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: 300 });
+    const media = suite.cdn.publish(randomBytes(8 * KiB + pending.length), 'document');
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: 300 });
     const sentAt = performance.now();
     pending.push(
-      api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 0 }).then(
+      suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 0 }).then(
         (response) => ({ media, sentAt, answeredAt: performance.now(), response }),
         (error: Error) => ({ media, sentAt, answeredAt: performance.now(), error: String(error) }),
       ),
@@ -92,31 +72,31 @@ describe('Redis stopped for 5 s under steady load', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
 
     // Clients waiting through the outage: their jobs are running when Redis goes.
-    const waitedMedia = [0, 1].map((i) => cdn.publish(randomBytes(64 * KiB + i), 'video'));
-    for (const media of waitedMedia) cdn.enqueue(media.directPathname, { kind: 'serve', headerDelayMs: 1_500 });
-    const waiting = waitedMedia.map((media) => api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 }));
-    await eventually(async () => (waitedMedia.every((m) => cdn.count(m.directPathname) === 1) ? true : undefined), {
+    const waitedMedia = [0, 1].map((i) => suite.cdn.publish(randomBytes(64 * KiB + i), 'video'));
+    for (const media of waitedMedia) suite.cdn.enqueue(media.directPathname, { kind: 'serve', headerDelayMs: 1_500 });
+    const waiting = waitedMedia.map((media) => suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 }));
+    await eventually(async () => (waitedMedia.every((m) => suite.cdn.count(m.directPathname) === 1) ? true : undefined), {
       what: 'the waited media requested',
     });
 
     // A batch, to be followed during the outage.
-    const batchItem = cdn.publish(randomBytes(8 * KiB), 'image');
+    const batchItem = suite.cdn.publish(randomBytes(8 * KiB), 'image');
     const batchPath = `/api/v2/instance/${INSTANCE}/media/batch`;
     const batchBody = (id: string) => JSON.stringify({ items: [{ id, ...downloadBody(batchItem) }] });
-    const batch = await api.call('POST', batchPath, { instanceId: INSTANCE, body: batchBody('before') });
+    const batch = await suite.api.call('POST', batchPath, { instanceId: INSTANCE, body: batchBody('before') });
     expect(batch.status, batch.body.toString()).toBe(202);
 
-    await redis.stop();
+    await suite.redis.stop();
     const stoppedAt = performance.now();
     // Every route that needs Redis: 503 in the error shape, at once. (The processes notice the
     // outage as soon as their connections close; they get no other help.)
     const firstJob = jobIdOf(waitedMedia[0]!);
     const routes: [string, () => Promise<ApiResponse>][] = [
-      ['GET /readyz', () => api.call('GET', '/readyz', {})],
-      ['GET a job', () => api.get(jobPath(INSTANCE, firstJob), INSTANCE)],
-      ["GET a job's content", () => api.get(`${jobPath(INSTANCE, firstJob)}/content`, INSTANCE)],
-      ['POST a batch', () => api.call('POST', batchPath, { instanceId: INSTANCE, body: batchBody('during') })],
-      ['GET a batch', () => api.get(`${batchPath}/${batch.json().batchId}`, INSTANCE)],
+      ['GET /readyz', () => suite.api.call('GET', '/readyz', {})],
+      ['GET a job', () => suite.api.get(jobPath(INSTANCE, firstJob), INSTANCE)],
+      ["GET a job's content", () => suite.api.get(`${jobPath(INSTANCE, firstJob)}/content`, INSTANCE)],
+      ['POST a batch', () => suite.api.call('POST', batchPath, { instanceId: INSTANCE, body: batchBody('during') })],
+      ['GET a batch', () => suite.api.get(`${batchPath}/${batch.json().batchId}`, INSTANCE)],
     ];
     for (const [what, call] of routes) {
       const started = performance.now();
@@ -126,7 +106,7 @@ describe('Redis stopped for 5 s under steady load', () => {
       expectError(response, 503, /[Rr]edis/);
     }
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (performance.now() - stoppedAt)));
-    await redis.restart();
+    await suite.redis.restart();
     const restartedAt = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const answers = await load.stop();
@@ -145,12 +125,12 @@ describe('Redis stopped for 5 s under steady load', () => {
     expect(slow.map((sent) => describeSent(sent, origin))).toEqual([]);
 
     // Nobody died; everybody reconnected by themselves.
-    expect(stack.processes.filter((p) => !p.running).map((p) => p.describe())).toEqual([]);
-    await eventually(async () => ((await api.call('GET', '/readyz', {})).status === 200 ? true : undefined), {
+    expect(suite.stack.processes.filter((p) => !p.running).map((p) => p.describe())).toEqual([]);
+    await eventually(async () => ((await suite.api.call('GET', '/readyz', {})).status === 200 ? true : undefined), {
       timeoutMs: 10_000,
       what: "the API's /readyz answering 200 again",
     });
-    for (const worker of stack.workers) {
+    for (const worker of suite.stack.workers) {
       await eventually(async () => ((await fetch(workerUrl(worker, '/readyz'))).status === 200 ? true : undefined), {
         timeoutMs: 10_000,
         what: `${worker.name}'s /readyz answering 200 again`,
@@ -166,14 +146,14 @@ describe('Redis stopped for 5 s under steady load', () => {
     expect(accepted.filter((sent) => sent.sentAt < stoppedAt).length).toBeGreaterThan(5);
     for (const { media, response } of accepted) {
       expect(response!.json().jobId).toBe(jobIdOf(media));
-      const done = await jobReaches(api, INSTANCE, jobIdOf(media), 'completed', 30_000);
+      const done = await jobReaches(suite.api, INSTANCE, jobIdOf(media), 'completed', 30_000);
       expect(done.result).toMatchObject({ sha256: media.sha256, size: media.fileLength });
-      expectBytes(await api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
+      expectBytes(await suite.api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
     }
     // So does the batch accepted before it.
     const batchDone = await eventually(
       async () => {
-        const status = (await api.get(`${batchPath}/${batch.json().batchId}`, INSTANCE)).json();
+        const status = (await suite.api.get(`${batchPath}/${batch.json().batchId}`, INSTANCE)).json();
         return status.done ? status : undefined;
       },
       { timeoutMs: 15_000, what: 'the batch done' },
@@ -184,9 +164,9 @@ describe('Redis stopped for 5 s under steady load', () => {
       expectBytes(response, waitedMedia[i]!.sha256, waitedMedia[i]!.fileLength);
     }
     // A new request, start to end, as if nothing had happened.
-    const fresh = cdn.publish(randomBytes(20 * KiB), 'image');
-    expectBytes(await api.download(INSTANCE, downloadBody(fresh), { timeout: 10_000 }), fresh.sha256, fresh.fileLength);
+    const fresh = suite.cdn.publish(randomBytes(20 * KiB), 'image');
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(fresh), { timeout: 10_000 }), fresh.sha256, fresh.fileLength);
 
-    await expectSoundStore(stack);
+    await expectSoundStore(suite.stack);
   });
 });

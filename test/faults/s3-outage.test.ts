@@ -10,12 +10,12 @@
  * 0.5, 1, 2, 4, 8 s apart, so a job spans an outage of several seconds.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { describe, expect, it } from 'vitest';
+import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 import { jobIdOf, jobPath, jobReaches, timed, workerUrl } from '../support/jobs.js';
-import { Stack } from '../support/stack.js';
 import { auditStore, expectSoundStore, runStaleTempSweep } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-s3';
@@ -24,31 +24,18 @@ const MiB = 1024 * KiB;
 /** How long a request may take to be answered 503 while S3 is down (the SDK retries a refused connection twice). */
 const UNAVAILABLE_WITHIN_MS = 3_000;
 
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
-
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({ storage: 's3', cdn, env: { JOB_ATTEMPTS: '8', JOB_BACKOFF_MS: '500' } });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
-});
+const suite = useCdnStack({ storage: 's3', env: { JOB_ATTEMPTS: '8', JOB_BACKOFF_MS: '500' } });
 
 function publish(size: number): PublishedMedia {
-  return cdn.publish(randomBytes(size), 'image');
+  return suite.cdn.publish(randomBytes(size), 'image');
 }
 
 async function readyz(): Promise<ApiResponse> {
-  return api.call('GET', '/readyz', {});
+  return suite.api.call('GET', '/readyz', {});
 }
 
 async function workerReadyz(): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(workerUrl(stack.workers[0]!, '/readyz'));
+  const response = await fetch(workerUrl(suite.stack.workers[0]!, '/readyz'));
   return { status: response.status, body: await response.json() };
 }
 
@@ -56,32 +43,32 @@ describe('S3 unavailable while jobs run', () => {
   it('answers 503 while it is down, retries the running jobs, publishes nothing partial, and completes them once it is back', async () => {
     // Stored before the outage: it must come through untouched.
     const stored = publish(40 * KiB);
-    expectBytes(await api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
 
     // A large media whose multipart upload (8 MiB parts, two at a time) is under way when S3
     // goes: its body drips, 1 MiB every 100 ms (5 s in all); S3 stops once about 13 MiB have come.
-    const large = cdn.publish(randomBytes(50 * MiB), 'video');
-    cdn.enqueue(large.directPathname, { kind: 'serve', chunkSize: MiB, chunkIntervalMs: 100 });
-    expect((await api.download(INSTANCE, downloadBody(large, { omit: ['url'] }), { timeout: 0 })).status).toBe(202);
-    await eventually(async () => (cdn.count(large.directPathname) === 1 ? true : undefined), { what: 'the large media requested' });
+    const large = suite.cdn.publish(randomBytes(50 * MiB), 'video');
+    suite.cdn.enqueue(large.directPathname, { kind: 'serve', chunkSize: MiB, chunkIntervalMs: 100 });
+    expect((await suite.api.download(INSTANCE, downloadBody(large, { omit: ['url'] }), { timeout: 0 })).status).toBe(202);
+    await eventually(async () => (suite.cdn.count(large.directPathname) === 1 ? true : undefined), { what: 'the large media requested' });
     const largeStarted = performance.now();
 
     // Jobs accepted just before the outage; the CDN answers them 1 s late, so each worker attempt
     // reaches the store (writing its temporary object) after S3 is gone.
     const accepted = [large, publish(300 * KiB), publish(64 * KiB), publish(1_500 * KiB)];
     const waited = publish(200 * KiB);
-    for (const media of accepted.slice(1)) cdn.enqueue(media.directPathname, { kind: 'serve', headerDelayMs: 1_000 });
-    cdn.enqueue(waited.directPathname, { kind: 'serve', headerDelayMs: 1_000 });
+    for (const media of accepted.slice(1)) suite.cdn.enqueue(media.directPathname, { kind: 'serve', headerDelayMs: 1_000 });
+    suite.cdn.enqueue(waited.directPathname, { kind: 'serve', headerDelayMs: 1_000 });
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1_300 - (performance.now() - largeStarted))));
     for (const media of accepted.slice(1)) {
-      const response = await api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 0 });
+      const response = await suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 0 });
       expect(response.status, response.body.toString()).toBe(202);
       expect(response.json().jobId).toBe(jobIdOf(media));
     }
-    const waiting = api.download(INSTANCE, downloadBody(waited, { omit: ['url'] }), { timeout: 60_000 });
-    await eventually(async () => (cdn.count(waited.directPathname) === 1 ? true : undefined), { what: 'the waited media requested' });
+    const waiting = suite.api.download(INSTANCE, downloadBody(waited, { omit: ['url'] }), { timeout: 60_000 });
+    await eventually(async () => (suite.cdn.count(waited.directPathname) === 1 ? true : undefined), { what: 'the waited media requested' });
 
-    await stack.stopS3rver();
+    await suite.stack.stopS3rver();
     const downAt = performance.now();
 
     // Readiness says so, on the API and on the worker.
@@ -98,13 +85,13 @@ describe('S3 unavailable while jobs run', () => {
 
     // A new request, and a request for a media already stored: 503 in the error shape, promptly.
     for (const media of [publish(10 * KiB), stored]) {
-      const { value: response, ms } = await timed(() => api.download(INSTANCE, downloadBody(media), { timeout: 30_000 }));
+      const { value: response, ms } = await timed(() => suite.api.download(INSTANCE, downloadBody(media), { timeout: 30_000 }));
       expectError(response, 503, /storage unavailable/);
       expect(ms).toBeLessThan(UNAVAILABLE_WITHIN_MS);
     }
     // The jobs are followed through Redis, which is fine: still running (or waiting to retry).
     for (const media of accepted) {
-      const status = await api.get(jobPath(INSTANCE, jobIdOf(media)), INSTANCE);
+      const status = await suite.api.get(jobPath(INSTANCE, jobIdOf(media)), INSTANCE);
       expect(status.status).toBe(200);
       expect(['waiting', 'active', 'delayed']).toContain(status.json().status);
     }
@@ -114,7 +101,7 @@ describe('S3 unavailable while jobs run', () => {
     await eventually(
       async () => {
         const failed = new Set(
-          stack
+          suite.stack
             .logs()
             .filter((line) => line.msg === 'attempt failed' && /STORAGE_UNAVAILABLE/.test(String(line.reason)))
             .map((line) => line.jobId),
@@ -125,20 +112,20 @@ describe('S3 unavailable while jobs run', () => {
     );
     // The attempt that lost the store noticed at its next part (within two parts, 16 MiB) and let
     // go of its CDN response, well before the drip's end: no download goes on for nothing.
-    const largeRequest = cdn.requests.find((r) => r.pathname === large.directPathname)!;
+    const largeRequest = suite.cdn.requests.find((r) => r.pathname === large.directPathname)!;
     await eventually(async () => (largeRequest.closedAt !== undefined ? true : undefined), {
       timeoutMs: 5_000,
       what: 'the dripping CDN response dropped',
     });
     expect(largeRequest.closedAt! - largeRequest.at).toBeLessThan(4_500);
     // Nothing new published while the store was failing writes: the s3rver folder is read directly.
-    const during = await auditStore(stack);
+    const during = await auditStore(suite.stack);
     expect(during.problems).toEqual([]);
     expect(during.blobs).toEqual([stored.sha256]);
 
     // Down for about 4 s in all.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 4_000 - (performance.now() - downAt))));
-    await stack.restartS3rver();
+    await suite.stack.restartS3rver();
     await eventually(async () => ((await readyz()).status === 200 ? true : undefined), {
       timeoutMs: 5_000,
       what: "the API's /readyz answering 200 again",
@@ -150,20 +137,20 @@ describe('S3 unavailable while jobs run', () => {
 
     // The retried jobs complete, and serve their bytes.
     for (const media of accepted) {
-      const done = await jobReaches(api, INSTANCE, jobIdOf(media), 'completed', 20_000);
+      const done = await jobReaches(suite.api, INSTANCE, jobIdOf(media), 'completed', 20_000);
       expect(done.attemptsMade).toBeGreaterThan(1);
       expect(done.result).toMatchObject({ sha256: media.sha256, size: media.fileLength });
-      expectBytes(await api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
-      expect(cdn.count(media.directPathname)).toBeGreaterThan(1);
+      expectBytes(await suite.api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
+      expect(suite.cdn.count(media.directPathname)).toBeGreaterThan(1);
     }
     // The client that waited through the outage gets its media.
     expectBytes(await waiting, waited.sha256, waited.fileLength);
     // And the store serves again what it held before.
-    expectBytes(await api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(stored)), stored.sha256, stored.fileLength);
 
     // Only verified blobs; whatever temporary a failed attempt could not remove is swept.
-    await runStaleTempSweep(stack);
-    const after = await expectSoundStore(stack);
+    await runStaleTempSweep(suite.stack);
+    const after = await expectSoundStore(suite.stack);
     expect(after.blobs).toEqual([stored, ...accepted, waited].map((media) => media.sha256).sort());
     // The multipart upload cut by the outage could not be aborted (S3 was gone): its parts are
     // not an object, nobody can read them, and a bucket lifecycle rule removes them (s3-store.ts).

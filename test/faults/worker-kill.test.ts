@@ -10,13 +10,12 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { downloadBody, eventually } from '../support/api-client.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 import { jobIdOf } from '../support/jobs.js';
-import { ApiClient, downloadBody, eventually } from '../support/api-client.js';
-import { FakeCdn } from '../support/fake-cdn.js';
 import { BodyReader, rawRequest } from '../support/raw-http.js';
 import type { ServiceProcess } from '../support/service-process.js';
-import { Stack } from '../support/stack.js';
 import { expectSoundStore, runStaleTempSweep } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-kill';
@@ -24,28 +23,11 @@ const MiB = 1024 * 1024;
 const MEDIA_BYTES = 100 * MiB;
 const JOB_LOCK_MS = 2_000;
 
-let cdn: FakeCdn;
-let stack: Stack;
-let api: ApiClient;
-
-beforeAll(async () => {
-  cdn = await FakeCdn.start();
-  stack = await Stack.start({
-    cdn,
-    workers: 2,
-    env: { MAX_MEDIA_BYTES: String(256 * MiB), JOB_LOCK_MS: String(JOB_LOCK_MS) },
-  });
-  api = new ApiClient(stack);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await cdn?.close();
-});
+const suite = useCdnStack({ workers: 2, env: { MAX_MEDIA_BYTES: String(256 * MiB), JOB_LOCK_MS: String(JOB_LOCK_MS) } });
 
 /** The first temporary file of the store that `worker` holds open, with its size. */
 async function tempFileOpenedBy(worker: ServiceProcess): Promise<{ file: string; size: number } | undefined> {
-  const tmpDir = path.join(stack.storage.dir, 'tmp') + path.sep;
+  const tmpDir = path.join(suite.stack.storage.dir, 'tmp') + path.sep;
   const fdDir = `/proc/${worker.pid}/fd`;
   const fds = await readdir(fdDir).catch(() => [] as string[]);
   for (const fd of fds) {
@@ -59,20 +41,20 @@ async function tempFileOpenedBy(worker: ServiceProcess): Promise<{ file: string;
 
 describe('a worker SIGKILLed mid-download of a 100 MiB media', () => {
   it('another worker completes the job; the waiting client gets 200 with the right bytes; the partial temporary file is never published and is swept', async () => {
-    const media = cdn.publish(randomBytes(MEDIA_BYTES), 'video');
+    const media = suite.cdn.publish(randomBytes(MEDIA_BYTES), 'video');
     const jobId = jobIdOf(media);
     // The first request drips, 1 MiB every 40 ms (about 4 s in all); the rescuer's is served at full speed.
-    cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: MiB, chunkIntervalMs: 40 });
-    const exchange = rawRequest(`${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=120000`, {
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: MiB, chunkIntervalMs: 40 });
+    const exchange = rawRequest(`${suite.stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=120000`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${stack.token(INSTANCE)}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, 'content-type': 'application/json' },
       body: JSON.stringify(downloadBody(media, { omit: ['url'] })),
     });
 
     // The downloading worker is the one holding a temporary file open; killed once 16 MiB are in it.
     const { victim, partial } = await eventually(
       async () => {
-        for (const worker of stack.workers) {
+        for (const worker of suite.stack.workers) {
           const open = await tempFileOpenedBy(worker);
           if (open && open.size >= 16 * MiB) return { victim: worker, partial: open.file };
         }
@@ -80,7 +62,7 @@ describe('a worker SIGKILLed mid-download of a 100 MiB media', () => {
       },
       { timeoutMs: 20_000, intervalMs: 20, what: 'a worker writing 16 MiB of the media' },
     );
-    const rescuer = stack.workers.find((worker) => worker !== victim)!;
+    const rescuer = suite.stack.workers.find((worker) => worker !== victim)!;
     const killedAt = performance.now();
     victim.child.kill('SIGKILL');
     expect((await victim.exited).signal).toBe('SIGKILL');
@@ -96,20 +78,20 @@ describe('a worker SIGKILLed mid-download of a 100 MiB media', () => {
     expect(rescuer.running).toBe(true);
     expect(rescuer.logsWithMsg('media stored').map((line) => line.jobId)).toEqual([jobId]);
     expect(victim.logsWithMsg('media stored')).toEqual([]);
-    expect(cdn.count(media.directPathname)).toBe(2);
-    const status = (await api.get(`/api/v2/instance/${INSTANCE}/media/jobs/${jobId}`, INSTANCE)).json();
+    expect(suite.cdn.count(media.directPathname)).toBe(2);
+    const status = (await suite.api.get(`/api/v2/instance/${INSTANCE}/media/jobs/${jobId}`, INSTANCE)).json();
     expect(status).toMatchObject({ status: 'completed', result: { sha256: media.sha256, size: MEDIA_BYTES } });
 
     // Published: exactly the verified blob. The dead worker's partial file is still a temporary:
     // nobody can yet tell a dead writer from a slow one.
-    const before = await expectSoundStore(stack, { allowTemps: true });
+    const before = await expectSoundStore(suite.stack, { allowTemps: true });
     expect(before.blobs).toEqual([media.sha256]);
     expect(before.temps).toEqual([path.basename(partial)]);
     expect((await stat(partial)).size).toBeLessThan(MEDIA_BYTES);
 
     // The sweep (at a worker's start, then every 10 minutes) removes it once it is an hour old.
-    expect(await runStaleTempSweep(stack)).toBe(1);
-    const after = await expectSoundStore(stack);
+    expect(await runStaleTempSweep(suite.stack)).toBe(1);
+    const after = await expectSoundStore(suite.stack);
     expect(after.blobs).toEqual([media.sha256]);
   });
 });

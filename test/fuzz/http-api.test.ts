@@ -16,7 +16,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentTypes } from '@wamedia/shared';
-import { FakeCdn, type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia } from '../support/fake-cdn.js';
 import { FuzzPool, contractViolation, mapLimited, residentSetSize, sendRaw, type FuzzResponse } from '../support/fuzz-http.js';
 import {
   anyJson,
@@ -31,7 +31,7 @@ import {
   toJsonText,
   type JsonModel,
 } from '../support/fuzz-json.js';
-import { Stack } from '../support/stack.js';
+import { useCdnStack } from '../support/cdn-stack.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 /** FUZZ_SCALE=10 sends ten times as many requests (a longer hunt, outside CI). */
@@ -86,8 +86,6 @@ type FuzzCase = PooledCase | RawCase;
 
 // ---- The running service ------------------------------------------------------------------
 
-let cdn: FakeCdn;
-let stack: Stack;
 let pool: FuzzPool;
 let media: PublishedMedia[];
 /** Jobs and batches the API reported, so later cases can ask for real ones. */
@@ -98,40 +96,36 @@ let requestsSent = 0;
 const rss: { when: string; bytes: number | undefined }[] = [];
 const startedAt = Date.now();
 
+const suite = useCdnStack({
+  env: (cdn) => ({
+    MAX_WAIT_MS: String(MAX_WAIT_MS),
+    BATCH_MAX_ITEMS: String(BATCH_MAX_ITEMS),
+    // Per-instance limits off: the fuzzer is one very busy tenant, and a 429 would end its cases early.
+    INSTANCE_REQUESTS_PER_MINUTE: '0',
+    INSTANCE_MAX_JOBS_IN_FLIGHT: '0',
+    // Callbacks on, to the fake CDN only (it answers 404): the callback paths get fuzzed, nothing leaves the host.
+    WEBHOOK_SECRET: randomBytes(24).toString('base64url'),
+    WEBHOOK_ALLOWED_HOSTS: cdn.origin,
+    WEBHOOK_ATTEMPTS: '1',
+    WEBHOOK_TIMEOUT_MS: '1000',
+    JOB_ATTEMPTS: '1',
+  }),
+});
+
 beforeAll(async () => {
   console.log(`fuzz seed ${SEED} (FUZZ_SEED=${SEED} pnpm test:fuzz to replay)`);
-  cdn = await FakeCdn.start();
-  const webhookOrigin = cdn.origin;
-  stack = await Stack.start({
-    cdn,
-    env: {
-      MAX_WAIT_MS: String(MAX_WAIT_MS),
-      BATCH_MAX_ITEMS: String(BATCH_MAX_ITEMS),
-      // Per-instance limits off: the fuzzer is one very busy tenant, and a 429 would end its cases early.
-      INSTANCE_REQUESTS_PER_MINUTE: '0',
-      INSTANCE_MAX_JOBS_IN_FLIGHT: '0',
-      // Callbacks on, to the fake CDN only (it answers 404): the callback paths get fuzzed, nothing leaves the host.
-      WEBHOOK_SECRET: randomBytes(24).toString('base64url'),
-      WEBHOOK_ALLOWED_HOSTS: webhookOrigin,
-      WEBHOOK_ATTEMPTS: '1',
-      WEBHOOK_TIMEOUT_MS: '1000',
-      JOB_ATTEMPTS: '1',
-    },
-  });
-  pool = new FuzzPool(stack.baseUrl, CONCURRENCY);
+  pool = new FuzzPool(suite.stack.baseUrl, CONCURRENCY);
   media = [
-    cdn.publish(randomBytes(3_000), 'document'),
-    cdn.publish(randomBytes(1_000), 'image'),
-    cdn.publish(randomBytes(20_000), 'audio'),
-    cdn.publish(Buffer.alloc(0), 'video'),
+    suite.cdn.publish(randomBytes(3_000), 'document'),
+    suite.cdn.publish(randomBytes(1_000), 'image'),
+    suite.cdn.publish(randomBytes(20_000), 'audio'),
+    suite.cdn.publish(Buffer.alloc(0), 'video'),
   ];
-  rss.push({ when: 'after start', bytes: await residentSetSize(stack.api.pid!) });
+  rss.push({ when: 'after start', bytes: await residentSetSize(suite.stack.api.pid!) });
 }, 120_000);
 
 afterAll(async () => {
   await pool?.close();
-  await stack?.stop();
-  await cdn?.close();
 });
 
 // ---- Sending ------------------------------------------------------------------------------
@@ -140,16 +134,16 @@ afterAll(async () => {
 function signedToken(header: JsonModel, payload: JsonModel, secret: 'stack' | 'other' | 'none'): string {
   const input = `${Buffer.from(toJsonText(header)).toString('base64url')}.${Buffer.from(toJsonText(payload)).toString('base64url')}`;
   if (secret === 'none') return `${input}.`;
-  const key = secret === 'stack' ? stack.jwtSecret : 'another-secret-of-32-characters!';
+  const key = secret === 'stack' ? suite.stack.jwtSecret : 'another-secret-of-32-characters!';
   return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
 }
 
 function authorization(auth: AuthSpec, instance: string): string | undefined {
   switch (auth.kind) {
     case 'valid':
-      return `Bearer ${stack.token(instance)}`;
+      return `Bearer ${suite.stack.token(instance)}`;
     case 'for':
-      return `${auth.scheme ?? 'Bearer'} ${stack.token(auth.instance)}`;
+      return `${auth.scheme ?? 'Bearer'} ${suite.stack.token(auth.instance)}`;
     case 'signed':
       return `Bearer ${signedToken(auth.header, auth.payload, auth.secret)}`;
     case 'literal':
@@ -191,10 +185,10 @@ function gzipBomb(): Buffer {
 /** Sends one case; resolves with the answer, or a description of how the exchange failed. */
 async function send(fuzzCase: FuzzCase): Promise<{ response?: FuzzResponse; failure?: string; method: string }> {
   if (fuzzCase.via === 'raw') {
-    const text = fuzzCase.text.replaceAll('{{token}}', stack.token(INSTANCE));
+    const text = fuzzCase.text.replaceAll('{{token}}', suite.stack.token(INSTANCE));
     const method = /^[A-Z]+/.exec(text)?.[0] ?? '';
     try {
-      const response = await sendRaw('127.0.0.1', Number(new URL(stack.baseUrl).port), Buffer.from(text, 'latin1'));
+      const response = await sendRaw('127.0.0.1', Number(new URL(suite.stack.baseUrl).port), Buffer.from(text, 'latin1'));
       if (response || !fuzzCase.complete) return { response, method };
       return { failure: 'the connection closed without an answer', method };
     } catch (error) {
@@ -285,7 +279,7 @@ async function fuzz(name: string, cases: fc.Arbitrary<FuzzCase>, runs: number, b
     // The failing requests are reported one by one below, so no shrinking is needed to find them.
     { seed: SEED, numRuns: Math.ceil(runs * SCALE), endOnFailure: true },
   );
-  rss.push({ when: `after ${name}`, bytes: await residentSetSize(stack.api.pid!) });
+  rss.push({ when: `after ${name}`, bytes: await residentSetSize(suite.stack.api.pid!) });
   if (details.failed) {
     const cause = details.errorInstance ? `\n${String(details.errorInstance)}` : '';
     throw new Error(
@@ -329,7 +323,7 @@ const contentTypeField: fc.Arbitrary<JsonModel> = fc.oneof(
 );
 
 function cdnUrl(path: string): string {
-  return `${cdn.origin}${path}`;
+  return `${suite.cdn.origin}${path}`;
 }
 
 /** The url field: an allowed CDN url (for nothing there), disallowed and malformed ones, or anything. */
@@ -454,7 +448,7 @@ function downloadBody(): fc.Arbitrary<JsonModel> {
     .tuple(
       field('contentType', contentTypeField, 0.9),
       field('content', fc.oneof({ weight: 5, arbitrary: contentObject }, { weight: 1, arbitrary: anyJson }), 0.9),
-      field('callbackUrl', fc.oneof(fc.constant(`${cdn.origin}/hook`), fc.constant('https://example.com/hook'), anyJson), 0.1),
+      field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), fc.constant('https://example.com/hook'), anyJson), 0.1),
       extraFields,
     )
     .map((parts): JsonModel => ({ $obj: parts.flat() }));
@@ -734,7 +728,7 @@ const batchCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
             { weight: 1, arbitrary: fc.integer({ min: BATCH_MAX_ITEMS + 1, max: BATCH_MAX_ITEMS + 50 }).map((n) => Array.from({ length: n }, () => obj(['id', 'x']))) },
             { weight: 1, arbitrary: anyJson },
           ),
-          extras: fc.tuple(field('callbackUrl', fc.oneof(fc.constant(`${cdn.origin}/hook`), anyJson), 0.15), extraFields),
+          extras: fc.tuple(field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), anyJson), 0.15), extraFields),
           whole: sometimes(1, anyJson),
           auth: authSpec,
         })
@@ -877,10 +871,10 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
   }, 120_000 * SCALE);
 
   describe('what it found, pinned', () => {
-    const port = () => Number(new URL(stack.baseUrl).port);
+    const port = () => Number(new URL(suite.stack.baseUrl).port);
     const raw = async (text: string) => (await sendRaw('127.0.0.1', port(), Buffer.from(text, 'latin1')))!;
     const withToken = (path: string, headers: Record<string, string> = {}, body?: Buffer) =>
-      pool.send({ method: body ? 'POST' : 'GET', path, headers: { authorization: `Bearer ${stack.token(INSTANCE)}`, ...headers }, body });
+      pool.send({ method: body ? 'POST' : 'GET', path, headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, ...headers }, body });
 
     const cases: [string, () => Promise<FuzzResponse>, number, RegExp][] = [
       ['a path that is not percent-encoded UTF-8 (was a 500)', () => withToken(`/api/v2/instance/${INSTANCE}/media/batch/%C3`), 400, /percent-encoded/],
@@ -897,7 +891,7 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
       ['headers over 16 KiB (was a bare 431)', () => raw(`GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\nConnection: close\r\n\r\n`), 431, /size limit/],
       [
         'a body cut short of its Content-Length (was a bare 400, and a 500 logged as an error)',
-        () => raw(`POST /api/v2/instance/${INSTANCE}/media/batch HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {{token}}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"items":`.replace('{{token}}', stack.token(INSTANCE))),
+        () => raw(`POST /api/v2/instance/${INSTANCE}/media/batch HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {{token}}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"items":`.replace('{{token}}', suite.stack.token(INSTANCE))),
         400,
         /./,
       ],
@@ -914,7 +908,7 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
   it('is still serving afterwards: no crash, nothing uncaught, memory in bounds', async () => {
     const mib = (bytes: number | undefined) => (bytes === undefined ? '?' : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
     const warm = rss.find((r) => r.when === 'after directly-download bodies')?.bytes ?? rss[0]!.bytes;
-    const end = await residentSetSize(stack.api.pid!);
+    const end = await residentSetSize(suite.stack.api.pid!);
     rss.push({ when: 'at the end', bytes: end });
     const answers = Object.fromEntries([...statusCounts].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
     console.log(
@@ -931,7 +925,7 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
       download = await pool.send({
         method: 'POST',
         path: `/api/v2/instance/${INSTANCE}/media/directly-download?timeout=${MAX_WAIT_MS}`,
-        headers: { authorization: `Bearer ${stack.token(INSTANCE)}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, 'content-type': 'application/json' },
         body: Buffer.from(JSON.stringify({ contentType: first!.contentType, content: { directPath: first!.directPath, mediaKey: first!.mediaKey } })),
       });
     }
@@ -939,12 +933,12 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
     expect(download!.body.equals(first!.plaintext)).toBe(true);
 
     // Nothing crashed, nothing uncaught, nothing the API took for its own bug.
-    for (const service of stack.processes) {
+    for (const service of suite.stack.processes) {
       expect(service.running, `${service.name} exited\n${service.describe()}`).toBe(true);
       expect(service.stderr, `${service.name} wrote to stderr`).not.toMatch(/uncaught|unhandled|fatal|RangeError|TypeError|heap/i);
       expect(service.logs.filter((line) => line.level >= 60), `${service.name} logged fatal lines`).toEqual([]);
     }
-    const errors = stack.api.logs.filter((line) => line.level >= 50);
+    const errors = suite.stack.api.logs.filter((line) => line.level >= 50);
     expect(errors.map((line) => JSON.stringify(line).slice(0, 500)), 'the API logged errors').toEqual([]);
 
     // Heaps grow to a working size and stay there; a leak keeps growing with the request count.

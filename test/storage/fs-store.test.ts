@@ -5,13 +5,16 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../packages/shared/src/errors.js';
 import { FsBlobStore } from '@wamedia/server';
+import { ageFiles } from '../support/age-files.js';
 import { describeBlobStoreContract } from './blob-store-contract.js';
 
 describeBlobStoreContract('FsBlobStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'wamedia-fs-store-'));
+  const tmp = join(dir, 'tmp');
   return {
     store: new FsBlobStore(dir),
-    listTemps: () => filesUnder(join(dir, 'tmp')),
+    listTemps: () => filesUnder(tmp),
+    ageTemps: async (ms) => ageFiles((await filesUnder(tmp)).map((name) => join(tmp, name)), ms),
     listBlobs: () => filesUnder(join(dir, 'sha256')),
     dispose: () => rm(dir, { recursive: true, force: true }),
   };

@@ -59,3 +59,10 @@ export class Metrics {
     return this.find(name, labels).reduce((total, sample) => total + sample.value, 0);
   }
 }
+
+/** The wamedia_waiting_requests gauge of the API at `baseUrl`: requests waiting for their job. */
+export async function waitingRequests(baseUrl: string): Promise<number> {
+  const metrics = await Metrics.scrape(`${baseUrl}/metrics`);
+  if (!metrics.has('wamedia_waiting_requests')) throw new Error(`no wamedia_waiting_requests in /metrics:\n${metrics.text}`);
+  return metrics.sum('wamedia_waiting_requests');
+}

@@ -172,3 +172,13 @@ function flatten(reply: RedisReply): string[] {
   if (Array.isArray(reply)) return reply.flatMap(flatten);
   return [String(reply)];
 }
+
+/** Deletes every key under `<prefix>:` from the Redis at `redisUrl`: what a test left in a shared Redis. */
+export async function deleteKeysUnder(redisUrl: string, prefix: string): Promise<void> {
+  const client = await RedisClient.connect(redisUrl);
+  try {
+    await client.deleteMatching(`${prefix}:*`);
+  } finally {
+    await client.close();
+  }
+}

@@ -1,35 +1,14 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encryptMedia } from '@wamedia/shared';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli as wamedia } from '../../../test/support/cli-process.js';
+import { repoRoot } from '../../../test/support/service-process.js';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const samplePath = path.join(repoRoot, 'test', 'fixtures', 'vectors', 'plain', 'cat.jpeg');
-
-interface CliRun {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-/** Runs `wamedia <args>` as a real process from the repo root, the way `pnpm wamedia` does. */
-function wamedia(args: string[], stdin?: Buffer, env: NodeJS.ProcessEnv = process.env): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: repoRoot, env });
-  const stdout: Buffer[] = [];
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(stdin);
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
-  });
-}
 
 const sha256Base64 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64');
 
@@ -71,7 +50,7 @@ describe('wamedia', () => {
         '--file-length', String(fields.fileLength),
         '--out', outPath,
       ],
-      encrypted.stdout,
+      { stdin: encrypted.stdout },
     );
     expect(decrypted.stderr).toBe('');
     expect(decrypted.code).toBe(0);
@@ -121,7 +100,7 @@ describe('wamedia', () => {
 
   it('token prints an HS256 JWT for the instance, signed with JWT_SECRET and expiring as asked', async () => {
     const secret = 'a-test-secret-of-enough-length';
-    const run = await wamedia(['token', 'shop-42', '--expires-in', '90m'], undefined, { ...process.env, JWT_SECRET: secret });
+    const run = await wamedia(['token', 'shop-42', '--expires-in', '90m'], { env: { ...process.env, JWT_SECRET: secret } });
     expect(run.code).toBe(0);
     const claims = jwt.verify(run.stdout.toString().trim(), secret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
     expect(claims.instanceId).toBe('shop-42');
@@ -130,7 +109,7 @@ describe('wamedia', () => {
 
   it('token without JWT_SECRET exits 1 with one line naming the variable', async () => {
     const { JWT_SECRET: _unset, ...env } = process.env;
-    const run = await wamedia(['token', 'shop-42'], undefined, env);
+    const run = await wamedia(['token', 'shop-42'], { env });
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('JWT_SECRET')]);
   });
@@ -140,7 +119,7 @@ describe('wamedia', () => {
     ['revoke'],
     ['revoke', 'a', 'b'],
   ])('refuses wrong usage of %s with exit 2 and one line', async (...args) => {
-    const run = await wamedia(args, undefined, { ...process.env, JWT_SECRET: 'a-test-secret-of-enough-length' });
+    const run = await wamedia(args, { env: { ...process.env, JWT_SECRET: 'a-test-secret-of-enough-length' } });
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^wamedia ${args[0]}: `))]);
   });

@@ -5,13 +5,7 @@ import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HostAllowList } from '@wamedia/server';
-import {
-  CdnUnavailableError,
-  HostNotAllowedError,
-  InvalidFieldError,
-  MediaExpiredError,
-  MediaTooLargeError,
-} from '@wamedia/shared';
+import { CdnUnavailableError, HostNotAllowedError, InvalidFieldError, MediaExpiredError, MediaTooLargeError } from '@wamedia/shared';
 import { CdnClient, parseRetryAfter, type CdnClientOptions } from './cdn-client.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

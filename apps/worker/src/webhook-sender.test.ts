@@ -3,7 +3,6 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
 import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CallbackPolicy, createLogger, redisConnectionOptions } from '@wamedia/server';
 import {
@@ -15,6 +14,7 @@ import {
   type WebhookEvent,
   type WebhookJobData,
 } from '@wamedia/shared';
+import { deleteKeysUnder } from '../../../test/support/redis-client.js';
 import { WebhookRejectedError, WebhookSender, WebhookUnavailableError, type WebhookSenderOptions } from './webhook-sender.js';
 import { WebhookWorker } from './webhook-worker.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -290,14 +290,7 @@ describe('WebhookWorker on a real queue', () => {
     await queue?.obliterate({ force: true });
     await queue?.close();
     // Nothing of ours may stay behind in the shared Redis.
-    const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
+    await deleteKeysUnder(REDIS_URL, prefix);
   });
 
   /** Adds a job the way the producers do (WebhookOutbox) and waits for it to end. */

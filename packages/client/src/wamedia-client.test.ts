@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchItem, BatchStatus } from '@wamedia/shared';
+import type { BatchItem } from '@wamedia/shared';
+import { batchStatus } from '../../../test/support/batch-status.js';
 import { WamediaApiError, WamediaClient } from './index.js';
 
 /**
@@ -198,20 +199,7 @@ describe('batches', () => {
     return base;
   }
 
-  function status(items: BatchItem[], offset = 0, limit = items.length): BatchStatus {
-    const page = items.slice(offset, offset + limit);
-    const count = (s: BatchItem['status']) => items.filter((i) => i.status === s).length;
-    return {
-      batchId,
-      total: items.length,
-      counts: { pending: count('pending'), completed: count('completed'), failed: count('failed'), invalid: count('invalid') },
-      done: count('pending') === 0,
-      createdAt: new Date().toISOString(),
-      statusUrl: `${BASE}/batch/${batchId}`,
-      items: page,
-      ...(offset + limit < items.length ? { nextOffset: offset + limit } : {}),
-    };
-  }
+  const status = (items: BatchItem[], offset?: number, limit?: number) => batchStatus(batchId, `${BASE}/batch/${batchId}`, items, offset, limit);
 
   it('submitBatch posts the items (Buffers as base64) and the callbackUrl, and returns the BatchStatus', async () => {
     const mediaKey = randomBytes(32);

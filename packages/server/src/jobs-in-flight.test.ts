@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobsInFlight } from './jobs-in-flight.js';
 import { DOWNLOAD_QUEUE } from '@wamedia/shared';
+import { deleteKeysUnder } from '../../../test/support/redis-client.js';
+import { JobsInFlight } from './jobs-in-flight.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `wamedia-test-inflight-${randomBytes(4).toString('hex')}`;
@@ -19,12 +20,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeysUnder(REDIS_URL, prefix);
   await redis.quit();
 });
 

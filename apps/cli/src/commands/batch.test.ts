@@ -3,20 +3,18 @@
  * answering per the batch contract), so the command's whole behaviour is checked here; the run
  * against the real service is test/e2e/cli-batch.test.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchItemSchema, describeIssues, type BatchItem, type ErrorBody } from '@wamedia/shared';
+import { batchStatus } from '../../../../test/support/batch-status.js';
+import { readManifest, startCli } from '../../../../test/support/cli-process.js';
 
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const INSTANCE = 'shop-1';
 const TOKEN = `${b64({ alg: 'HS256' })}.${b64({ instanceId: INSTANCE })}.signature`;
 
@@ -117,17 +115,7 @@ class FakeBatchApi {
 
   private status(batchId: string, items: FakeItem[], offset: number, limit: number) {
     const views = items.map((item) => this.view(batchId, item));
-    const count = (status: BatchItem['status']) => views.filter((v) => v.status === status).length;
-    return {
-      batchId,
-      total: items.length,
-      counts: { pending: count('pending'), completed: count('completed'), failed: count('failed'), invalid: count('invalid') },
-      done: count('pending') === 0,
-      createdAt: new Date().toISOString(),
-      statusUrl: `/api/v2/instance/${INSTANCE}/media/batch/${batchId}`,
-      items: views.slice(offset, offset + limit),
-      ...(offset + limit < items.length ? { nextOffset: offset + limit } : {}),
-    };
+    return batchStatus(batchId, `/api/v2/instance/${INSTANCE}/media/batch/${batchId}`, views, offset, limit);
   }
 }
 
@@ -141,43 +129,12 @@ function error(statusCode: number, reason: string, ...message: string[]): ErrorB
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-interface CliRun {
-  code: number | null;
-  stderr: string;
+/** `wamedia batch <args>`, with WAMEDIA_TOKEN and WAMEDIA_URL only as `env` gives them. */
+function startBatch(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return startCli(['batch', ...args], { env: { ...process.env, WAMEDIA_TOKEN: undefined, WAMEDIA_URL: undefined, ...env } });
 }
 
-function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'batch', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, WAMEDIA_TOKEN: undefined, WAMEDIA_URL: undefined, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-  return { child, done };
-}
-
-const wamedia = (args: string[], env?: NodeJS.ProcessEnv) => startCli(args, env).done;
-
-interface Entry {
-  id: string;
-  status: string;
-  line?: number;
-  sha256?: string;
-  size?: number;
-  path?: string;
-  error?: ErrorBody;
-}
-
-async function manifestOf(dir: string): Promise<Entry[]> {
-  const file = path.join(dir, 'manifest.jsonl');
-  if (!existsSync(file)) return [];
-  return (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Entry);
-}
+const wamedia = (args: string[], env?: NodeJS.ProcessEnv) => startBatch(args, env).done;
 
 describe('wamedia batch', () => {
   const api = new FakeBatchApi();
@@ -240,7 +197,7 @@ describe('wamedia batch', () => {
     for (const [name, media] of Object.entries(saved)) expect((await readFile(path.join(out, name))).equals(media.bytes), name).toBe(true);
     expect((await readdir(out)).sort()).toEqual([...Object.keys(saved), 'manifest.jsonl'].sort());
 
-    const byId = new Map((await manifestOf(out)).map((entry) => [entry.id, entry]));
+    const byId = new Map((await readManifest(out)).map((entry) => [entry.id, entry]));
     expect(byId.size).toBe(10);
     expect(byId.get('3EB0BBB')).toEqual({
       id: '3EB0BBB', status: 'completed', line: 3, sha256: sha256(voice.bytes), size: 1_500, mimetype: 'audio/ogg; codecs=opus', path: '3EB0BBB.ogg',
@@ -259,7 +216,7 @@ describe('wamedia batch', () => {
     expect(second.stderr).toMatch(/6\/10 done \(6 skipped\), 4 failed/);
     for (const id of ['raw-1', '3EB0AAA', '3EB0BBB', '3EB0CCC', 'EVO1', '6']) expect(api.contentRequests.get(id)).toBe(before.get(id));
     expect(api.submissions.reduce((a, b) => a + b, 0) - submittedBefore).toBe(2); // expired, corrupt
-    const entries = await manifestOf(out);
+    const entries = await readManifest(out);
     expect(entries.map((e) => e.id).sort()).toEqual([...byId.keys()].sort());
   });
 
@@ -272,15 +229,15 @@ describe('wamedia batch', () => {
     const input = path.join(dir, 'interrupted.jsonl');
     await writeFile(input, medias.map(({ id, fields }) => JSON.stringify({ id, contentType: 'image', content: fields })).join('\n'));
 
-    const { child, done } = startCli(cliArgs(input, out, '--chunk-size', '15', '--concurrency', '4'), { WAMEDIA_TOKEN: TOKEN });
+    const { child, done } = startBatch(cliArgs(input, out, '--chunk-size', '15', '--concurrency', '4'), { WAMEDIA_TOKEN: TOKEN });
     const deadline = Date.now() + 15_000;
-    while ((await manifestOf(out)).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await readManifest(out)).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGINT');
     const stopped = await done;
     expect(stopped.code, stopped.stderr).toBe(130);
     expect(stopped.stderr).toMatch(/interrupted: stopping/);
     expect(stopped.stderr).toMatch(/stopped with \d+ item\(s\) left; run the same command again to resume\n$/);
-    const partial = await manifestOf(out);
+    const partial = await readManifest(out);
     expect(partial.length).toBeGreaterThanOrEqual(5);
     expect(partial.length).toBeLessThan(40);
     expect(partial.every((entry) => entry.status === 'completed')).toBe(true);
@@ -290,7 +247,7 @@ describe('wamedia batch', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toMatch(new RegExp(`40/40 done \\(${partial.length} skipped\\), 0 failed`));
     for (const { id, bytes } of medias) expect((await readFile(path.join(out, `${id}.jpg`))).equals(bytes), id).toBe(true);
-    const entries = await manifestOf(out);
+    const entries = await readManifest(out);
     expect(entries.map((e) => e.id).sort()).toEqual(medias.map((m) => m.id).sort());
     for (const { id } of partial) expect(api.contentRequests.get(id), id).toBe(1);
   });

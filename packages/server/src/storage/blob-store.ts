@@ -61,9 +61,9 @@ export interface BlobStore {
 
   /**
    * Removes temporary objects older than `olderThanMs` (left by a killed process); resolves
-   * with how many were removed. `now` is for tests.
+   * with how many were removed.
    */
-  removeStaleTemps(olderThanMs: number, now?: number): Promise<number>;
+  removeStaleTemps(olderThanMs: number): Promise<number>;
 
   /** Releases connections; the store is not used afterwards. */
   close(): Promise<void>;

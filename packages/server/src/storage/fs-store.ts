@@ -111,14 +111,14 @@ export class FsBlobStore implements BlobStore {
    * A write in progress keeps touching its file, so choose an age well above any stall of a
    * download.
    *
-   * @param now the reference time in ms since the epoch; the current time by default.
    * @returns how many temporaries were removed.
    */
-  async removeStaleTemps(olderThanMs: number, now: number = Date.now()): Promise<number> {
+  async removeStaleTemps(olderThanMs: number): Promise<number> {
+    const cutoffMs = Date.now() - olderThanMs;
     const names = (await unlessMissing('list temporary files', () => readdir(this.tmpDir))) ?? [];
     let removed = 0;
     for (const name of names) {
-      if (await removeIfOlder(join(this.tmpDir, name), now - olderThanMs)) removed += 1;
+      if (await removeIfOlder(join(this.tmpDir, name), cutoffMs)) removed += 1;
     }
     return removed;
   }

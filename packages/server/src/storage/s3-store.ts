@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  BucketAlreadyOwnedByYou,
   CopyObjectCommand,
-  CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -146,30 +144,15 @@ export class S3BlobStore implements BlobStore {
     this.client.destroy();
   }
 
-  /** Creates the bucket when it is missing. For development and tests: production buckets are provisioned. */
-  async ensureBucket(): Promise<void> {
-    const head = await this.unlessMissing('look up the bucket', () =>
-      this.client.send(new HeadBucketCommand({ Bucket: this.bucket })),
-    );
-    if (head) return;
-    try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
-    } catch (error) {
-      // Another process created it since the HeadBucket.
-      if (!(error instanceof BucketAlreadyOwnedByYou)) throw unavailable('create the bucket', error);
-    }
-  }
-
   /**
    * Removes temporaries older than `olderThanMs`: what a killed process left. A multipart
    * object's LastModified is when its upload *started*, so choose an age well above the
    * longest upload.
    *
-   * @param now the reference time in ms since the epoch; the current time by default.
    * @returns how many temporaries were removed.
    */
-  async removeStaleTemps(olderThanMs: number, now: number = Date.now()): Promise<number> {
-    const stale = await this.call('list temporary objects', () => this.tempKeysBefore(now - olderThanMs));
+  async removeStaleTemps(olderThanMs: number): Promise<number> {
+    const stale = await this.call('list temporary objects', () => this.tempKeysBefore(Date.now() - olderThanMs));
     for (const key of stale) await this.deleteObject(key);
     return stale.length;
   }
