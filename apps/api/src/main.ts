@@ -5,12 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
-  CallbackPolicy,
-  createJobFollowers,
-  HostAllowList,
-  JobSecrets,
-  JobsInFlight,
-  MediaIndex,
+  createJobServices,
   onShutdownSignal,
   reconnectDelay,
   redisConnectionOptions,
@@ -62,12 +57,8 @@ runMain('wamedia api', async () => {
   await Promise.all([events.waitUntilReady(), queue.waitUntilReady(), redis.connect()]);
 
   const waiter = new JobWaiter(queue, events);
-  const followers = createJobFollowers(config, redis);
-  const jobsInFlight = new JobsInFlight(redis, {
-    prefix: config.redisPrefix,
-    limit: config.instanceMaxJobsInFlight,
-    ttlSeconds: config.jobRetentionSeconds,
-  });
+  const shared = createJobServices(config, redis, store);
+  const { followers, secrets, index, mediaHosts: allowList } = shared;
   const jobs = new DownloadJobs(
     queue,
     redis,
@@ -78,13 +69,10 @@ runMain('wamedia api', async () => {
       failedJobReuseMs: config.failedJobReuseMs,
       prefix: config.redisPrefix,
     },
-    jobsInFlight,
+    shared.jobsInFlight,
   );
-  const secrets = new JobSecrets(config.jobDataKey);
-  const allowList = new HostAllowList(config.allowedHosts);
   const metrics = new ApiMetrics(queue, () => waiter.size);
-  const index = new MediaIndex(store);
-  const callbacks = new Callbacks(followers, new CallbackPolicy(config.webhookAllowedHosts));
+  const callbacks = new Callbacks(followers, shared.callbackPolicy);
   const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
   const batches = new BatchService({ jobs, index, store, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
   // Revocations are announced on pub/sub: a connection of its own, in subscriber mode.
@@ -140,7 +128,7 @@ runMain('wamedia api', async () => {
     // Waiting clients are answered 202 with their job, which goes on without us.
     waiter.close();
     await closeServer(server, config.shutdownGraceMs);
-    await Promise.allSettled([events.close(), queue.close(), followers.close(), store.close(), requestRate.close()]);
+    await Promise.allSettled([events.close(), queue.close(), shared.close(), store.close(), requestRate.close()]);
     await Promise.all([redis, revocations].map((connection) => connection.quit().catch(() => undefined)));
     logger.info('stopped');
     process.exit(0);

@@ -1,11 +1,6 @@
 import { Redis } from 'ioredis';
 import {
-  CallbackPolicy,
-  createJobFollowers,
-  HostAllowList,
-  JobSecrets,
-  JobsInFlight,
-  MediaIndex,
+  createJobServices,
   onShutdownSignal,
   reconnectDelay,
   redisConnectionOptions,
@@ -23,10 +18,15 @@ import { WorkerMetrics } from './worker-metrics.js';
 
 runMain('wamedia worker', async () => {
   const { config, logger, store } = await startService('worker');
+  // Its own small connection: readiness and job followers must not queue behind BullMQ's
+  // blocking commands.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: reconnectDelay });
+  redis.on('error', () => undefined);
+  const shared = createJobServices(config, redis, store);
 
   const cdn = new CdnClient({
     baseUrl: config.cdnBaseUrl,
-    allowList: new HostAllowList(config.allowedHosts),
+    allowList: shared.mediaHosts,
     connectTimeoutMs: config.cdnConnectTimeoutMs,
     idleTimeoutMs: config.cdnIdleTimeoutMs,
     maxBytes: maxEncryptedBytes(config.maxMediaBytes),
@@ -35,17 +35,12 @@ runMain('wamedia worker', async () => {
   const processor = new MediaProcessor({
     cdn,
     store,
-    index: new MediaIndex(store),
+    index: shared.index,
     maxMediaBytes: config.maxMediaBytes,
     logger,
     metrics,
-    secrets: new JobSecrets(config.jobDataKey),
+    secrets: shared.secrets,
   });
-  // Its own small connection: readiness and job followers must not queue behind BullMQ's
-  // blocking commands.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: reconnectDelay });
-  redis.on('error', () => undefined);
-  const followers = createJobFollowers(config, redis);
   const worker = new DownloadWorker(processor, {
     connection: redisConnectionOptions(config.redisUrl),
     prefix: config.redisPrefix,
@@ -54,12 +49,8 @@ runMain('wamedia worker', async () => {
     lockMs: config.jobLockMs,
     logger,
     metrics,
-    notifier: followers.notifier,
-    jobsInFlight: new JobsInFlight(redis, {
-      prefix: config.redisPrefix,
-      limit: config.instanceMaxJobsInFlight,
-      ttlSeconds: config.jobRetentionSeconds,
-    }),
+    notifier: shared.followers.notifier,
+    jobsInFlight: shared.jobsInFlight,
   });
   await worker.ready();
   // What killed workers left half-written: removed at start and every few minutes.
@@ -70,7 +61,7 @@ runMain('wamedia worker', async () => {
   const webhookSender = config.webhookSecret
     ? new WebhookSender({
         secret: config.webhookSecret,
-        policy: new CallbackPolicy(config.webhookAllowedHosts),
+        policy: shared.callbackPolicy,
         timeoutMs: config.webhookTimeoutMs,
       })
     : undefined;
@@ -101,7 +92,7 @@ runMain('wamedia worker', async () => {
     await worker.stop(config.shutdownGraceMs);
     await webhooksStopped?.catch((err: unknown) => logger.warn({ err }, 'webhook worker did not stop cleanly'));
     await sweeper.stop();
-    await Promise.allSettled([cdn.close(), health.close(), store.close(), followers.close()]);
+    await Promise.allSettled([cdn.close(), health.close(), store.close(), shared.close()]);
     await redis.quit().catch(() => undefined);
     logger.info('stopped');
     process.exit(0);

@@ -10,6 +10,7 @@ export * from './start-service.js';
 export * from './health-checks.js';
 export * from './job-secrets.js';
 export * from './jobs-in-flight.js';
+export * from './job-services.js';
 export * from './token-versions.js';
 export * from './token-version-cache.js';
 export * from './redis/connection-options.js';
