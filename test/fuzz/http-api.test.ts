@@ -885,6 +885,17 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
         400,
         /could not be read/,
       ],
+      [
+        'a url field holding an array nested 5,000 levels deep (was a 500: a stack overflow)',
+        () =>
+          withToken(
+            `/api/v2/instance/${INSTANCE}/media/directly-download`,
+            { 'content-type': 'application/json' },
+            Buffer.from(`{"contentType":"ptt","content":{"mediaKey":"${'A'.repeat(43)}=","url":{"length":["z",${'['.repeat(5_000)}null${']'.repeat(5_000)}]}}}`),
+          ),
+        400,
+        /nested deeper than 32 levels/,
+      ],
       ['an HTTP/1.1 request without Host (was a bare 400)', () => raw('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'), 400, /Host is required/],
       ['raw UTF-8 in the path (was a bare 400)', () => raw(`GET /api/v2/instance/${utf8Bytes('ä')}/media/jobs/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`), 400, /not valid HTTP/],
       ['an unknown method (was a bare 400)', () => raw('FOO /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), 400, /not valid HTTP/],

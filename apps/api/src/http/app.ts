@@ -9,6 +9,7 @@ import type { MediaService } from '../services/media-service.js';
 import type { RequestRateLimiter } from '../services/request-rate-limiter.js';
 import type { TokenVerifier } from '../services/token-verifier.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
+import { limitJsonDepth } from './limit-json-depth.js';
 import { limitRequestRate } from './limit-request-rate.js';
 import { requireHostHeader } from './protocol-errors.js';
 import { requireInstanceToken } from './require-instance-token.js';
@@ -56,7 +57,7 @@ export function createApp(options: AppOptions): express.Express {
     app.use(adminRoutes({ queue: options.queue, adminToken: options.adminToken, tokenVersions: options.tokenVersions }));
   }
   // A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
-  app.use(express.json({ limit: '4mb' }));
+  app.use(express.json({ limit: '4mb' }), limitJsonDepth());
   app.use('/api/v2/instance/:instanceId', requireInstanceToken(options.tokens));
   app.use('/api/v2/instance/:instanceId', limitRequestRate(options.requestRate));
   app.use(mediaRoutes(options));
