@@ -6,11 +6,9 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   createJobServices,
-  onShutdownSignal,
   reconnectDelay,
   redisConnectionOptions,
-  runMain,
-  startService,
+  runService,
   TokenVersionCache,
   TokenVersions,
 } from '@wamedia/server';
@@ -33,8 +31,7 @@ const LISTEN_BACKLOG = 4096;
 /** The API's version, as the OpenAPI document states it. */
 const API_VERSION = '2.0.0';
 
-runMain('wamedia api', async () => {
-  const { config, logger, store } = await startService('api');
+runService('api', async ({ config, logger, store }) => {
 
   const connection = redisConnectionOptions(config.redisUrl);
   // While Redis is away, requests must get their 503 at once, not sit in ioredis's offline queue
@@ -123,17 +120,14 @@ runMain('wamedia api', async () => {
   const { port } = server.address() as AddressInfo;
   logger.info({ port, host: config.host, storage: config.storage.kind }, 'api listening');
 
-  const shutdown = async (signal: string) => {
+  return async (signal) => {
     logger.info({ signal }, 'shutting down: no new connections, in-flight requests may finish');
     // Waiting clients are answered 202 with their job, which goes on without us.
     waiter.close();
     await closeServer(server, config.shutdownGraceMs);
     await Promise.allSettled([events.close(), queue.close(), shared.close(), store.close(), requestRate.close()]);
     await Promise.all([redis, revocations].map((connection) => connection.quit().catch(() => undefined)));
-    logger.info('stopped');
-    process.exit(0);
   };
-  onShutdownSignal(shutdown);
 });
 
 /** Stops accepting connections, lets in-flight responses finish for up to `graceMs`, then cuts the rest. */

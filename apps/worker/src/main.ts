@@ -1,12 +1,5 @@
 import { Redis } from 'ioredis';
-import {
-  createJobServices,
-  onShutdownSignal,
-  reconnectDelay,
-  redisConnectionOptions,
-  runMain,
-  startService,
-} from '@wamedia/server';
+import { createJobServices, reconnectDelay, redisConnectionOptions, runService } from '@wamedia/server';
 import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
 import { HealthServer } from './health-server.js';
@@ -16,8 +9,7 @@ import { WebhookSender } from './webhook-sender.js';
 import { WebhookWorker } from './webhook-worker.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
-runMain('wamedia worker', async () => {
-  const { config, logger, store } = await startService('worker');
+runService('worker', async ({ config, logger, store }) => {
   // Its own small connection: readiness and job followers must not queue behind BullMQ's
   // blocking commands.
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: reconnectDelay });
@@ -85,7 +77,7 @@ runMain('wamedia worker', async () => {
   const healthPort = await health.listen(config.workerHealthPort);
   logger.info({ concurrency: config.workerConcurrency, storage: config.storage.kind, healthPort }, 'worker ready');
 
-  const shutdown = async (signal: string) => {
+  return async (signal) => {
     logger.info({ signal }, 'shutting down: finishing active jobs');
     // Stopped alongside the downloads: webhooks not yet sent wait in their queue for another worker.
     const webhooksStopped = webhooks?.stop(config.shutdownGraceMs).then(() => webhookSender?.close());
@@ -94,8 +86,5 @@ runMain('wamedia worker', async () => {
     await sweeper.stop();
     await Promise.allSettled([cdn.close(), health.close(), store.close(), shared.close()]);
     await redis.quit().catch(() => undefined);
-    logger.info('stopped');
-    process.exit(0);
   };
-  onShutdownSignal(shutdown);
 });

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { assertRedisReachable } from './redis/redis-check.js';
+import { onShutdownSignal, runMain } from './run-main.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { createBlobStore } from './storage/create-blob-store.js';
 
@@ -24,4 +25,24 @@ export async function startService(name: 'api' | 'worker'): Promise<ServiceBasic
   const store = await createBlobStore(config.storage);
   await store.ping();
   return { config, logger, store };
+}
+
+/** Stops a running service: lets in-flight work finish (within its grace) and closes everything. */
+export type StopService = (signal: NodeJS.Signals) => Promise<void>;
+
+/**
+ * Runs a service process: {@link startService}, then `start`, which builds the service and says
+ * how to stop it. The first SIGTERM or SIGINT stops it, logs "stopped" and exits 0; a failure to
+ * start exits 1 with one line (see runMain).
+ */
+export function runService(name: 'api' | 'worker', start: (basics: ServiceBasics) => Promise<StopService>): void {
+  runMain(`wamedia ${name}`, async () => {
+    const basics = await startService(name);
+    const stop = await start(basics);
+    onShutdownSignal(async (signal) => {
+      await stop(signal);
+      basics.logger.info('stopped');
+      process.exit(0);
+    });
+  });
 }
