@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, open as openFd } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { close, createReadStream, createWriteStream, fsync, open as openFd } from 'node:fs';
+import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { StorageUnavailableError } from '@wamedia/shared';
 import type { BlobInfo, BlobStore, ByteRange, TempBlob } from './blob-store.js';
 import { assertRecordName, assertSha256, assertTempKey } from './store-names.js';
 
 const openFdAsync = promisify(openFd);
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+
+/** How much a temporary file's stream buffers before it makes the source wait. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 
 /** Bytes per read when a blob is streamed out. */
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -140,26 +146,31 @@ export class FsBlobStore implements BlobStore {
 }
 
 /**
- * Copies `source` into a new file and returns its length. Errors raised by the source come out
- * of the loop header unchanged; the disk's come out of the loop body as StorageUnavailableError.
- * (stream.pipeline cannot keep them apart: it destroys each stream with the other's error.)
+ * Copies `source` into a new file and returns its length. The file is written as a stream, so
+ * reading the source and writing the disk overlap, and chunks that pile up meanwhile go out in
+ * one writev. Errors raised by the source come out unchanged; the disk's come out as
+ * StorageUnavailableError. pipeline destroys each stream with the other's error, so which one
+ * failed is told by which reported an error first.
  */
 async function copyIntoNewFile(source: Readable, path: string): Promise<number> {
-  const file = await guard('create a temporary file', () => withParentDir(path, () => open(path, 'ax')));
-  let size = 0;
+  const fd = await guard('create a temporary file', () => withParentDir(path, () => openFdAsync(path, 'ax')));
+  // The fd stays open after the stream ends: it is synced, then closed here.
+  const disk = createWriteStream(path, { fd, autoClose: false, highWaterMark: WRITE_BUFFER_BYTES });
+  let failedFirst: 'source' | 'disk' | undefined;
+  source.once('error', () => (failedFirst ??= 'source'));
+  disk.once('error', () => (failedFirst ??= 'disk'));
   try {
-    for await (const chunk of source as AsyncIterable<Uint8Array>) {
-      await guard('write a temporary file', () => file.appendFile(chunk));
-      size += chunk.byteLength;
+    try {
+      await pipeline(source, disk);
+    } catch (error) {
+      throw failedFirst === 'disk' ? unavailable('write a temporary file', error) : error;
     }
     // On disk before commit links it under its address: a crash must not leave a short blob there.
-    await guard('write a temporary file', () => file.sync());
-  } catch (error) {
-    await file.close().catch(() => undefined);
-    throw error;
+    await guard('write a temporary file', () => fsyncAsync(fd));
+  } finally {
+    await closeAsync(fd).catch(() => undefined);
   }
-  await guard('write a temporary file', () => file.close());
-  return size;
+  return disk.bytesWritten;
 }
 
 /** Removes the file when it was last modified before `cutoffMs`; says whether it did. */
