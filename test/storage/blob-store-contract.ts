@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InternalError } from '../../packages/shared/src/errors.js';
+import { InternalError, MacMismatchError, createDecryptStream, encryptMedia } from '@wamedia/shared';
+import { corrupt } from '../support/fake-cdn.js';
 import type { BlobStore, TempBlob } from '@wamedia/server';
 import { MediaIndex } from '@wamedia/server';
 
@@ -122,6 +123,14 @@ export function describeBlobStoreContract(
     ])('rethrows the source’s own error when it fails %s, leaving no temporary', async (_, failAfter) => {
       const failure = new SourceFailed('the source broke');
       await expect(store.writeTemp(failingSource(failAfter, failure))).rejects.toBe(failure);
+      expect(await subject.listTemps()).toEqual([]);
+    });
+
+    it('rethrows an integrity failure the decrypt stream raises as it ends (a bad MAC), leaving no temporary', async () => {
+      const { enc, mediaKey } = encryptMedia(randomBytes(3_000), { contentType: 'image' });
+      const decrypt = createDecryptStream({ contentType: 'image', mediaKey });
+      const source = pipeline(Readable.from([corrupt(enc)]), decrypt, () => undefined);
+      await expect(store.writeTemp(source)).rejects.toBeInstanceOf(MacMismatchError);
       expect(await subject.listTemps()).toEqual([]);
     });
 

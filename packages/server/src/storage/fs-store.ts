@@ -3,7 +3,6 @@ import { close, createReadStream, createWriteStream, fsync, open as openFd } fro
 import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { StorageUnavailableError } from '@wamedia/shared';
 import type { BlobInfo, BlobStore, ByteRange, TempBlob } from './blob-store.js';
@@ -146,31 +145,38 @@ export class FsBlobStore implements BlobStore {
 }
 
 /**
- * Copies `source` into a new file and returns its length. The file is written as a stream, so
- * reading the source and writing the disk overlap, and chunks that pile up meanwhile go out in
- * one writev. Errors raised by the source come out unchanged; the disk's come out as
- * StorageUnavailableError. pipeline destroys each stream with the other's error, so which one
- * failed is told by which reported an error first.
+ * Copies `source` into a new file and returns its length. The file is written through a stream,
+ * so reading the source and writing the disk overlap and chunks that pile up meanwhile go out in
+ * one writev. Errors raised by the source come out of the loop header unchanged; the disk's are
+ * reported by its stream and come out as StorageUnavailableError. (stream.pipeline cannot keep
+ * them apart: it destroys each stream with the other's error.)
  */
 async function copyIntoNewFile(source: Readable, path: string): Promise<number> {
   const fd = await guard('create a temporary file', () => withParentDir(path, () => openFdAsync(path, 'ax')));
   // The fd stays open after the stream ends: it is synced, then closed here.
   const disk = createWriteStream(path, { fd, autoClose: false, highWaterMark: WRITE_BUFFER_BYTES });
-  let failedFirst: 'source' | 'disk' | undefined;
-  source.once('error', () => (failedFirst ??= 'source'));
-  disk.once('error', () => (failedFirst ??= 'disk'));
+  let diskError: unknown;
+  const diskFailed = new Promise<never>((_, reject) =>
+    disk.once('error', (error) => {
+      diskError = error;
+      reject(unavailable('write a temporary file', error));
+    }),
+  );
+  diskFailed.catch(() => undefined);
   try {
-    try {
-      await pipeline(source, disk);
-    } catch (error) {
-      throw failedFirst === 'disk' ? unavailable('write a temporary file', error) : error;
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      if (!disk.write(chunk)) await Promise.race([new Promise<void>((resolve) => disk.once('drain', () => resolve())), diskFailed]);
     }
+    await Promise.race([new Promise<void>((resolve) => disk.end(() => resolve())), diskFailed]);
     // On disk before commit links it under its address: a crash must not leave a short blob there.
     await guard('write a temporary file', () => fsyncAsync(fd));
+    return disk.bytesWritten;
+  } catch (error) {
+    disk.destroy();
+    throw diskError === undefined ? error : unavailable('write a temporary file', diskError);
   } finally {
     await closeAsync(fd).catch(() => undefined);
   }
-  return disk.bytesWritten;
 }
 
 /** Removes the file when it was last modified before `cutoffMs`; says whether it did. */
