@@ -32,7 +32,6 @@ const LISTEN_BACKLOG = 4096;
 const API_VERSION = '2.0.0';
 
 runService('api', async ({ config, logger, store }) => {
-
   const connection = redisConnectionOptions(config.redisUrl);
   // While Redis is away, requests must get their 503 at once, not sit in ioredis's offline queue
   // until it is back (that is what a client sees as a hang). So the connections that serve
