@@ -86,7 +86,10 @@ export class FsBlobStore implements BlobStore {
     const final = join(this.recordDir, name);
     const temp = join(this.tmpDir, randomUUID());
     try {
-      await withParentDir(temp, () => writeFile(temp, body, { flag: 'wx', flush: true }));
+      // Not synced (an fsync costs a small write some 2 ms here): records are the index, which a
+      // crash may cost a download but never a wrong answer. A record cut short reads as a miss
+      // (see MediaIndex), and its media is downloaded and recorded again.
+      await withParentDir(temp, () => writeFile(temp, body, { flag: 'wx' }));
       // rename replaces in one step: a reader sees the old record or the new one, never half of one.
       await withParentDir(final, () => rename(temp, final));
     } catch (error) {
