@@ -5,9 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { downloadBody } from '../../test/support/api-client.js';
 import { checkAnswer, downloadThroughApi, INSTANCE } from '../support/api-download.js';
 import { CompiledStack } from '../support/compiled-stack.js';
-import { encFileBody, publishEncFile, writeEncFile } from '../support/enc-file.js';
+import { publishEncFile, writeEncFile } from '../support/enc-file.js';
 import { FileCdn } from '../support/file-cdn.js';
 import { scaled, type Figure } from '../support/figure.js';
 import { MiB, peakRss } from '../support/proc-memory.js';
@@ -23,7 +24,7 @@ export async function apiPeakRss(): Promise<Figure> {
     const stack = await CompiledStack.start({ cdnOrigin: cdn.origin });
     try {
       const started = performance.now();
-      const answer = await downloadThroughApi({ baseUrl: stack.baseUrl, token: stack.token(INSTANCE), body: encFileBody(media) });
+      const answer = await downloadThroughApi({ baseUrl: stack.baseUrl, token: stack.token(INSTANCE), body: JSON.stringify(downloadBody(media)) });
       const seconds = (performance.now() - started) / 1000;
       checkAnswer(answer, media.sha256, media.fileLength);
       const peaks = Object.fromEntries(stack.processes.map((p) => [p.name, peakRss(p.pid!) / MiB]));

@@ -8,9 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { downloadContentFromMessage } from 'baileys';
+import { downloadBody } from '../../test/support/api-client.js';
 import { checkAnswer, downloadThroughApi, INSTANCE } from '../support/api-download.js';
 import { CompiledStack } from '../support/compiled-stack.js';
-import { encFileBody, publishEncFile, writeEncFile, type PublishedEncFile } from '../support/enc-file.js';
+import { publishEncFile, writeEncFile, type PublishedEncFile } from '../support/enc-file.js';
 import { FileCdn } from '../support/file-cdn.js';
 import { scaled, type Figure } from '../support/figure.js';
 import { MiB } from '../support/proc-memory.js';
@@ -55,7 +56,7 @@ async function throughWamedia(cdn: FileCdn, medias: PublishedEncFile[]): Promise
   try {
     const token = stack.token(INSTANCE);
     const started = performance.now();
-    const answers = await Promise.all(medias.map((media) => downloadThroughApi({ baseUrl: stack.baseUrl, token, body: encFileBody(media) })));
+    const answers = await Promise.all(medias.map((media) => downloadThroughApi({ baseUrl: stack.baseUrl, token, body: JSON.stringify(downloadBody(media)) })));
     const seconds = (performance.now() - started) / 1000;
     answers.forEach((answer, i) => checkAnswer(answer, medias[i]!.sha256, medias[i]!.fileLength));
     return seconds;

@@ -71,17 +71,3 @@ export function publishEncFile(cdn: FileCdn, enc: EncFile, name: string, holdMs 
   return { ...enc, directPath, url: `${cdn.origin}${urlPath}` };
 }
 
-/** The JSON body of a directly-download request for `media`. */
-export function encFileBody(media: PublishedEncFile): string {
-  return JSON.stringify({
-    contentType: media.contentType,
-    content: {
-      url: media.url,
-      directPath: media.directPath,
-      mediaKey: media.mediaKey,
-      fileSha256: media.fileSha256,
-      fileEncSha256: media.fileEncSha256,
-      fileLength: media.fileLength,
-    },
-  });
-}

@@ -114,8 +114,14 @@ export interface BodyOptions {
   contentType?: string;
 }
 
+/** What a message carries about a media: all a request body needs. */
+export type MessageFields = Pick<
+  PublishedMedia,
+  'contentType' | 'url' | 'directPath' | 'mediaKey' | 'fileSha256' | 'fileEncSha256' | 'fileLength'
+>;
+
 /** The request body a client would send for `media`: every field a message carries. */
-export function downloadBody(media: PublishedMedia, options: BodyOptions = {}): DownloadBody {
+export function downloadBody(media: MessageFields, options: BodyOptions = {}): DownloadBody {
   const content: Record<string, unknown> = {
     url: media.url,
     directPath: media.directPath,
