@@ -134,6 +134,21 @@ export function describeBlobStoreContract(
       expect(await subject.listTemps()).toEqual([]);
     });
 
+    it('keeps concurrent writes apart while others fail: every good one whole, every failed one gone', async () => {
+      const writes = Array.from({ length: 64 }, (_, i) => {
+        const bytes = randomBytes(50_000 + i * 997);
+        if (i % 2 === 1) return store.writeTemp(failingSource(20_000, new SourceFailed(`failed ${i}`))).then(() => 'unexpected', (error: Error) => error.message);
+        return store.writeTemp(Readable.from([bytes.subarray(0, 20_000), bytes.subarray(20_000)])).then(async (temp) => {
+          const sha256 = sha256Hex(bytes);
+          await store.commit(temp, sha256);
+          return (await readAll(await store.read(sha256))).equals(bytes) ? 'whole' : 'corrupt';
+        });
+      });
+      const outcomes = await Promise.all(writes);
+      expect(outcomes).toEqual(Array.from({ length: 64 }, (_, i) => (i % 2 === 1 ? `failed ${i}` : 'whole')));
+      expect(await subject.listTemps()).toEqual([]);
+    });
+
     it('discards a temporary object, and a missing one without complaint', async () => {
       const temp = await store.writeTemp(Readable.from([Buffer.from('unverified')]));
       await store.discard(temp);

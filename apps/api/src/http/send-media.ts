@@ -20,8 +20,14 @@ export async function sendMedia(req: Request, res: Response, media: ReadyMedia):
   const body = await media.open(range);
   // The media's headers only once nothing can fail before the bytes: an error answered after
   // them (416, storage down) would go out as JSON labelled with the media's type and filename.
-  res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
-  res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Length': String(length) });
+  try {
+    res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
+    res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Length': String(length) });
+  } catch (error) {
+    // A header Node refuses: the open file is closed here, not left to leak.
+    body.destroy();
+    throw error;
+  }
   res.status(range ? 206 : 200);
   if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${media.size}`);
   try {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { close, createReadStream, createWriteStream, fsync, open as openFd } from 'node:fs';
+import { createReadStream, createWriteStream, open as openFd } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,8 +9,6 @@ import type { BlobInfo, BlobStore, ByteRange, TempBlob } from './blob-store.js';
 import { assertRecordName, assertSha256, assertTempKey } from './store-names.js';
 
 const openFdAsync = promisify(openFd);
-const fsyncAsync = promisify(fsync);
-const closeAsync = promisify(close);
 
 /** How much a temporary file's stream buffers before it makes the source wait. */
 const WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -153,11 +151,15 @@ export class FsBlobStore implements BlobStore {
  * one writev. Errors raised by the source come out of the loop header unchanged; the disk's are
  * reported by its stream and come out as StorageUnavailableError. (stream.pipeline cannot keep
  * them apart: it destroys each stream with the other's error.)
+ *
+ * The stream alone closes the file, also when it is destroyed (after its pending writes): a
+ * second close here could close a descriptor number another file has been given since.
  */
 async function copyIntoNewFile(source: Readable, path: string): Promise<number> {
   const fd = await guard('create a temporary file', () => withParentDir(path, () => openFdAsync(path, 'ax')));
-  // The fd stays open after the stream ends: it is synced, then closed here.
-  const disk = createWriteStream(path, { fd, autoClose: false, highWaterMark: WRITE_BUFFER_BYTES });
+  // `flush`: synced before it is closed. On disk before commit links it under its address: a
+  // crash must not leave a short blob there.
+  const disk = createWriteStream(path, { fd, flush: true, highWaterMark: WRITE_BUFFER_BYTES });
   let diskError: unknown;
   const diskFailed = new Promise<never>((_, reject) =>
     disk.once('error', (error) => {
@@ -166,19 +168,17 @@ async function copyIntoNewFile(source: Readable, path: string): Promise<number> 
     }),
   );
   diskFailed.catch(() => undefined);
+  const closed = new Promise<void>((resolve) => disk.once('close', () => resolve()));
   try {
     for await (const chunk of source as AsyncIterable<Uint8Array>) {
       if (!disk.write(chunk)) await Promise.race([new Promise<void>((resolve) => disk.once('drain', () => resolve())), diskFailed]);
     }
-    await Promise.race([new Promise<void>((resolve) => disk.end(() => resolve())), diskFailed]);
-    // On disk before commit links it under its address: a crash must not leave a short blob there.
-    await guard('write a temporary file', () => fsyncAsync(fd));
+    disk.end();
+    await Promise.race([closed, diskFailed]);
     return disk.bytesWritten;
   } catch (error) {
     disk.destroy();
     throw diskError === undefined ? error : unavailable('write a temporary file', diskError);
-  } finally {
-    await closeAsync(fd).catch(() => undefined);
   }
 }
 
