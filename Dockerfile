@@ -16,6 +16,7 @@ COPY packages/shared/package.json packages/shared/
 COPY packages/server/package.json packages/server/
 COPY packages/client/package.json packages/client/
 COPY test/package.json test/
+COPY bench/package.json bench/
 RUN pnpm install --frozen-lockfile
 COPY . .
 RUN pnpm typecheck && pnpm build
@@ -31,7 +32,8 @@ COPY --from=build /app/packages/shared/package.json packages/shared/
 COPY --from=build /app/packages/server/package.json packages/server/
 COPY --from=build /app/packages/client/package.json packages/client/
 COPY --from=build /app/test/package.json test/
-RUN pnpm install --frozen-lockfile --prod --filter '!@wamedia/test'
+COPY --from=build /app/bench/package.json bench/
+RUN pnpm install --frozen-lockfile --prod --filter '!@wamedia/test' --filter '!@wamedia/bench'
 # Compiled JavaScript: node runs it as it is, with no TypeScript loader (see scripts/build.mjs).
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
