@@ -9,9 +9,10 @@ import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
  * `pnpm start`: the API and one worker, each its own process as in production, sharing this
- * terminal. It runs compiled (dist/start.js, built by `pnpm build`) and starts the compiled
- * API and worker beside it with plain `node`: this process is the only supervisor in the tree. Settings and Redis are checked once here, so a problem is reported in one line
- * rather than once per process. Where no Redis answers on a local REDIS_URL and a
+ * terminal. It runs compiled (dist/start.js, built by `pnpm build`) and starts the compiled API
+ * and worker beside it with plain `node`: this process is the only supervisor in the tree.
+ * Settings and Redis are checked once here, so a problem is reported in one line rather than
+ * once per process. Where no Redis answers on a local REDIS_URL and a
  * `redis-server` binary is at hand, one is started for the session (data in REDIS_DATA_DIR,
  * ./data/redis by default).
  */

@@ -79,10 +79,13 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
     this.options.metrics.jobEnded('handed_back');
   }
 
-  /** Everything owed once a job has ended for good, whichever way it ended. */
+  /**
+   * Everything owed once a job has ended for good, whichever way it ended. Forgetting the key and
+   * freeing the slot are independent round trips, so they run at once; the followers are told
+   * last, once nothing of the job is left to clean up.
+   */
   private async jobEnded(job: DownloadJob, end: JobEnd): Promise<void> {
-    await forgetMediaKey(job);
-    await this.releaseSlot(job);
+    await Promise.all([forgetMediaKey(job), this.releaseSlot(job)]);
     await this.options.notifier.jobEnded(job.id!, end);
   }
 

@@ -35,7 +35,6 @@ export function mediaRoutes(options: MediaRoutesOptions): Router {
     await answerDownload(req, res, await service.jobContent(instanceOf(res), req.params.jobId));
   });
 
-
   return router;
 }
 

@@ -18,7 +18,7 @@ export interface ServiceBasics {
  * the root logger, Redis known to answer and the blob store opened and known to answer.
  * @throws ConfigError, QueueUnavailableError or StorageUnavailableError: runMain prints it in one line.
  */
-export async function startService(name: 'api' | 'worker'): Promise<ServiceBasics> {
+async function startService(name: 'api' | 'worker'): Promise<ServiceBasics> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name });
   await assertRedisReachable(config.redisUrl);
