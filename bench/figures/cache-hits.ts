@@ -14,8 +14,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { downloadBody } from '../../test/support/api-client.js';
 import { FakeCdn } from '../../test/support/fake-cdn.js';
+import { freePort } from '../../test/support/free-port.js';
 import { checkAnswer, downloadThroughApi, INSTANCE } from '../support/api-download.js';
-import { CompiledStack, freePort } from '../support/compiled-stack.js';
+import { CompiledStack } from '../support/compiled-stack.js';
 import type { Figure } from '../support/figure.js';
 import { postScript, requireWrk, runWrk, type WrkResult } from '../support/wrk.js';
 

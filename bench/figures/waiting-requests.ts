@@ -14,12 +14,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { downloadBody } from '../../test/support/api-client.js';
 import { FakeCdn } from '../../test/support/fake-cdn.js';
+import { freePort } from '../../test/support/free-port.js';
+import { deleteKeysUnder } from '../../test/support/redis-client.js';
 import { repoRoot } from '../../test/support/service-process.js';
+import { signToken } from '../../test/support/tokens.js';
 import { downloadThroughApi, INSTANCE } from '../support/api-download.js';
-import { benchSettings, deleteRedisPrefix, freePort, serviceEnv, waitReady } from '../support/compiled-stack.js';
+import { benchSettings, serviceEnv, waitReady } from '../support/compiled-stack.js';
 import { scaled, type Figure } from '../support/figure.js';
 import { MiB, sampleTreeRss } from '../support/proc-memory.js';
-import { signToken } from '../../test/support/tokens.js';
 
 const MEDIA_BYTES = 10 * 1024;
 const REQUESTS_PER_MEDIA = 4;
@@ -96,7 +98,7 @@ export async function waitingRequests(): Promise<Figure> {
     await service?.stop();
     await dispatcher.close();
     await cdn.close();
-    await deleteRedisPrefix(env.REDIS_URL!, env.REDIS_PREFIX!);
+    await deleteKeysUnder(env.REDIS_URL!, env.REDIS_PREFIX!);
     await rm(tempDir, { recursive: true, force: true });
   }
 }

@@ -8,13 +8,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { CONFIG_VARIABLES } from '@wamedia/server';
-import { RedisClient } from '../../test/support/redis-client.js';
+import { freePort } from '../../test/support/free-port.js';
+import { deleteKeysUnder } from '../../test/support/redis-client.js';
 import { repoRoot, ServiceProcess } from '../../test/support/service-process.js';
+import { environmentWithoutSettings } from '../../test/support/stack.js';
 import { signToken } from '../../test/support/tokens.js';
 
 export interface CompiledStackOptions {
@@ -44,11 +44,9 @@ export function buildOnce(): void {
   built = true;
 }
 
-/** The environment of a bench service: every config variable cleared, then the bench's. */
+/** The environment of a bench service: every config variable of this process cleared, then the bench's. */
 export function serviceEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of CONFIG_VARIABLES) delete env[name];
-  return { ...env, ...settings };
+  return { ...environmentWithoutSettings(), ...settings };
 }
 
 /** The settings every bench stack shares; `env` wins. */
@@ -122,7 +120,7 @@ export class CompiledStack {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all(this.processes.map((p) => p.stop('SIGTERM')));
-    await deleteRedisPrefix(this.env.REDIS_URL!, this.env.REDIS_PREFIX!);
+    await deleteKeysUnder(this.env.REDIS_URL!, this.env.REDIS_PREFIX!);
     await rm(this.tempDir, { recursive: true, force: true });
   }
 
@@ -148,23 +146,4 @@ export async function waitReady(origin: string, process?: ServiceProcess, timeou
     await delay(100);
   }
   throw new Error(`${origin}/readyz did not answer 200 within ${timeoutMs} ms${process ? `\n${process.describe()}` : ''}`);
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Deletes every Redis key under `<prefix>:` (SCAN + DEL, never FLUSH*). */
-export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const redis = await RedisClient.connect(redisUrl);
-  try {
-    await redis.deleteMatching(`${prefix}:*`);
-  } finally {
-    await redis.close();
-  }
 }

@@ -7,12 +7,12 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { FakeCdn } from '../support/fake-cdn.js';
+import { freePort } from '../support/free-port.js';
 import { connectionOutcome, rawRequest } from '../support/raw-http.js';
 import { RedisClient } from '../support/redis-client.js';
 import { ServiceProcess, repoRoot } from '../support/service-process.js';
@@ -47,15 +47,6 @@ async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'wamedia-start-'));
   tempDirs.push(dir);
   return dir;
-}
-
-/** A TCP port of 127.0.0.1 that nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The environment of one `pnpm start`: nothing of the test's own configuration leaks in. */

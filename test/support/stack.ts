@@ -278,9 +278,15 @@ interface S3rverFilesystemStore {
   deleteObject(bucket: string, key: string): Promise<void>;
 }
 
-function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessEnv {
+/** This process's environment without any wamedia setting: no setting of the test run leaks into a service. */
+export function environmentWithoutSettings(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of CONFIG_VARIABLES) delete env[name];
+  return env;
+}
+
+function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessEnv {
+  const env = environmentWithoutSettings();
   Object.assign(env, {
     HOST: '127.0.0.1',
     PORT: '0',
