@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '@wamedia/shared';
 import { deriveJobDataKey, parseJobDataKey } from './job-secrets.js';
@@ -54,6 +55,8 @@ const envSchema = z
     MEDIA_ALLOWED_HOSTS: hostList.default(['mmg.whatsapp.net', '*.whatsapp.net', '*.cdn.whatsapp.net']),
     MAX_MEDIA_BYTES: positiveInt.default(2 * 1024 * MiB),
     WORKER_CONCURRENCY: positiveInt.max(256).default(8),
+    /** Worker processes `pnpm start` runs; unset, one per core. */
+    WORKER_PROCESSES: positiveInt.max(64).optional(),
     /** Upper bound of the `timeout` query, in ms. */
     MAX_WAIT_MS: positiveInt.default(600_000),
     /** Connect timeout of one CDN request, in ms. */
@@ -146,6 +149,8 @@ export interface Config {
   allowedHosts: string[];
   maxMediaBytes: number;
   workerConcurrency: number;
+  /** WORKER_PROCESSES, or the number of cores. */
+  workerProcesses: number;
   maxWaitMs: number;
   cdnConnectTimeoutMs: number;
   cdnIdleTimeoutMs: number;
@@ -211,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedHosts: e.MEDIA_ALLOWED_HOSTS,
     maxMediaBytes: e.MAX_MEDIA_BYTES,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    workerProcesses: e.WORKER_PROCESSES ?? availableParallelism(),
     maxWaitMs: e.MAX_WAIT_MS,
     cdnConnectTimeoutMs: e.CDN_CONNECT_TIMEOUT_MS,
     cdnIdleTimeoutMs: e.CDN_IDLE_TIMEOUT_MS,

@@ -5,6 +5,7 @@
  */
 export * from './config.js';
 export * from './logger.js';
+export * from './node-flags.js';
 export * from './run-main.js';
 export * from './run-service.js';
 export * from './health-checks.js';
