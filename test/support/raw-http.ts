@@ -99,7 +99,7 @@ export class BodyReader {
   }
 
   /** Resolves once at least `bytes` have been received; rejects if the body ends first. */
-  async until(bytes: number, timeoutMs = 10_000): Promise<void> {
+  async until(bytes: number, timeoutMs = 30_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (this.received < bytes) {
       if (this.response.destroyed || this.response.complete) throw new Error(`the body ended at ${this.received} bytes, short of ${bytes}`);

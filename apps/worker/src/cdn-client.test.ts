@@ -290,14 +290,16 @@ describe('CdnClient: body limits and broken transfers', () => {
     const started = Date.now();
     const response = await makeClient({ idleTimeoutMs: 300 }).open({ directPath: '/m' });
     expect(await bodyFailure(response.body)).toBeInstanceOf(CdnUnavailableError);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // Far below never; loose enough for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('fails a response whose headers never come, in bounded time', async () => {
     cdn.routes.set('/m', () => undefined);
     const started = Date.now();
     expect(await failure(makeClient({ idleTimeoutMs: 300 }).open({ directPath: '/m' }))).toBeInstanceOf(CdnUnavailableError);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // Far below never; loose enough for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('fails a body whose connection is reset', async () => {

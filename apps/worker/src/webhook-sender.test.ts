@@ -249,7 +249,8 @@ describe('WebhookSender', () => {
       const error = await failure(sender([receiver.origin], { timeoutMs: 300 }).send(`${receiver.origin}/hook`, doneEvent));
       expect(error).toBeInstanceOf(WebhookUnavailableError);
       expect(error.message).toContain('no answer within 300 ms');
-      expect(Date.now() - started).toBeLessThan(2_000);
+      // Far below a receiver that never answers; loose enough for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(10_000);
     });
 
     it('reports a receiver that is not listening as retryable', async () => {

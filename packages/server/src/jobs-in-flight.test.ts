@@ -62,7 +62,9 @@ describe('JobsInFlight', () => {
   });
 
   it('drops reservations of jobs that ended unreported, and of jobs gone past the grace period, before refusing', async () => {
-    const limits = new JobsInFlight(redis, { prefix, limit: 3, ttlSeconds: 60, graceMs: 200 });
+    // Long enough for the three reserves below to run inside it on a loaded machine.
+    const GRACE_MS = 1_500;
+    const limits = new JobsInFlight(redis, { prefix, limit: 3, ttlSeconds: 60, graceMs: GRACE_MS });
     const [ended, running, missing, next] = ids(4, 'reconcile');
     await job(ended!, true);
     await job(running!);
@@ -72,7 +74,7 @@ describe('JobsInFlight', () => {
     // The missing job may still be about to be added: it is kept during the grace period.
     expect(await limits.reserve('tenant-r', 'single', [next!])).toEqual({ admitted: true, inFlight: 3 });
     expect(await limits.reserve('tenant-r', 'single', ['dl-one-more'])).toEqual({ admitted: false, inFlight: 3 });
-    await delay(300);
+    await delay(GRACE_MS + 100);
     expect(await limits.reserve('tenant-r', 'single', ['dl-one-more'])).toEqual({ admitted: true, inFlight: 3 });
     const members = await redis.zrange(`${prefix}:in-flight:single:tenant-r`, '0', '-1');
     expect(members.sort()).toEqual([running!, next!, 'dl-one-more'].sort());

@@ -23,7 +23,8 @@ describe('Progress', () => {
     const progress = new Progress(out, { total: 3, logMs: 5 });
     progress.start();
     progress.completed = 1;
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    // Waits for the timer's line (however late a loaded machine fires it), then the end's.
+    while (!out.text.includes('1/3 done')) await new Promise((resolve) => setTimeout(resolve, 5));
     progress.stop();
     const lines = out.text.split('\n').filter(Boolean);
     expect(lines.every((line) => line.startsWith('wamedia batch: '))).toBe(true);
