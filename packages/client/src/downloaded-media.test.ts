@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dispositionFilename } from './downloaded-media.js';
+import { dispositionFilename, toDownloadedMedia } from './downloaded-media.js';
 import { toJsonBody } from './json-body.js';
 
 describe('dispositionFilename', () => {
@@ -13,6 +13,23 @@ describe('dispositionFilename', () => {
   ])('reads %s', (header, expected) => {
     expect(dispositionFilename(header)).toBe(expected);
   });
+});
+
+describe('toDownloadedMedia', () => {
+  const sha256 = 'ab'.repeat(32);
+  const answer = (disposition: string) =>
+    new Response('x', { headers: { etag: `"${sha256}"`, 'content-length': '1', 'content-type': 'image/jpeg', 'content-disposition': disposition } });
+
+  it('keeps a plain file name from Content-Disposition', () => {
+    expect(toDownloadedMedia(answer('attachment; filename="image-0a1b.jpg"')).filename).toBe('image-0a1b.jpg');
+  });
+
+  it.each(['../../etc/cron.d/x', '..', '.bashrc', 'a/b.jpg', 'a\\b.jpg', '/abs.jpg', 'r%C3%A9sum%C3%A9.txt'])(
+    'replaces the name %j, which is not one plain file name, by one made from the sha256',
+    (name) => {
+      expect(toDownloadedMedia(answer(`attachment; filename*=UTF-8''${encodeURIComponent(name)}`)).filename).toBe(`${sha256.slice(0, 16)}.jpg`);
+    },
+  );
 });
 
 describe('toJsonBody', () => {

@@ -13,9 +13,16 @@ export interface DownloadedMedia {
   size: number;
   /** The Content-Type, e.g. "audio/ogg; codecs=opus". */
   mimetype: string;
-  /** The Content-Disposition filename, e.g. "image-0a1b2c3d4e5f6071.jpg". */
+  /**
+   * The Content-Disposition filename, e.g. "image-0a1b2c3d4e5f6071.jpg", when it is one plain
+   * name (A-Z a-z 0-9 . _ -, not starting with "."); else one made from the sha256. Still a
+   * name from the server: never join it to a folder without checking the result stays inside.
+   */
   filename: string;
 }
+
+/** A single path component with nothing a file system reads as a path, a hidden file or a device. */
+const PLAIN_FILENAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 
 const sha256Etag = /^(?:W\/)?"([0-9a-f]{64})"$/;
 
@@ -35,8 +42,12 @@ export function toDownloadedMedia(response: Response): DownloadedMedia {
     sha256,
     size,
     mimetype,
-    filename: dispositionFilename(response.headers.get('content-disposition')) ?? `${sha256.slice(0, 16)}.${extensionFor(mimetype)}`,
+    filename: plainFilename(dispositionFilename(response.headers.get('content-disposition'))) ?? `${sha256.slice(0, 16)}.${extensionFor(mimetype)}`,
   };
+}
+
+function plainFilename(name: string | undefined): string | undefined {
+  return name !== undefined && PLAIN_FILENAME.test(name) ? name : undefined;
 }
 
 /** The filename of a Content-Disposition header (RFC 6266): `filename*` first, then `filename`. */

@@ -283,6 +283,14 @@ describe('batches', () => {
     await expect(consume()).rejects.toMatchObject({ statusCode: 404 });
   });
 
+  it('batchResults refuses an item id no API would answer (a path, a hostile server)', async () => {
+    handler = (_request, res) => json(res, 200, status([item('../escaped/pwned', 'completed')]));
+    const consume = async () => {
+      for await (const _ of client().batchResults(batchId, { pollIntervalMs: 1 }));
+    };
+    await expect(consume()).rejects.toThrow(/does not match the contract: items\.0\.id/);
+  });
+
   it('batchResults stops when its signal aborts', async () => {
     const controller = new AbortController();
     // Aborted while the second poll is at the server (not on a timer a loaded machine may fire

@@ -10,9 +10,11 @@ import { callbackUrlSchema, contentTypeSchema, errorBodySchema, mediaContentSche
 export const DEFAULT_BATCH_MAX_ITEMS = 1000;
 
 /** A client's own item id: also the file name `wamedia batch` writes, so path-safe. */
+export const BATCH_ITEM_ID_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+
 export const batchItemIdSchema = z
   .string({ error: 'must be a string' })
-  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 of A-Z a-z 0-9 . _ - (not starting with ".")');
+  .regex(BATCH_ITEM_ID_PATTERN, 'must be 1-128 of A-Z a-z 0-9 . _ - (not starting with ".")');
 
 /** One batch item as submitted; invalid items are reported one by one, not rejected together. */
 export const batchItemSchema = z
@@ -52,7 +54,10 @@ export type BatchItemStatus = z.infer<typeof batchItemStatusSchema>;
 /** One item's state, as the batch routes and the webhooks report it. */
 export const batchItemSchemaOut = z
   .object({
-    id: z.string(),
+    // Checked by clients too: a hostile or broken server must not hand them an id like "../x".
+    id: z
+      .string()
+      .refine((id) => BATCH_ITEM_ID_PATTERN.test(id) || /^#\d+$/.test(id), 'must be an item id, or #<index> for an item whose id was unusable'),
     status: batchItemStatusSchema,
     contentType: contentTypeSchema.optional(),
     jobId: z.string().optional(),

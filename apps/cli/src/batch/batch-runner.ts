@@ -1,10 +1,9 @@
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WamediaApiError, type BatchItem, type BatchItemRequestInput, type BatchStatus, type WamediaClient } from '@wamedia/client';
-import { extensionFor } from '@wamedia/shared';
 import type { InputLine } from './input-lines.js';
 import type { Manifest, ManifestEntry, ManifestError } from './manifest.js';
 import { MediaMismatchError, saveMedia } from './media-file.js';
+import { UnsafeOutputPathError, outputPath } from './output-path.js';
 import type { Progress } from './progress.js';
 import { TaskPool } from './task-pool.js';
 
@@ -112,6 +111,8 @@ export class BatchRunner {
   private async follow(batchId: string): Promise<void> {
     const { client, pollIntervalMs } = this.options;
     for await (const item of client.batchResults(batchId, { pollIntervalMs, signal: this.stop.signal })) {
+      // Only items this run submitted: a server naming others gets nothing written for them.
+      if (!this.lines.has(item.id)) continue;
       if (item.status === 'completed') await this.files.add(() => this.fetch(batchId, item));
       else {
         const error = item.error ?? { message: [`the item is ${item.status}`], error: 'Unknown', statusCode: 500 };
@@ -127,8 +128,9 @@ export class BatchRunner {
     for (let attempt = 1; ; attempt++) {
       try {
         const media = await client.batchItemContent(batchId, item.id, { signal, pollIntervalMs });
-        const name = `${item.id}.${extensionFor(media.mimetype)}`;
-        await saveMedia(media, path.join(outDir, name), signal);
+        // Named after the id we submitted, never the answer's Content-Disposition.
+        const { name, file } = outputPath(outDir, item.id, media.mimetype);
+        await saveMedia(media, file, signal);
         const { sha256, size, mimetype } = media;
         this.finish({ id: item.id, status: 'completed', sha256, size, mimetype, path: name });
         return;
@@ -185,6 +187,7 @@ function isTooLarge(error: unknown): boolean {
 /** Network trouble, 5xx and 429, bytes that did not match: worth another try. */
 function isRetryable(error: unknown): boolean {
   if (error instanceof WamediaApiError) return error.retryable;
+  if (error instanceof UnsafeOutputPathError) return false;
   return error instanceof MediaMismatchError || !isDiskError(error);
 }
 

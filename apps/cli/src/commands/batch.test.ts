@@ -4,7 +4,7 @@
  * against the real service is test/e2e/cli-batch.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -49,6 +49,8 @@ class FakeBatchApi {
   readonly submissions: number[] = [];
   maxItems = 1000;
   baseUrl = '';
+  /** Ids the stand-in reports instead of the submitted ones (a hostile or broken server). */
+  readonly reportedIds = new Map<string, string>();
   private readonly batches = new Map<string, FakeItem[]>();
   private readonly server: Server = createServer((req, res) => {
     void text(req).then((body) => this.handle(req.method ?? 'GET', new URL(req.url ?? '/', 'http://x'), req.headers.authorization, body, res));
@@ -76,7 +78,8 @@ class FakeBatchApi {
       const limit = Number(url.searchParams.get('limit') ?? 100);
       return json(res, 200, this.status(match[1]!, items, offset, limit));
     }
-    const item = items.find((i) => i.id === decodeURIComponent(match[2]!));
+    const wanted = decodeURIComponent(match[2]!);
+    const item = items.find((i) => (this.reportedIds.get(i.id) ?? i.id) === wanted);
     if (!item) return json(res, 404, error(404, 'Not Found', 'no such item'));
     this.contentRequests.set(item.id, (this.contentRequests.get(item.id) ?? 0) + 1);
     const view = this.view(match[1]!, item);
@@ -84,7 +87,9 @@ class FakeBatchApi {
     if (view.error) return json(res, view.error.statusCode, view.error);
     const media = item.media!;
     const bytes = media.corrupt ? Buffer.concat([media.bytes.subarray(0, -1), Buffer.from([media.bytes.at(-1)! ^ 1])]) : media.bytes;
-    res.writeHead(200, { 'content-type': media.mimetype, 'content-length': bytes.length, etag: `"${sha256(media.bytes)}"` });
+    // A name pointing outside any folder: the command must never use it as a path.
+    const disposition = 'attachment; filename="../../escaped-by-disposition.jpg"';
+    res.writeHead(200, { 'content-type': media.mimetype, 'content-length': bytes.length, etag: `"${sha256(media.bytes)}"`, 'content-disposition': disposition });
     res.end(bytes);
   }
 
@@ -106,11 +111,12 @@ class FakeBatchApi {
   }
 
   private view(batchId: string, item: FakeItem): BatchItem {
-    const contentUrl = `/api/v2/instance/${INSTANCE}/media/batch/${batchId}/items/${item.id}/content`;
-    if (Date.now() < item.readyAt) return { id: item.id, status: 'pending', contentUrl };
-    if (item.error) return { id: item.id, status: item.error.statusCode === 400 ? 'invalid' : 'failed', error: item.error };
+    const id = this.reportedIds.get(item.id) ?? item.id;
+    const contentUrl = `/api/v2/instance/${INSTANCE}/media/batch/${batchId}/items/${encodeURIComponent(id)}/content`;
+    if (Date.now() < item.readyAt) return { id, status: 'pending', contentUrl };
+    if (item.error) return { id, status: item.error.statusCode === 400 ? 'invalid' : 'failed', error: item.error };
     const { bytes, mimetype } = item.media!;
-    return { id: item.id, status: 'completed', contentUrl, result: { sha256: sha256(bytes), size: bytes.length, mimetype } };
+    return { id, status: 'completed', contentUrl, result: { sha256: sha256(bytes), size: bytes.length, mimetype } };
   }
 
   private status(batchId: string, items: FakeItem[], offset: number, limit: number) {
@@ -220,11 +226,44 @@ describe('wamedia batch', () => {
     expect(entries.map((e) => e.id).sort()).toEqual([...byId.keys()].sort());
   });
 
+  it('writes nothing outside --out, whatever ids and file names the server answers with', async () => {
+    const root = path.join(dir, 'hostile');
+    const out = path.join(root, 'out');
+    // A folder beside --out, as a hostile server would aim at (its own subfolder would be created by nobody).
+    await mkdir(path.join(root, 'escaped'), { recursive: true });
+    const victim = publish(1_000, 'image/jpeg');
+    const input = path.join(root, 'traversal.jsonl');
+    await writeFile(input, JSON.stringify({ id: 'victim', contentType: 'image', content: victim.fields }));
+    api.reportedIds.set('victim', '../escaped/pwned');
+    const traversal = await wamedia(cliArgs(input, out), { WAMEDIA_TOKEN: TOKEN });
+    api.reportedIds.clear();
+    expect(traversal.code, traversal.stderr).toBe(1);
+    expect(traversal.stderr).toMatch(/does not match the contract: items\.0\.id/);
+    expect(await readdir(path.join(root, 'escaped'))).toEqual([]);
+
+    // Well-formed ids it never submitted are ignored; the Content-Disposition name ("../../...") is never a path.
+    const honest = publish(1_000, 'image/jpeg');
+    const stranger = publish(1_000, 'image/jpeg');
+    const input2 = path.join(root, 'strangers.jsonl');
+    await writeFile(input2, [
+      { id: 'honest', contentType: 'image', content: honest.fields },
+      { id: 'stranger', contentType: 'image', content: stranger.fields },
+    ].map((line) => JSON.stringify(line)).join('\n'));
+    api.reportedIds.set('stranger', 'not-submitted');
+    await wamedia(cliArgs(input2, out), { WAMEDIA_TOKEN: TOKEN });
+    api.reportedIds.clear();
+    expect((await readdir(out)).sort()).toEqual(['honest.jpg', 'manifest.jsonl']);
+    expect((await readFile(path.join(out, 'honest.jpg'))).equals(honest.bytes)).toBe(true);
+    expect(api.contentRequests.get('not-submitted')).toBeUndefined();
+    expect((await readdir(root)).sort()).toEqual(['escaped', 'out', 'strangers.jsonl', 'traversal.jsonl']);
+    expect(await readdir(dir)).not.toContain('escaped-by-disposition.jpg');
+  });
+
   it('stops on SIGINT with exit 130 and no temporary file; a rerun fetches the rest', async () => {
     const out = path.join(dir, 'interrupted');
     const medias = Array.from({ length: 40 }, (_, i) => ({
       id: `m${i}`,
-      ...publish(20_000 + i, 'image/jpeg', { delayMs: 100 + i * 60 }),
+      ...publish(20_000 + i, 'image/jpeg', { delayMs: 100 + i * 150 }),
     }));
     const input = path.join(dir, 'interrupted.jsonl');
     await writeFile(input, medias.map(({ id, fields }) => JSON.stringify({ id, contentType: 'image', content: fields })).join('\n'));
