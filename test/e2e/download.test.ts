@@ -55,6 +55,19 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
       expectMediaHeaders(response, media, 'image/webp', 'webp');
     });
 
+    it("serves each requester its own mimetype: one tenant's is never the cached media's type for the others", async () => {
+      const media = suite.cdn.publish(randomBytes(3_000), 'image');
+      // A control character would make the header unsendable: refused up front, nothing stored.
+      expectError(await suite.api.download(INSTANCE, downloadBody(media, { mimetype: 'image/jpeg;\u0001' })), 400, /content\.mimetype: must be a media type/);
+      expect(suite.cdn.countMedia(media)).toBe(0);
+      const first = await suite.api.download(INSTANCE, downloadBody(media, { mimetype: 'image/x-tenant-a; q="1"' }));
+      expectMediaHeaders(first, media, 'image/x-tenant-a; q="1"', 'bin');
+      // The other tenant, from the cache: the type's default, then its own when it gives one.
+      expectMediaHeaders(await suite.api.download(OTHER_INSTANCE, downloadBody(media)), media, 'image/jpeg', 'jpg');
+      expectMediaHeaders(await suite.api.download(OTHER_INSTANCE, downloadBody(media, { mimetype: 'image/png' })), media, 'image/png', 'png');
+      expect(suite.cdn.countMedia(media)).toBe(1);
+    });
+
     it('downloads an empty media (one block of padding and the MAC)', async () => {
       const media = suite.cdn.publish(Buffer.alloc(0), 'document');
       const response = await suite.api.download(INSTANCE, downloadBody(media, { mimetype: 'text/plain' }));

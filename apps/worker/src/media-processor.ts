@@ -6,6 +6,7 @@ import {
   MAC_LENGTH,
   MediaTooLargeError,
   createDecryptStream,
+  defaultMimetype,
   downloadJobSchema,
   type DownloadJobData,
   type DownloadJobResult,
@@ -52,10 +53,12 @@ export class MediaProcessor {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
-    const entry = { sha256: stored.sha256, size: stored.size, mimetype: data.mimetype };
+    // The index is shared by every instance: it records the type's own mimetype, never a
+    // requester's (each request is served with its own, see the API's media service).
+    const entry = { sha256: stored.sha256, size: stored.size, mimetype: defaultMimetype(data.contentType) };
     await this.deps.index.put(data.lookupKey, entry);
     log.info({ sha256: entry.sha256, size: entry.size, seconds: stored.seconds }, 'media stored');
-    return { ...entry, cached: false };
+    return { ...entry, mimetype: data.mimetype, cached: false };
   }
 
   private async downloadAndStore(data: DownloadJobData, mediaKey: Buffer, signal?: AbortSignal) {

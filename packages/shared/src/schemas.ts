@@ -3,6 +3,7 @@ import { InvalidFieldError } from './errors.js';
 import { parseBytes, parseFileLength } from './media/byte-fields.js';
 import { MEDIA_KEY_LENGTH } from './media/media-keys.js';
 import { contentTypes } from './media/media-types.js';
+import { isMediaType } from './media/mimetype.js';
 
 /**
  * The HTTP contract's input, as zod schemas shared by the API (validation) and the CLI and
@@ -85,7 +86,7 @@ export const mediaContentSchema = z
       mimetype: z
         .string()
         .max(255)
-        .regex(/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/, 'must look like type/subtype')
+        .refine(isMediaType, 'must be a media type: type/subtype, then optional ;name=value parameters (RFC 9110), no control characters')
         .optional(),
       fileSha256: bytesField(32).optional(),
       fileEncSha256: bytesField(32).optional(),

@@ -11,6 +11,9 @@ import {
   toErrorBody,
 } from '@wamedia/shared';
 
+/** Headers sendMedia sets that describe the file, not an error (Content-Range stays: a 416 has its own). */
+const MEDIA_HEADERS = ['Content-Disposition', 'Content-Type', 'Content-Length', 'ETag', 'Accept-Ranges'];
+
 /** The one place where failures become HTTP answers. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const known = toWamediaError(error);
@@ -21,6 +24,9 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     res.destroy();
     return;
   }
+  // A failure after a media's headers were set (storage down, a refused header): the error must
+  // not go out labelled as the file.
+  for (const header of MEDIA_HEADERS) res.removeHeader(header);
   if (known instanceof RateLimitedError) res.setHeader('Retry-After', String(known.retryAfterSeconds));
   res.status(known.status).json(toErrorBody(known));
 };

@@ -17,17 +17,11 @@ export async function sendMedia(req: Request, res: Response, media: ReadyMedia):
   }
   const range = requestedRange(req, media.size);
   const length = range ? range.end - range.start + 1 : media.size;
+  // Headers first, the store's stream after: a header Node refuses then leaves no file open.
+  // An error answered after them goes out without them (the error handler drops them).
+  res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
+  res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Length': String(length) });
   const body = await media.open(range);
-  // The media's headers only once nothing can fail before the bytes: an error answered after
-  // them (416, storage down) would go out as JSON labelled with the media's type and filename.
-  try {
-    res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
-    res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Length': String(length) });
-  } catch (error) {
-    // A header Node refuses: the open file is closed here, not left to leak.
-    body.destroy();
-    throw error;
-  }
   res.status(range ? 206 : 200);
   if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${media.size}`);
   try {

@@ -95,7 +95,10 @@ export class MediaService {
     const job = await this.findJob(instanceId, jobId);
     const outcome = await this.deps.waiter.outcomeOf(jobId);
     if (!outcome) return { kind: 'pending', jobId, status: await job.getState() };
-    const media = await this.present(outcome, job.data.contentType, job.data.mimetype);
+    // The mimetype the job's starter asked for is that request's own: another instance following
+    // the job gets the type's default.
+    const mimetype = job.data.instanceId === instanceId ? job.data.mimetype : undefined;
+    const media = await this.present(outcome, job.data.contentType, mimetype);
     if (!media) throw new JobNotFoundError(jobId);
     return { kind: 'ready', media };
   }
@@ -115,7 +118,8 @@ export class MediaService {
     if (outcome.state === 'failed') throw outcome.error;
     const { sha256, size } = outcome.result;
     if (!(await this.deps.store.stat(sha256))) return undefined;
-    return readyMedia(this.deps.store, { sha256, size, contentType, mimetype: mimetype ?? outcome.result.mimetype });
+    // This request's mimetype, else the type's default: never the one the job's starter asked for.
+    return readyMedia(this.deps.store, { sha256, size, contentType, mimetype: mimetype ?? defaultMimetype(contentType) });
   }
 }
 
@@ -164,11 +168,15 @@ function describeJob(job: DownloadJob, status: JobState): JobStatus {
   return described;
 }
 
-/** A cache hit as a media file; it still has to agree with the hashes the client sent. */
+/**
+ * A cache hit as a media file; it still has to agree with the hashes the client sent. Served
+ * with this request's mimetype, else the type's default: the shared index's record is not a
+ * requester's to decide (older records may hold one).
+ */
 export function fromCache(entry: MediaIndexEntry, { content, contentType }: DownloadRequest): MediaFile {
   if (content.fileSha256 && content.fileSha256.toString('hex') !== entry.sha256) throw new Sha256MismatchError();
   if (content.fileLength !== undefined && content.fileLength !== entry.size) {
     throw new LengthMismatchError(content.fileLength, entry.size);
   }
-  return { sha256: entry.sha256, size: entry.size, contentType, mimetype: content.mimetype ?? entry.mimetype };
+  return { sha256: entry.sha256, size: entry.size, contentType, mimetype: content.mimetype ?? defaultMimetype(contentType) };
 }
