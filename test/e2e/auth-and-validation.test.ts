@@ -94,7 +94,7 @@ describe('validation', () => {
     ['a negative fileLength', { fileLength: -1 }, /^content\.fileLength: must be a non-negative integer/],
     ['a directPath without a leading "/"', { directPath: 'v/t62/x.enc' }, /^content\.directPath: must be a path starting with "\/"/],
     ['a url that is not http(s)', { url: 'ftp://mmg.whatsapp.net/x.enc' }, /^content\.url: must be an http\(s\) URL/],
-    ['a mimetype that is not type/subtype', { mimetype: 'pdf' }, /^content\.mimetype: must look like type\/subtype/],
+    ['a mimetype that is not type/subtype', { mimetype: 'pdf' }, /^content\.mimetype: must be a media type/],
   ])('answers %s with 400 naming the field', async (_, content, message) => {
     const response = await suite.api.download(INSTANCE, downloadBody(media, { content }));
     expectError(response, 400, message);

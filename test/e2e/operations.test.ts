@@ -17,6 +17,7 @@ import { ApiClient, downloadBody, eventually, type ApiResponse, type ErrorBody }
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { type PublishedMedia } from '../support/fake-cdn.js';
+import { gate } from '../support/gate.js';
 import { Metrics } from '../support/prometheus.js';
 import type { LogLine, ServiceProcess } from '../support/service-process.js';
 
@@ -31,7 +32,13 @@ const DOWNLOAD_ROUTE = '/api/v2/instance/:instanceId/media/directly-download';
 const suite = useCdnStack({
   storage: 's3',
   workers: 2,
-  env: { ADMIN_TOKEN, MAX_WAIT_MS: String(MAX_WAIT_MS), MAX_MEDIA_BYTES: String(MAX_MEDIA_BYTES), JOB_ATTEMPTS: '3' },
+  env: {
+    ADMIN_TOKEN,
+    WEBHOOK_SECRET: 'webhook-secret-of-the-operations-test',
+    MAX_WAIT_MS: String(MAX_WAIT_MS),
+    MAX_MEDIA_BYTES: String(MAX_MEDIA_BYTES),
+    JOB_ATTEMPTS: '3',
+  },
 });
 /**
  * An API only, without ADMIN_TOKEN, on a Redis of its own that the tests stop and start again.
@@ -350,11 +357,14 @@ describe('the OpenAPI document', () => {
 
     // A job, followed through its routes.
     const slow = publish(8_000);
-    suite.cdn.setBehaviour(slow.directPathname, { kind: 'serve', headerDelayMs: 800 });
+    // Served once the test has seen it running (a delay could run out first on a loaded machine).
+    const slowSeen = gate();
+    suite.cdn.setBehaviour(slow.directPathname, { kind: 'serve', headersAfter: slowSeen.opened });
     const accepted = await scenario.expect(202, 'timeout=0', (headers) => suite.api.download(INSTANCE, downloadBody(slow), { headers, timeout: 0 }));
     const { statusUrl, contentUrl } = accepted.json<{ statusUrl: string; contentUrl: string }>();
     await scenario.expect(202, 'content of a running job', (headers) => suite.api.get(contentUrl, INSTANCE, { headers }));
     await scenario.expect(200, 'status of a running job', (headers) => suite.api.get(statusUrl, INSTANCE, { headers }));
+    slowSeen.open();
     await eventually(async () => ((await suite.api.get(statusUrl, INSTANCE)).json().status === 'completed' ? true : undefined), {
       what: 'the job completing',
     });
@@ -371,7 +381,8 @@ describe('the OpenAPI document', () => {
     const submit = (body: unknown) => (headers: Record<string, string>) =>
       suite.api.call('POST', batches, { instanceId: INSTANCE, headers, body: JSON.stringify(body) });
     const slowItem = publish(6_000);
-    suite.cdn.setBehaviour(slowItem.directPathname, { kind: 'serve', headerDelayMs: 800 });
+    const slowItemSeen = gate();
+    suite.cdn.setBehaviour(slowItem.directPathname, { kind: 'serve', headersAfter: slowItemSeen.opened });
     const items = [
       { id: 'ready', ...downloadBody(cached) },
       { id: 'slow', ...downloadBody(slowItem) },
@@ -380,6 +391,7 @@ describe('the OpenAPI document', () => {
     const batch = (await scenario.expect(202, 'a batch', submit({ items }))).json<{ batchId: string; statusUrl: string }>();
     const item = (id: string) => `${batch.statusUrl}/items/${id}/content`;
     await scenario.expect(202, 'a pending batch item', (headers) => suite.api.get(item('slow'), INSTANCE, { headers }));
+    slowItemSeen.open();
     await scenario.expect(400, 'an invalid batch item', (headers) => suite.api.get(item('bad'), INSTANCE, { headers }));
     await scenario.expect(404, 'an unknown batch item', (headers) => suite.api.get(item('none'), INSTANCE, { headers }));
     await scenario.expect(400, 'an empty batch', submit({ items: [] }));
@@ -412,6 +424,18 @@ describe('the OpenAPI document', () => {
     await scenario.expect(404, 'a job within the request limit', (headers) => bare.api.get(unknownJob, INSTANCE, { headers }), bare.stack.api);
     const limited = await scenario.expect(429, 'a job past the request limit', (headers) => bare.api.get(unknownJob, INSTANCE, { headers }), bare.stack.api);
     expect(limited.header('retry-after')).toMatch(/^\d+$/);
+
+    // The instance's webhook secret.
+    const webhookSecret = `/api/v2/instance/${INSTANCE}/webhook-secret`;
+    await scenario.expect(200, 'the webhook secret', (headers) => suite.api.get(webhookSecret, INSTANCE, { headers }));
+    await scenario.expect(401, 'the webhook secret without token', (headers) => suite.api.get(webhookSecret, INSTANCE, { headers, token: null }));
+    await scenario.expect(403, "the webhook secret with another instance's token", (headers) =>
+      suite.api.get(webhookSecret, INSTANCE, { headers, token: suite.stack.token(OTHER_INSTANCE) }),
+    );
+    // An instance of its own on the bare API, whose one request a minute the job above needs.
+    await scenario.expect(404, 'the webhook secret without WEBHOOK_SECRET', (headers) =>
+      bare.api.get('/api/v2/instance/instance-no-hooks/webhook-secret', 'instance-no-hooks', { headers }), bare.stack.api,
+    );
 
     // Operations and documentation.
     await scenario.expect(200, 'the document', (headers) => suite.api.call('GET', '/openapi.json', { headers }));

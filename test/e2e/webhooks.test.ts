@@ -1,7 +1,8 @@
 /**
  * Webhooks end to end: a batch (and a single request answered 202) with a callback URL; the
  * workers POST signed events that the receiver verifies, retry a failing receiver, and refuse
- * a receiver on a host outside WEBHOOK_ALLOWED_HOSTS.
+ * a receiver on a host outside WEBHOOK_ALLOWED_HOSTS. The receiver verifies with the instance's
+ * own secret, read from the API with the instance's token.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -20,6 +21,8 @@ interface Delivery {
   event: WebhookEvent;
   verified: boolean;
   path: string;
+  body: string;
+  signature: string;
 }
 
 /** A callback receiver on 127.0.0.1 that verifies each signature; per-path failures on demand. */
@@ -28,6 +31,8 @@ class Receiver {
   readonly hits = new Map<string, number>();
   /** Answers 500 to the first N POSTs of a path. */
   readonly failFirst = new Map<string, number>();
+  /** The secret the receiver verifies with: its instance's, once read from the API. */
+  secret = '';
   private constructor(private readonly server: Server) {}
 
   static async start(host = '127.0.0.1'): Promise<Receiver> {
@@ -41,7 +46,8 @@ class Receiver {
         if (hits <= (receiver.failFirst.get(path) ?? 0)) return res.writeHead(500).end();
         const body = Buffer.concat(chunks).toString();
         const signature = String(req.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] ?? '');
-        receiver.deliveries.push({ event: JSON.parse(body) as WebhookEvent, verified: verifyWebhook(SECRET, body, signature), path });
+        const verified = verifyWebhook(receiver.secret, body, signature);
+        receiver.deliveries.push({ event: JSON.parse(body) as WebhookEvent, verified, path, body, signature });
         res.writeHead(204).end();
       });
     }));
@@ -81,6 +87,12 @@ describe('webhooks', () => {
     env: () => ({ WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOWED_HOSTS: receiver.origin, WEBHOOK_ATTEMPTS: '4' }),
   });
 
+  beforeAll(async () => {
+    const answer = await suite.api.get(`/api/v2/instance/${INSTANCE}/webhook-secret`, INSTANCE);
+    expect(answer.status, answer.body.toString()).toBe(200);
+    receiver.secret = answer.json<{ secret: string }>().secret;
+  });
+
   const submit = (body: unknown) =>
     suite.api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, { instanceId: INSTANCE, body: JSON.stringify(body) });
 
@@ -96,7 +108,13 @@ describe('webhooks', () => {
       const got = receiver.events('/batch-hook');
       return got.some((event) => event.type === 'batch.done') ? got : undefined;
     }, { timeoutMs: 20_000, what: 'the batch.done webhook' });
-    expect(receiver.deliveries.filter((d) => d.path === '/batch-hook').every((d) => d.verified)).toBe(true);
+    const delivered = receiver.deliveries.filter((d) => d.path === '/batch-hook');
+    expect(delivered.every((d) => d.verified)).toBe(true);
+    // Signed for this instance alone: neither WEBHOOK_SECRET itself nor another instance's secret verifies them.
+    const otherSecret = (await suite.api.get('/api/v2/instance/someone-else/webhook-secret', 'someone-else')).json<{ secret: string }>().secret;
+    expect(otherSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(otherSecret).not.toBe(receiver.secret);
+    for (const secret of [otherSecret, SECRET]) expect(delivered.some((d) => verifyWebhook(secret, d.body, d.signature))).toBe(false);
     const itemEvents = events.filter((event) => event.type === 'batch.item');
     expect(itemEvents.map((event) => event.item.id).sort()).toEqual(['gone', 'ok-0', 'ok-1', 'ok-2']);
     for (const event of itemEvents) expect(event).toMatchObject({ batchId: batch.batchId, instanceId: INSTANCE });
@@ -150,6 +168,15 @@ describe('webhooks', () => {
       return got.length ? got : undefined;
     }, { timeoutMs: 20_000, what: 'the job.finished webhook' });
     expect(event).toMatchObject({ type: 'job.finished', jobId: accepted.json().jobId, status: 'completed', result: { sha256: media.sha256 } });
+  });
+
+  it("gives each instance its own webhook secret, to its own token only", async () => {
+    const path = `/api/v2/instance/${INSTANCE}/webhook-secret`;
+    const answer = await suite.api.get(path, INSTANCE);
+    expect(answer.header('cache-control')).toBe('no-store');
+    expect(answer.json()).toEqual({ secret: receiver.secret });
+    expectError(await suite.api.get(path, INSTANCE, { token: suite.stack.token('someone-else') }), 403);
+    expectError(await suite.api.get(path, INSTANCE, { token: 'not-a-token' }), 401);
   });
 
   it('refuses a callback URL on a host outside WEBHOOK_ALLOWED_HOSTS with 400, and never calls it', async () => {

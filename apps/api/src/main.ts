@@ -106,6 +106,7 @@ runService('api', async ({ config, logger, store }) => {
     maxWaitMs: config.maxWaitMs,
     requestRate,
     adminToken: config.adminToken,
+    webhookSecret: config.webhookSecret,
   });
 
   // Node's parser refusals and its Host check answer bare status lines: ours carry the error body.

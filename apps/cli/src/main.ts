@@ -29,6 +29,7 @@ const commands: Record<string, CommandEntry> = {
   encrypt: { summary: 'encrypt a file into a WhatsApp .enc', load: () => import('./commands/encrypt.js') },
   token: { summary: 'print a bearer token for an instance (JWT_SECRET)', load: () => import('./commands/token.js') },
   revoke: { summary: 'revoke every token of an instance made so far (Redis)', load: () => import('./commands/revoke.js') },
+  'webhook-secret': { summary: "print the secret an instance's webhooks are signed with (WEBHOOK_SECRET)", load: () => import('./commands/webhook-secret.js') },
   batch: { summary: 'download many media through the API into a folder, resumable', load: () => import('./commands/batch.js') },
 };
 

@@ -10,6 +10,7 @@ import {
   WEBHOOK_BACKOFF,
   WEBHOOK_JOB,
   WEBHOOK_QUEUE,
+  instanceWebhookSecret,
   verifyWebhook,
   type WebhookEvent,
   type WebhookJobData,
@@ -89,6 +90,9 @@ const itemEvent: WebhookEvent = {
   },
 };
 
+/** The key both events (of instance-a) are signed with. */
+const INSTANCE_SECRET = instanceWebhookSecret(SECRET, 'instance-a');
+
 const doneEvent: WebhookEvent = {
   type: 'batch.done',
   batchId: 'batch-1',
@@ -147,9 +151,12 @@ describe('WebhookSender', () => {
       expect(request!.headers['user-agent']).toMatch(/^wamedia\//);
       const signature = request!.headers['x-wamedia-signature'];
       expect(typeof signature).toBe('string');
-      expect(verifyWebhook(SECRET, request!.body, signature as string)).toBe(true);
+      expect(verifyWebhook(INSTANCE_SECRET, request!.body, signature as string)).toBe(true);
       expect(verifyWebhook('another-secret-0123456789', request!.body, signature as string)).toBe(false);
-      expect(verifyWebhook(SECRET, request!.body.replace('photo-1', 'photo-2'), signature as string)).toBe(false);
+      // Each instance's events are signed with its own key: not WEBHOOK_SECRET, not another instance's.
+      expect(verifyWebhook(SECRET, request!.body, signature as string)).toBe(false);
+      expect(verifyWebhook(instanceWebhookSecret(SECRET, 'instance-b'), request!.body, signature as string)).toBe(false);
+      expect(verifyWebhook(INSTANCE_SECRET, request!.body.replace('photo-1', 'photo-2'), signature as string)).toBe(false);
       expect(JSON.parse(request!.body)).toEqual(itemEvent);
     });
 
@@ -163,7 +170,7 @@ describe('WebhookSender', () => {
       const [first, second] = receiver.received.map((r) => r.headers['x-wamedia-signature'] as string);
       expect(first).toMatch(/^t=1700000000,v1=[0-9a-f]{64}$/);
       expect(second).toMatch(/^t=1700000060,v1=[0-9a-f]{64}$/);
-      expect(verifyWebhook(SECRET, receiver.received[1]!.body, second!, { now: clock })).toBe(true);
+      expect(verifyWebhook(INSTANCE_SECRET, receiver.received[1]!.body, second!, { now: clock })).toBe(true);
       expect(receiver.received[1]!.headers['x-wamedia-event']).toBe('batch.done');
     });
 
@@ -318,7 +325,7 @@ describe('WebhookWorker on a real queue', () => {
     expect(receiver.received).toHaveLength(2);
     // Both attempts carry a valid signature and the same delivery id.
     for (const request of receiver.received) {
-      expect(verifyWebhook(SECRET, request.body, request.headers['x-wamedia-signature'] as string)).toBe(true);
+      expect(verifyWebhook(INSTANCE_SECRET, request.body, request.headers['x-wamedia-signature'] as string)).toBe(true);
     }
     expect(receiver.received[0]!.headers['x-wamedia-delivery']).toBe(receiver.received[1]!.headers['x-wamedia-delivery']);
     expect(await outcome('retried')).toBe(1);

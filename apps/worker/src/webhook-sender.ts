@@ -1,12 +1,12 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { type CallbackPolicy } from '@wamedia/server';
-import { CallbackNotAllowedError, WEBHOOK_SIGNATURE_HEADER, signWebhook, type WebhookEvent } from '@wamedia/shared';
+import { CallbackNotAllowedError, WEBHOOK_SIGNATURE_HEADER, instanceWebhookSecret, signWebhook, type WebhookEvent } from '@wamedia/shared';
 import { parseRetryAfter } from './cdn-client.js';
 import { guardedAgent } from './guarded-connector.js';
 
 /** Options of {@link WebhookSender}. */
 export interface WebhookSenderOptions {
-  /** WEBHOOK_SECRET: the HMAC key of the signature header. */
+  /** WEBHOOK_SECRET: each event is signed with the key derived from it for the event's instance. */
   secret: string;
   /**
    * WEBHOOK_ALLOWED_HOSTS: checked by name before each POST, and on every address the host resolves
@@ -97,7 +97,7 @@ export class WebhookSender {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
-      [WEBHOOK_SIGNATURE_HEADER.toLowerCase()]: signWebhook(this.options.secret, body, this.now()),
+      [WEBHOOK_SIGNATURE_HEADER.toLowerCase()]: signWebhook(instanceWebhookSecret(this.options.secret, event.instanceId), body, this.now()),
       'x-wamedia-event': event.type,
     };
     if (options.deliveryId) headers['x-wamedia-delivery'] = options.deliveryId;

@@ -18,6 +18,7 @@ import { batchRoutes } from './routes/batch-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
 import { mediaRoutes } from './routes/media-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
+import { webhookRoutes } from './routes/webhook-routes.js';
 import { timeRequests } from './time-requests.js';
 
 /** What {@link createApp} is built from: main.ts composes the services and hands them here. */
@@ -41,6 +42,8 @@ export interface AppOptions {
   requestRate: RequestRateLimiter;
   /** The queue dashboard's token; no dashboard when undefined. */
   adminToken: string | undefined;
+  /** WEBHOOK_SECRET; no webhook-secret route when undefined. */
+  webhookSecret: string | undefined;
 }
 
 /** The express application, without listening: main.ts and tests decide where it runs. */
@@ -60,6 +63,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(express.json({ limit: '4mb' }), limitJsonDepth());
   app.use('/api/v2/instance/:instanceId', requireInstanceToken(options.tokens));
   app.use('/api/v2/instance/:instanceId', limitRequestRate(options.requestRate));
+  if (options.webhookSecret) app.use(webhookRoutes({ webhookSecret: options.webhookSecret }));
   app.use(mediaRoutes(options));
   app.use(batchRoutes(options));
   app.use(routeNotFound);

@@ -81,6 +81,16 @@ const tokensRevokedSchema = {
   additionalProperties: false,
 };
 
+/** The answer of the webhook-secret route. */
+const webhookSecretSchema = {
+  type: 'object',
+  properties: {
+    secret: { type: 'string', pattern: '^[0-9a-f]{64}$', description: "The key of this instance's webhook signatures (verifyWebhook)" },
+  },
+  required: ['secret'],
+  additionalProperties: false,
+};
+
 function operations(maxWaitMs: number) {
   const timeout = z.toJSONSchema(timeoutQuerySchema(maxWaitMs), { io: 'input', target: 'draft-2020-12' });
   return {
@@ -118,6 +128,19 @@ function operations(maxWaitMs: number) {
           202: { description: 'The job has not finished yet', content: json('JobAccepted') },
           ...auth,
           ...jobFailures,
+          ...requestLimit,
+        },
+      },
+    },
+    '/api/v2/instance/{instanceId}/webhook-secret': {
+      get: {
+        summary: "The secret this instance's webhooks are signed with, derived from WEBHOOK_SECRET (404 while that is unset)",
+        security: [{ bearer: [] }],
+        parameters: [instanceId],
+        responses: {
+          200: { description: 'The secret', content: { 'application/json': { schema: webhookSecretSchema } } },
+          ...auth,
+          ...errors(404),
           ...requestLimit,
         },
       },
