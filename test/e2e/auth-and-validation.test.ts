@@ -47,6 +47,14 @@ describe('authentication', () => {
     expectError(await suite.api.get(`${jobs}/content`, INSTANCE, options()), status, message);
   });
 
+  it('checks the token before reading the body: a malformed or oversized body without a valid token is a 401', async () => {
+    const path = `/api/v2/instance/${INSTANCE}/media/directly-download`;
+    expectError(await suite.api.call('POST', path, { token: null, body: '{"not json' }), 401, /missing bearer token/);
+    expectError(await suite.api.call('POST', path, { token: 'not-a-jwt', body: `"${'x'.repeat(5 * 1024 * 1024)}"` }), 401, /invalid/);
+    const batches = `/api/v2/instance/${INSTANCE}/media/batch`;
+    expectError(await suite.api.call('POST', batches, { token: suite.stack.token('instance-b'), body: '{"not json' }), 403, /another instance/);
+  });
+
   it('accepts a valid token with an exp in the future', async () => {
     const response = await suite.api.download(INSTANCE, downloadBody(media), { token: suite.stack.token(INSTANCE, { expiresInSeconds: 300 }) });
     expectBytes(response, media.sha256, media.fileLength);

@@ -59,10 +59,11 @@ export function createApp(options: AppOptions): express.Express {
   if (options.adminToken) {
     app.use(adminRoutes({ queue: options.queue, adminToken: options.adminToken, tokenVersions: options.tokenVersions }));
   }
-  // A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
-  app.use(express.json({ limit: '4mb' }), limitJsonDepth());
   app.use('/api/v2/instance/:instanceId', requireInstanceToken(options.tokens));
   app.use('/api/v2/instance/:instanceId', limitRequestRate(options.requestRate));
+  // Parsed only once the token and the rate passed: nobody without a token makes the API read
+  // (and hold) 4 MB. A batch of 1000 references is about 1 MB of JSON; one reference about 1 KB.
+  app.use(express.json({ limit: '4mb' }), limitJsonDepth());
   if (options.webhookSecret) app.use(webhookRoutes({ webhookSecret: options.webhookSecret }));
   app.use(mediaRoutes(options));
   app.use(batchRoutes(options));
