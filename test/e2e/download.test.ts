@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContentType } from '@wamedia/shared';
-import { downloadBody, eventually, type ApiResponse } from '../support/api-client.js';
+import { downloadBody, eventually, type ApiResponse, type BodyOptions } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
 import { gate } from '../support/gate.js';
+import { waitingRequests } from '../support/prometheus.js';
 import { RedisClient } from '../support/redis-client.js';
 
 const INSTANCE = 'instance-a';
@@ -242,6 +243,69 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
       );
       expectError(response, 422, /HMAC mismatch/);
       await expectNothingStored(media, before);
+    });
+
+    it("checks a cache hit against the request's own fileSha256 and fileLength: a wrong one is 422 for that request only", async () => {
+      const media = suite.cdn.publish(randomBytes(20_000), 'image');
+      expectBytes(await suite.api.download(INSTANCE, downloadBody(media)), media.sha256, media.fileLength);
+      const otherSha256 = randomBytes(32).toString('base64');
+      expectError(await suite.api.download(INSTANCE, downloadBody(media, { content: { fileSha256: otherSha256 } })), 422, /fileSha256/);
+      expectError(await suite.api.download(OTHER_INSTANCE, downloadBody(media, { content: { fileLength: media.fileLength + 1 } })), 422, /length/i);
+      expectBytes(await suite.api.download(OTHER_INSTANCE, downloadBody(media)), media.sha256, media.fileLength);
+      expect(suite.cdn.countMedia(media)).toBe(1);
+    });
+
+    describe("requests joining a running job, each with hints of its own", () => {
+      /** A media whose first CDN answer waits for the gate; every later one is served at once. */
+      function heldMedia() {
+        const media = suite.cdn.publish(randomBytes(30_000), 'document');
+        const held = gate();
+        suite.cdn.enqueue(media.directPathname, { kind: 'serve', headersAfter: held.opened });
+        return { media, held };
+      }
+
+      /**
+       * Sends the starter, waits until its job is at the CDN, sends the joiners, waits until they
+       * all wait on the job, then lets the CDN answer; resolves with every answer, starter first.
+       */
+      async function joinOne({ media, held }: ReturnType<typeof heldMedia>, starter: BodyOptions, joiners: BodyOptions[]) {
+        const body = (options: BodyOptions) => downloadBody(media, { ...options, omit: ['url', ...(options.omit ?? [])] });
+        const first = suite.api.download(INSTANCE, body(starter));
+        await eventually(async () => (suite.cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
+        const rest = joiners.map((options) => suite.api.download(OTHER_INSTANCE, body(options)));
+        await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 1 + joiners.length ? true : undefined), {
+          what: 'every request waiting on the job',
+        });
+        held.open();
+        return Promise.all([first, ...rest]);
+      }
+
+      it("a joiner's wrong hint fails that request alone; the job and the others succeed", async () => {
+        const held = heldMedia();
+        const { media } = held;
+        const [starter, wrongSha, wrongLength, plain] = await joinOne(held, {}, [
+          { content: { fileSha256: randomBytes(32).toString('base64') } },
+          { content: { fileLength: 3 } },
+          {},
+        ]);
+        expectBytes(starter!, media.sha256, media.fileLength);
+        expectError(wrongSha!, 422, /fileSha256/);
+        expectError(wrongLength!, 422, /length/i);
+        expectBytes(plain!, media.sha256, media.fileLength);
+        expect(suite.cdn.count(media.directPathname)).toBe(1);
+      });
+
+      it("the starter's wrong hint fails the starter; joiners without it get a fresh attempt, 200", async () => {
+        const held = heldMedia();
+        const { media } = held;
+        const [starter, ...joiners] = await joinOne(held, { content: { fileSha256: randomBytes(32).toString('base64') } }, [
+          {},
+          { omit: ['fileSha256', 'fileLength', 'fileEncSha256'] },
+        ]);
+        expectError(starter!, 422, /fileSha256/);
+        for (const joiner of joiners) expectBytes(joiner!, media.sha256, media.fileLength);
+        expect(suite.cdn.count(media.directPathname)).toBe(2);
+      });
     });
 
     /** The store holds the same files as `before`: no blob of the media, no temporary left over. */

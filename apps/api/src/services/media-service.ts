@@ -16,6 +16,7 @@ import {
   type ContentType,
   type DownloadJobData,
   type DownloadRequest,
+  type ErrorCode,
   type JobState,
   type JobStatus,
 } from '@wamedia/shared';
@@ -68,12 +69,22 @@ export class MediaService {
     if (cached) return { kind: 'ready', media: readyMedia(this.deps.store, fromCache(cached, request)) };
 
     const data = toJobData(request, lookupKey, instanceId, options.requestId, this.deps.secrets);
-    const job = await this.deps.jobs.enqueue(data, instanceId);
-    const outcome = await this.deps.waiter.wait(job.id!, options.timeoutMs, options.signal);
+    const deadline = Date.now() + options.timeoutMs;
+    let job = await this.deps.jobs.enqueue(data, instanceId);
+    let outcome = await this.deps.waiter.wait(job.id!, options.timeoutMs, options.signal);
+    if (outcome && failedOnOthersHints(outcome, job.data, data)) {
+      // The job this request joined was failed by its starter's hashes, which are not this
+      // request's: the media itself may be fine. A fresh attempt, with this request's own hints.
+      job = await this.deps.jobs.enqueue(data, instanceId);
+      outcome = await this.deps.waiter.wait(job.id!, Math.max(0, deadline - Date.now()), options.signal);
+    }
     if (!outcome) {
       if (callbackUrl) await this.deps.callbacks.followJob(job.id!, callbackUrl, instanceId);
       return { kind: 'pending', jobId: job.id!, status: await job.getState() };
     }
+    // A joined job was verified against its starter's hints: this request's own are checked
+    // here, as on a cache hit, and fail this request only.
+    if (outcome.state === 'completed') checkHints(request, outcome.result);
     const media = await this.present(outcome, contentType, content.mimetype);
     if (media) return { kind: 'ready', media };
     // Completed, but the store lost the bytes: start over once.
@@ -173,10 +184,25 @@ function describeJob(job: DownloadJob, status: JobState): JobStatus {
  * with this request's mimetype, else the type's default: the shared index's record is not a
  * requester's to decide (older records may hold one).
  */
-export function fromCache(entry: MediaIndexEntry, { content, contentType }: DownloadRequest): MediaFile {
-  if (content.fileSha256 && content.fileSha256.toString('hex') !== entry.sha256) throw new Sha256MismatchError();
-  if (content.fileLength !== undefined && content.fileLength !== entry.size) {
-    throw new LengthMismatchError(content.fileLength, entry.size);
-  }
+export function fromCache(entry: MediaIndexEntry, request: DownloadRequest): MediaFile {
+  const { content, contentType } = request;
+  checkHints(request, entry);
   return { sha256: entry.sha256, size: entry.size, contentType, mimetype: content.mimetype ?? defaultMimetype(contentType) };
+}
+
+/** The request's own fileSha256 and fileLength against what was verified and stored. */
+export function checkHints({ content }: DownloadRequest, stored: { sha256: string; size: number }): void {
+  if (content.fileSha256 && content.fileSha256.toString('hex') !== stored.sha256) throw new Sha256MismatchError();
+  if (content.fileLength !== undefined && content.fileLength !== stored.size) {
+    throw new LengthMismatchError(content.fileLength, stored.size);
+  }
+}
+
+/** Failures a request's hints cause (its hashes or length), not the media or the CDN. */
+const HINT_FAILURES: ReadonlySet<ErrorCode> = new Set(['SHA256_MISMATCH', 'LENGTH_MISMATCH', 'ENC_SHA256_MISMATCH']);
+
+/** The job failed on hints its starter gave that differ from this request's. */
+function failedOnOthersHints(outcome: JobOutcome, job: DownloadJobData, mine: DownloadJobData): boolean {
+  if (outcome.state !== 'failed' || !HINT_FAILURES.has(outcome.error.code)) return false;
+  return job.fileSha256 !== mine.fileSha256 || job.fileEncSha256 !== mine.fileEncSha256 || job.fileLength !== mine.fileLength;
 }
