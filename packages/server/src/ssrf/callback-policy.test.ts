@@ -33,6 +33,19 @@ const nonPublic: [string, AddressFamily, string][] = [
   ['::ffff:100.64.0.1', 6, 'IPv4-mapped CGNAT'],
   ['::ffff:0.0.0.0', 6, 'IPv4-mapped unspecified'],
   ['FE80::ABCD', 6, 'upper-case IPv6'],
+  ['198.18.0.1', 4, 'benchmarking 198.18/15'],
+  ['198.19.255.255', 4, 'benchmarking 198.18/15, top'],
+  ['64:ff9b::a9fe:a9fe', 6, 'NAT64 of 169.254.169.254'],
+  ['64:ff9b::808:808', 6, 'NAT64, whatever it embeds'],
+  ['::7f00:1', 6, 'IPv4-compatible 127.0.0.1'],
+  ['::a00:1', 6, 'IPv4-compatible 10.0.0.1'],
+  ['2002:7f00:1::', 6, '6to4 of 127.0.0.1'],
+  ['2002:a9fe:a9fe::1', 6, '6to4 of 169.254.169.254'],
+  ['2002:c0a8:101:1::1', 6, '6to4 of 192.168.1.1'],
+  ['2002:ac1f:ffff::', 6, '6to4 of 172.31.255.255'],
+  ['2002:c612::1', 6, '6to4 of 198.18.0.0'],
+  ['fec0::1', 6, 'IPv6 site-local'],
+  ['feff:ffff::1', 6, 'IPv6 site-local, top of fec0::/10'],
 ];
 
 const publicAddresses: [string, AddressFamily][] = [
@@ -48,8 +61,10 @@ const publicAddresses: [string, AddressFamily][] = [
   ['100.128.0.1', 4],
   ['128.0.0.1', 4],
   ['2606:4700:4700::1111', 6],
-  ['fec0::1', 6],
   ['::ffff:8.8.8.8', 6],
+  ['2002:808:808::1', 6],
+  ['198.20.0.1', 4],
+  ['198.17.255.255', 4],
   ['::ffff:808:808', 6],
 ];
 
