@@ -37,7 +37,7 @@ const strict = useCdnStack({
     JWT_CLOCK_SKEW_SECONDS: String(STRICT_SKEW),
   },
 });
-const fragile = useCdnStack({ cdnOf: plain, workers: 0, privateRedis: true });
+const fragile = useCdnStack({ cdnOf: plain, workers: 0, privateRedis: true, env: { JWT_ALLOW_NO_EXP: 'true' } });
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -151,10 +151,10 @@ describe('JWT_MAX_LIFETIME_SECONDS', () => {
     await expectAccepted(strict.stack, strictToken(INSTANCE, { expiresInSeconds: MAX_LIFETIME }));
   });
 
-  it('refuses a token without exp', async () => {
+  it('refuses a token without exp, unless JWT_ALLOW_NO_EXP (and no maximum lifetime)', async () => {
     expectError(await probe(strict.stack, strictToken(INSTANCE, { claims: { exp: undefined } })), 401, /must expire/);
-    // The plain stack has no maximum: a token without exp is fine there.
-    await expectAccepted(plain.stack, plain.stack.token(INSTANCE));
+    expectError(await probe(plain.stack, plain.stack.token(INSTANCE, { expiresInSeconds: null })), 401, /must expire: it has no exp/);
+    await expectAccepted(fragile.stack, fragile.stack.token(INSTANCE, { expiresInSeconds: null }));
   });
 
   it('refuses a token whose exp - iat exceeds the maximum', async () => {

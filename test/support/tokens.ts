@@ -7,8 +7,11 @@ import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 export interface TokenOptions {
   /** Secret to sign with; the stack's JWT_SECRET by default. */
   secret?: string;
-  /** Seconds from now until `exp`; negative makes an expired token. No `exp` when absent. */
-  expiresInSeconds?: number;
+  /**
+   * Seconds from now until `exp`; negative makes an expired token. An hour when absent (the API
+   * refuses tokens without exp unless JWT_ALLOW_NO_EXP); null for a token without `exp`.
+   */
+  expiresInSeconds?: number | null;
   /**
    * `alg` of the header; "none" produces an unsigned token (empty signature); RS256 signs with
    * `privateKey` (a key pair made once per process by default). Default HS256.
@@ -20,12 +23,13 @@ export interface TokenOptions {
   claims?: Record<string, unknown>;
 }
 
-/** A JWT carrying `{instanceId}` (plus `iat`, and `exp` when asked). */
+/** A JWT carrying `{instanceId}`, `iat` and `exp` (see TokenOptions). */
 export function signToken(instanceId: string, defaultSecret: string, options: TokenOptions = {}): string {
   const alg = options.alg ?? 'HS256';
   const now = Math.floor(Date.now() / 1000);
   const payload: Record<string, unknown> = { instanceId, iat: now, ...options.claims };
-  if (options.expiresInSeconds !== undefined) payload.exp = now + options.expiresInSeconds;
+  if (typeof options.expiresInSeconds === 'number') payload.exp = now + options.expiresInSeconds;
+  else if (options.expiresInSeconds === undefined && !('exp' in (options.claims ?? {}))) payload.exp = now + 3600;
   const signingInput = `${base64url({ alg, typ: 'JWT' })}.${base64url(payload)}`;
   if (alg === 'none') return `${signingInput}.`;
   if (alg === 'RS256') {

@@ -83,6 +83,7 @@ runService('api', async ({ config, logger, store }) => {
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
     maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+    allowNoExp: config.jwtAllowNoExp,
     versions: tokenVersions,
   });
   const requestRate = new RequestRateLimiter(redis, {

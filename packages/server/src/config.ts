@@ -51,6 +51,8 @@ const envSchema = z
     JWT_AUDIENCE: z.string().min(1).optional(),
     /** When set, tokens must have an exp, at most this many seconds after their iat (and from now). */
     JWT_MAX_LIFETIME_SECONDS: positiveInt.optional(),
+    /** Accept tokens without an exp (they never expire: only a revocation ends them). Off by default. */
+    JWT_ALLOW_NO_EXP: boolean.default(false),
     MEDIA_CDN_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://mmg.whatsapp.net'),
     MEDIA_ALLOWED_HOSTS: hostList.default(['mmg.whatsapp.net', '*.whatsapp.net', '*.cdn.whatsapp.net']),
     MAX_MEDIA_BYTES: positiveInt.default(2 * 1024 * MiB),
@@ -145,6 +147,8 @@ export interface Config {
   jwtAudience: string | undefined;
   /** JWT_MAX_LIFETIME_SECONDS; no limit when undefined. */
   jwtMaxLifetimeSeconds: number | undefined;
+  /** JWT_ALLOW_NO_EXP: tokens without an exp are accepted (when no maximum lifetime is set). */
+  jwtAllowNoExp: boolean;
   cdnBaseUrl: string;
   allowedHosts: string[];
   maxMediaBytes: number;
@@ -212,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,
     jwtMaxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS,
+    jwtAllowNoExp: e.JWT_ALLOW_NO_EXP,
     cdnBaseUrl: e.MEDIA_CDN_BASE_URL,
     allowedHosts: e.MEDIA_ALLOWED_HOSTS,
     maxMediaBytes: e.MAX_MEDIA_BYTES,

@@ -18,6 +18,11 @@ export interface TokenVerifierOptions {
    * after its `iat` and (so that a made-up `iat` cannot stretch it) after now, give or take the skew.
    */
   maxLifetimeSeconds?: number;
+  /**
+   * JWT_ALLOW_NO_EXP: accept a token without `exp` (one that never expires); refused by default.
+   * `maxLifetimeSeconds` refuses them whatever this says.
+   */
+  allowNoExp?: boolean;
   /** The current token version of each instance: a token whose `ver` is below it is revoked. */
   versions: Pick<TokenVersions, 'current'>;
 }
@@ -122,6 +127,8 @@ function checkClaims(payload: jwt.JwtPayload, options: TokenVerifierOptions): In
     throw new UnauthorizedError('the token is not meant for this API (aud)');
   }
   if (options.maxLifetimeSeconds !== undefined) checkLifetime(payload, options.maxLifetimeSeconds, options.clockSkewSeconds);
+  // A token without exp is good for ever: a leaked one only a revocation of the whole instance ends.
+  else if (typeof payload.exp !== 'number' && !options.allowNoExp) throw new UnauthorizedError('the token must expire: it has no exp');
   return { instanceId, ver };
 }
 
