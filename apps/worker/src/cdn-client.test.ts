@@ -294,6 +294,27 @@ describe('CdnClient: body limits and broken transfers', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('fails a body that keeps trickling past the total timeout, though never idle for long', async () => {
+    // A byte every 50 ms: never silent for the idle timeout (300 ms), never done.
+    cdn.routes.set('/m', (_req, res) => {
+      res.writeHead(200, { 'content-length': '100000' });
+      const timer = setInterval(() => res.write(Buffer.alloc(1)), 50);
+      res.once('close', () => clearInterval(timer));
+    });
+    const response = await makeClient({ totalTimeoutMs: 600 }).open({ directPath: '/m' });
+    const error = await bodyFailure(response.body);
+    expect(error).toBeInstanceOf(CdnUnavailableError);
+    expect((error as Error).message).toMatch(/longer than 600 ms \(CDN_TOTAL_TIMEOUT_MS\)/);
+  });
+
+  it('counts the total timeout across redirects and the fallback to the url, then gives up', async () => {
+    cdn.routes.set('/m', (_req, res) => setTimeout(() => res.writeHead(503, { 'content-length': '0' }).end(), 400));
+    cdn.routes.set('/u', (_req, res) => setTimeout(() => res.writeHead(503, { 'content-length': '0' }).end(), 400));
+    const error = await failure(makeClient({ totalTimeoutMs: 600, idleTimeoutMs: 5_000 }).open({ directPath: '/m', url: `${cdn.origin}/u` }));
+    expect(error).toBeInstanceOf(CdnUnavailableError);
+    expect((error as Error).message).toMatch(/CDN_TOTAL_TIMEOUT_MS/);
+  });
+
   it('fails a response whose headers never come, in bounded time', async () => {
     cdn.routes.set('/m', () => undefined);
     const started = Date.now();

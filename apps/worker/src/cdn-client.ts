@@ -33,6 +33,13 @@ export interface CdnClientOptions {
    */
   idleTimeoutMs: number;
   /**
+   * Longest one download may take in all, in ms (CDN_TOTAL_TIMEOUT_MS): from the first request,
+   * through redirects and the directPath → url fallback, to the body's last byte. It ends a CDN
+   * that trickles a byte just within `idleTimeoutMs`, for ever. Past it: CdnUnavailableError.
+   * No limit when absent.
+   */
+  totalTimeoutMs?: number;
+  /**
    * Largest media accepted, in bytes (MAX_MEDIA_BYTES). A larger Content-Length fails before the
    * body is read; a body that streams more fails while streaming. Both with MediaTooLargeError.
    */
@@ -127,16 +134,48 @@ export class CdnClient {
    *   InvalidFieldError (see the class for which one wins), or `signal.reason` when aborted.
    */
   async open(ref: MediaRef, signal?: AbortSignal): Promise<CdnResponse> {
+    const deadline = this.deadline(signal);
     const failures: unknown[] = [];
-    for (const candidate of candidates(ref)) {
-      try {
-        return await this.openCandidate(candidate, signal);
-      } catch (error) {
-        if (signal?.aborted || !fallsThrough(error)) throw error;
-        failures.push(error);
+    try {
+      for (const candidate of candidates(ref)) {
+        try {
+          const response = await this.openCandidate(candidate, deadline.signal);
+          response.body.once('close', deadline.clear);
+          return response;
+        } catch (error) {
+          if (deadline.signal.aborted || !fallsThrough(error)) throw error;
+          failures.push(error);
+        }
       }
+    } catch (error) {
+      deadline.clear();
+      throw error;
     }
+    deadline.clear();
     throw mostHopeful(failures) ?? new InvalidFieldError('content', 'needs a url or a directPath');
+  }
+
+  /**
+   * `signal`, also aborted (with a retryable CdnUnavailableError) once totalTimeoutMs has passed;
+   * clear() stops the clock when the download has ended.
+   */
+  private deadline(signal: AbortSignal | undefined): { signal: AbortSignal; clear: () => void } {
+    const { totalTimeoutMs } = this.options;
+    if (totalTimeoutMs === undefined) return { signal: signal ?? new AbortController().signal, clear: () => undefined };
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(new CdnUnavailableError(`the download took longer than ${totalTimeoutMs} ms (CDN_TOTAL_TIMEOUT_MS)`));
+    }, totalTimeoutMs);
+    const follow = () => controller.abort(signal!.reason);
+    if (signal?.aborted) follow();
+    else signal?.addEventListener('abort', follow, { once: true });
+    return {
+      signal: controller.signal,
+      clear: () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', follow);
+      },
+    };
   }
 
   /** Lets requests still running finish (bounded by the idle timeout), then closes the connections. */

@@ -21,6 +21,7 @@ runService('worker', async ({ config, logger, store }) => {
     allowList: shared.mediaHosts,
     connectTimeoutMs: config.cdnConnectTimeoutMs,
     idleTimeoutMs: config.cdnIdleTimeoutMs,
+    totalTimeoutMs: config.cdnTotalTimeoutMs,
     maxBytes: maxEncryptedBytes(config.maxMediaBytes),
   });
   const metrics = new WorkerMetrics();

@@ -65,6 +65,8 @@ const envSchema = z
     CDN_CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
     /** Longest silence allowed while reading a CDN response (headers or body), in ms. */
     CDN_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+    /** Longest one CDN download may take in all (requests, redirects, body), in ms. */
+    CDN_TOTAL_TIMEOUT_MS: positiveInt.default(1_800_000),
     /** Attempts of one download job (the first one included) before it fails with 502. */
     JOB_ATTEMPTS: positiveInt.max(20).default(4),
     /** First retry delay of a failed download, in ms; doubles on each attempt. */
@@ -158,6 +160,8 @@ export interface Config {
   maxWaitMs: number;
   cdnConnectTimeoutMs: number;
   cdnIdleTimeoutMs: number;
+  /** CDN_TOTAL_TIMEOUT_MS. */
+  cdnTotalTimeoutMs: number;
   jobAttempts: number;
   jobBackoffMs: number;
   jobRetentionSeconds: number;
@@ -225,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxWaitMs: e.MAX_WAIT_MS,
     cdnConnectTimeoutMs: e.CDN_CONNECT_TIMEOUT_MS,
     cdnIdleTimeoutMs: e.CDN_IDLE_TIMEOUT_MS,
+    cdnTotalTimeoutMs: e.CDN_TOTAL_TIMEOUT_MS,
     jobAttempts: e.JOB_ATTEMPTS,
     jobBackoffMs: e.JOB_BACKOFF_MS,
     jobRetentionSeconds: e.JOB_RETENTION_SECONDS,
