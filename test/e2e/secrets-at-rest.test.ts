@@ -114,8 +114,12 @@ describe('the mediaKey in Redis', () => {
 
     expectBytes(await suite.api.download(INSTANCE, downloadBody(running, { omit: ['url'] }), { token: token() }), running.sha256, running.fileLength);
     expectBytes(await suite.api.download(INSTANCE, downloadBody(waiting, { omit: ['url'] }), { token: token() }), waiting.sha256, waiting.fileLength);
-    // Ended: not even the sealed form is kept.
-    for (const jobId of [runningJob, waitingJob]) expect(await jobData(jobId)).not.toHaveProperty('mediaKey');
+    // Ended: not even the sealed form is kept, nor the CDN's signature of the reference.
+    for (const [jobId, media] of [[runningJob, running], [waitingJob, waiting]] as const) {
+      const ended = await jobData(jobId);
+      expect(ended).not.toHaveProperty('mediaKey');
+      expect(ended.directPath).toBe(media.directPath.replace(/&oh=[^&]*&oe=[^&]*/, ''));
+    }
     expect(await clearKeysInRedis()).toEqual([]);
   });
 
@@ -158,7 +162,11 @@ describe('the mediaKey in Redis', () => {
       { timeoutMs: 20_000, intervalMs: 300, what: 'the batch finishing' },
     );
     expect(done.counts).toMatchObject({ completed: 5, failed: 2 });
-    for (const jobId of jobIds) expect(await jobData(jobId)).not.toHaveProperty('mediaKey');
+    for (const jobId of jobIds) {
+      const ended = await jobData(jobId);
+      expect(ended).not.toHaveProperty('mediaKey');
+      expect(`${ended.url} ${ended.directPath}`, jobId).not.toMatch(/[?&](oh|oe)=/);
+    }
     expect(await clearKeysInRedis()).toEqual([]);
   });
 });

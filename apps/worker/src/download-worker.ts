@@ -1,6 +1,6 @@
 import type { ConnectionOptions, Job } from 'bullmq';
 import { type JobEnd, type JobEndNotifier, type JobsInFlight, type Logger } from '@wamedia/server';
-import { DOWNLOAD_QUEUE, toErrorBody, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
+import { DOWNLOAD_QUEUE, toErrorBody, withoutSignature, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
 import { asWamediaError, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
 import { QueueWorker } from './queue-worker.js';
@@ -85,7 +85,7 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
    * last, once nothing of the job is left to clean up.
    */
   private async jobEnded(job: DownloadJob, end: JobEnd): Promise<void> {
-    await Promise.all([forgetMediaKey(job), this.releaseSlot(job)]);
+    await Promise.all([forgetSecrets(job), this.releaseSlot(job)]);
     await this.options.notifier.jobEnded(job.id!, end);
   }
 
@@ -105,8 +105,15 @@ function isLastAttempt(job: DownloadJob, error: Error): boolean {
   return error.name === 'UnrecoverableError' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
-/** Redis keeps finished jobs for the status routes; it need not keep their keys. */
-async function forgetMediaKey(job: DownloadJob): Promise<void> {
-  const { mediaKey: _forgotten, ...rest } = job.data;
-  await job.updateData(rest);
+/**
+ * Redis keeps finished jobs for the status routes; it need not keep their keys, nor the CDN's
+ * signatures (oh=, oe=) of their references.
+ */
+async function forgetSecrets(job: DownloadJob): Promise<void> {
+  const { mediaKey: _forgotten, url, directPath, ...rest } = job.data;
+  await job.updateData({
+    ...rest,
+    ...(url !== undefined && { url: withoutSignature(url) }),
+    ...(directPath !== undefined && { directPath: withoutSignature(directPath) }),
+  });
 }

@@ -7,6 +7,7 @@ import {
   DOWNLOAD_JOB,
   RateLimitedError,
   downloadJobId,
+  withoutSignature,
   type DownloadJobData,
   type DownloadJobResult,
 } from '@wamedia/shared';
@@ -164,11 +165,16 @@ export class DownloadJobs {
   }
 }
 
-/** Whether two jobs of one media fetch and verify the same way. */
+/**
+ * Whether two jobs of one media fetch and verify the same way. References are compared without
+ * their signatures: an ended job keeps none (see the download worker), and a new signature of
+ * the same path names the same file.
+ */
 function sameReference(a: DownloadJobData, b: DownloadJobData): boolean {
+  const unsigned = (reference: string | undefined) => (reference === undefined ? undefined : withoutSignature(reference));
   return (
-    a.url === b.url &&
-    a.directPath === b.directPath &&
+    unsigned(a.url) === unsigned(b.url) &&
+    unsigned(a.directPath) === unsigned(b.directPath) &&
     a.fileSha256 === b.fileSha256 &&
     a.fileEncSha256 === b.fileEncSha256 &&
     a.fileLength === b.fileLength
