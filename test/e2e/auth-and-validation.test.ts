@@ -101,6 +101,10 @@ describe('validation', () => {
     ['a fileSha256 of the wrong length', { fileSha256: randomBytes(16).toString('base64') }, /^content\.fileSha256: must be 32 bytes/],
     ['a negative fileLength', { fileLength: -1 }, /^content\.fileLength: must be a non-negative integer/],
     ['a directPath without a leading "/"', { directPath: 'v/t62/x.enc' }, /^content\.directPath: must be a path starting with "\/"/],
+    ['a protocol-relative directPath', { directPath: '//evil.example/x.enc' }, /^content\.directPath: must be a path .*not "\/\/host"/],
+    ['a directPath that is a URL', { directPath: 'http://evil.example/x.enc' }, /^content\.directPath: must be a path starting with "\/"/],
+    ['a directPath with a backslash', { directPath: '/\\evil.example/x.enc' }, /^content\.directPath: .*no backslash/],
+    ['a directPath with a backslash later on', { directPath: '/v/t62\\..\\x.enc' }, /^content\.directPath: .*no backslash/],
     ['a url that is not http(s)', { url: 'ftp://mmg.whatsapp.net/x.enc' }, /^content\.url: must be an http\(s\) URL/],
     ['a mimetype that is not type/subtype', { mimetype: 'pdf' }, /^content\.mimetype: must be a media type/],
   ])('answers %s with 400 naming the field', async (_, content, message) => {

@@ -76,7 +76,12 @@ export const mediaContentSchema = z
       directPath: z
         .string()
         .max(4096)
-        .regex(/^\/[^\s]*$/, 'must be a path starting with "/"')
+        // A path on MEDIA_CDN_BASE_URL only: "//host/x" and "/\host" read as another host to many
+        // URL parsers, and a full URL belongs in `url` (where the host allow list checks it).
+        .regex(
+          /^\/(?![/\\])[^\s\\]*$/,
+          'must be a path starting with "/" on the CDN (e.g. "/v/t62.7118-24/<id>.enc?ccb=..."): not a URL, not "//host", no backslash or whitespace',
+        )
         .optional(),
       mediaKey: z
         .unknown()
