@@ -12,6 +12,7 @@ import {
   type DownloadJobResult,
 } from '@wamedia/shared';
 import type { CdnClient } from './cdn-client.js';
+import { assertPlausibleLength } from './declared-length.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface MediaProcessorDeps {
@@ -65,6 +66,12 @@ export class MediaProcessor {
     const started = performance.now();
     const response = await this.deps.cdn.open({ directPath: data.directPath, url: data.url }, signal);
     this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
+    try {
+      assertPlausibleLength(response.contentLength, response.url);
+    } catch (error) {
+      response.body.destroy();
+      throw error;
+    }
     const decrypt = createDecryptStream({
       contentType: data.contentType,
       mediaKey,
