@@ -53,7 +53,9 @@ runService('api', async ({ config, logger, store }) => {
   await Promise.all([events.waitUntilReady(), queue.waitUntilReady(), redis.connect()]);
 
   const waiter = new JobWaiter(queue, events);
-  const shared = createJobServices(config, redis, store);
+  // The webhook queue serves requests too (events of batches that end as they are submitted).
+  const shared = createJobServices(config, redis, store, failFast);
+  await shared.followers.waitUntilReady();
   const { followers, secrets, index, mediaHosts: allowList } = shared;
   const jobs = new DownloadJobs(
     queue,

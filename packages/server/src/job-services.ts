@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createJobFollowers, type JobFollowers } from './batch/job-followers.js';
 import type { Config } from './config.js';
@@ -26,9 +27,17 @@ export interface JobServices {
   close(): Promise<void>;
 }
 
-/** Builds the {@link JobServices} on `redis` (a connection that serves commands) and `store`. */
-export function createJobServices(config: Config, redis: Redis, store: BlobStore): JobServices {
-  const followers = createJobFollowers(config, redis);
+/**
+ * Builds the {@link JobServices} on `redis` (a connection that serves commands) and `store`;
+ * `queueConnection` is laid over the webhook queue's connection settings (see createJobFollowers).
+ */
+export function createJobServices(
+  config: Config,
+  redis: Redis,
+  store: BlobStore,
+  queueConnection: Partial<ConnectionOptions> = {},
+): JobServices {
+  const followers = createJobFollowers(config, redis, queueConnection);
   return {
     followers,
     jobsInFlight: new JobsInFlight(redis, {

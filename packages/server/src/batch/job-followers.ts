@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@wamedia/shared';
@@ -15,15 +15,25 @@ export interface JobFollowers {
   notifier: JobEndNotifier;
   /** Undefined when webhooks are off (no WEBHOOK_SECRET). */
   outbox: WebhookOutbox | undefined;
+  /** Resolves once the webhook queue's connection is up (at once when webhooks are off). */
+  waitUntilReady(): Promise<void>;
   close(): Promise<void>;
 }
 
-export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
+/**
+ * @param queueConnection settings laid over the webhook queue's connection: the API makes it
+ *   fail fast (no offline queue), so that while Redis is away its commands are refused at once
+ *   (503) instead of piling up in memory without bound until it is back.
+ */
+export function createJobFollowers(config: Config, redis: Redis, queueConnection: Partial<ConnectionOptions> = {}): JobFollowers {
   const keys = { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds };
   const subscriptions = new JobSubscriptions(redis, keys);
   const batches = new BatchStore(redis, keys);
   const queue = config.webhookSecret
-    ? new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: redisConnectionOptions(config.redisUrl), prefix: config.redisPrefix })
+    ? new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+        connection: { ...redisConnectionOptions(config.redisUrl), ...queueConnection } as ConnectionOptions,
+        prefix: config.redisPrefix,
+      })
     : undefined;
   const outbox = queue
     ? new WebhookOutbox(queue, { attempts: config.webhookAttempts, retentionSeconds: config.jobRetentionSeconds })
@@ -33,6 +43,9 @@ export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
     batches,
     outbox,
     notifier: new JobEndNotifier({ subscriptions, batches, outbox }),
+    waitUntilReady: async () => {
+      await queue?.waitUntilReady();
+    },
     close: async () => queue?.close(),
   };
 }
