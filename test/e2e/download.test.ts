@@ -12,6 +12,7 @@ import { expectBytes, expectError } from '../support/expectations.js';
 import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
 import { gate } from '../support/gate.js';
 import { waitingRequests } from '../support/prometheus.js';
+import { rawExchange } from '../support/raw-http.js';
 import { RedisClient } from '../support/redis-client.js';
 
 const INSTANCE = 'instance-a';
@@ -183,6 +184,23 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
       expect(response.header('content-length')).toBe(String(end - start + 1));
       expect(response.header('etag')).toBe(`"${media.sha256}"`);
       expect(response.body.equals(media.plaintext.subarray(start, end + 1))).toBe(true);
+    });
+
+    it.each(['bytes=0-0', 'bytes=100-1099', 'bytes=-1'])('sends no byte past the Content-Length of Range %s, on the wire', async (range) => {
+      // Read from the socket itself: an HTTP client stops at the Content-Length and would not see
+      // the extra bytes a store answering more than the range asked (s3rver ignores bytes=0-0) could push.
+      const json = JSON.stringify(body);
+      const { origin, host } = new URL(suite.stack.baseUrl);
+      const request =
+        `POST /api/v2/instance/${INSTANCE}/media/directly-download HTTP/1.1\r\nHost: ${host}\r\n` +
+        `Authorization: Bearer ${suite.stack.token(INSTANCE)}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nRange: ${range}\r\nConnection: close\r\n\r\n${json}`;
+      const wire = await rawExchange(origin, request);
+      const headEnd = wire.indexOf('\r\n\r\n');
+      const head = wire.subarray(0, headEnd).toString('latin1');
+      expect(head).toMatch(/^HTTP\/1\.1 206 /);
+      const declared = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+      expect(wire.length - headEnd - 4).toBe(declared);
     });
 
     it('answers an unsatisfiable Range with 416 and Content-Range bytes */size', async () => {

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawRequestOptions {
   method?: 'GET' | 'POST';
@@ -142,4 +143,23 @@ export async function connectionOutcome(url: string): Promise<'refused' | string
     const code = (error as NodeJS.ErrnoException).code;
     return code === 'ECONNREFUSED' ? 'refused' : (code ?? String(error));
   }
+}
+
+/**
+ * Sends `request` (the whole HTTP/1.1 request, as text) on a plain TCP connection to `origin`
+ * and resolves with every byte that came back until the server closed the connection: what is
+ * on the wire, beyond what an HTTP client would read.
+ */
+export async function rawExchange(origin: string, request: string, timeoutMs = 30_000): Promise<Buffer> {
+  const { hostname, port } = new URL(origin);
+  const socket = connect({ host: hostname, port: Number(port) });
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no end of the exchange within ${timeoutMs} ms`)));
+  socket.write(request);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('close', (hadError) => (hadError ? undefined : resolve()));
+    socket.once('error', reject);
+  });
+  return Buffer.concat(chunks);
 }

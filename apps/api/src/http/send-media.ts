@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { type ByteRange } from '@wamedia/server';
 import { RangeNotSatisfiableError, extensionFor } from '@wamedia/shared';
 import type { ReadyMedia } from '../services/ready-media.js';
+import { byteCap } from './byte-cap.js';
 
 /**
  * Streams a stored media to the client with its caching and range headers:
@@ -25,7 +26,7 @@ export async function sendMedia(req: Request, res: Response, media: ReadyMedia):
   res.status(range ? 206 : 200);
   if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${media.size}`);
   try {
-    await pipeline(body, res);
+    await pipeline(body, byteCap(length), res);
   } catch (error) {
     // The client went away: pipeline already destroyed both streams; nothing to answer.
     if (!res.destroyed) throw error;
