@@ -153,6 +153,23 @@ export class FakeCdn {
    */
   publish(plaintext: Buffer, contentType: ContentType, options: PublishOptions = {}): PublishedMedia {
     const encrypted = encryptMedia(plaintext, { contentType, mediaKey: options.mediaKey });
+    return this.publishEncrypted({ plaintext, contentType, ...encrypted });
+  }
+
+  /**
+   * Serves a .enc made elsewhere (a sample file of WhatsApp's, another library's encryptor), as
+   * publish() does its own: what wamedia must read is then not only what its own encryptor writes.
+   */
+  publishEncrypted(encrypted: {
+    plaintext: Buffer;
+    contentType: ContentType;
+    enc: Buffer;
+    mediaKey: Buffer;
+    fileSha256: Buffer;
+    fileEncSha256: Buffer;
+    fileLength: number;
+  }): PublishedMedia {
+    const { plaintext, contentType } = encrypted;
     const id = `${Date.now().toString(36)}${(this.sequence++).toString(36)}${randomBytes(6).toString('hex')}`;
     // Shaped like the real thing: /v/t62.7118-24/<id>.enc?ccb=..&oh=<signature>&oe=<hex expiry>.
     const query = `ccb=11-4&oh=01_${randomBytes(12).toString('base64url')}&oe=${(Math.floor(Date.now() / 1000) + 86_400).toString(16).toUpperCase()}`;
