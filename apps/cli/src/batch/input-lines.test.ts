@@ -6,6 +6,7 @@ import { readInputLines } from './input-lines.js';
 
 const mediaKey = Buffer.alloc(32, 7).toString('base64');
 const content = { directPath: '/v/t62.7118-24/a.enc', mediaKey };
+const key = { remoteJid: '5511999999999@s.whatsapp.net', fromMe: false, id: 'KEY1' };
 
 describe('readInputLines', () => {
   let dir: string;
@@ -26,12 +27,12 @@ describe('readInputLines', () => {
     const lines = await read(
       JSON.stringify({ id: 'own', contentType: 'image', content }),
       '',
-      JSON.stringify({ key: { id: 'KEY1' }, message: { imageMessage: content } }),
+      JSON.stringify({ key, message: { imageMessage: content } }),
       JSON.stringify({ contentType: 'document', content }),
     );
     expect(lines).toEqual([
       { kind: 'item', line: 1, item: { id: 'own', contentType: 'image', content } },
-      { kind: 'item', line: 3, item: { id: 'KEY1', contentType: 'image', content } },
+      { kind: 'item', line: 3, item: { id: 'KEY1', contentType: 'image', content: { ...content, messageKey: key } } },
       { kind: 'item', line: 4, item: { id: '4', contentType: 'document', content } },
     ]);
   });
