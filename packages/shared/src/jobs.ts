@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { webhookEventSchema } from './batch-schemas.js';
 import { JobFailedError, WamediaError, errorCatalogue, type ErrorCode } from './errors.js';
-import { contentTypeSchema } from './schemas.js';
+import { contentTypeSchema, messageKeySchema } from './schemas.js';
 
 /**
  * The job contract between the API (producer) and the workers (consumers): queue and job names,
@@ -40,6 +40,8 @@ export const downloadJobSchema = z.object({
   instanceId: z.string(),
   /** The API request id, so worker log lines can be matched to it. */
   requestId: z.string().optional(),
+  /** The key of the message the media came in, when the request gave it (for the media-retry relay). */
+  messageKey: messageKeySchema.optional(),
 });
 export type DownloadJobData = z.infer<typeof downloadJobSchema>;
 

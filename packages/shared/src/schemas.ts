@@ -66,6 +66,24 @@ export const contentTypeSchema = z.enum(contentTypes, {
     (typeof issue.input === 'string' ? ` (got "${truncate(issue.input)}": pick one)` : ''),
 });
 
+/**
+ * The key of the message a media came in, carried along for the media-retry relay (only the
+ * phone that received a media can have it re-uploaded, and it is asked by this key).
+ */
+export const messageKeySchema = z
+  .object(
+    {
+      id: z.string({ error: 'must be a string' }).max(256),
+      remoteJid: z.string({ error: 'must be a string' }).max(256),
+      fromMe: z.boolean({ error: 'must be true or false' }),
+      participant: z.string({ error: 'must be a string' }).max(256).optional(),
+    },
+    { error: 'must be an object {id, remoteJid, fromMe, participant?}' },
+  )
+  .meta({ description: 'The key of the message the media came in: {id, remoteJid, fromMe, participant?}' });
+
+export type MessageKey = z.infer<typeof messageKeySchema>;
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(4096);
 
 export const mediaContentSchema = z
@@ -90,6 +108,7 @@ export const mediaContentSchema = z
       fileSha256: bytesField(32).optional(),
       fileEncSha256: bytesField(32).optional(),
       fileLength: fileLengthField.optional(),
+      messageKey: messageKeySchema.optional(),
     },
     { error: 'must be an object' },
   )

@@ -142,6 +142,7 @@ export function toJobData(
     lookupKey,
     instanceId,
     requestId,
+    messageKey: content.messageKey,
   };
 }
 
