@@ -35,7 +35,9 @@ export function batchRequestSchema(maxItems: number) {
           .array(z.unknown(), { error: 'must be an array of items' })
           .min(1, 'must hold at least one item')
           .max(maxItems, `must hold at most ${maxItems} items`)
-          .meta({ items: { $ref: '#/components/schemas/BatchItemRequest' } }),
+          .meta({
+            items: { anyOf: [{ $ref: '#/components/schemas/BatchItemRequest' }, { $ref: '#/components/schemas/MessageBatchItemRequest' }] },
+          }),
         callbackUrl: callbackUrlSchema
           .optional()
           .meta({ description: 'POSTed a signed webhook per finished item and once when the batch is done' }),

@@ -96,6 +96,12 @@ describe('messageMedia', () => {
     expect(messageMedia({ key: 'k', message: { imageMessage: fields } })).toMatchObject({ id: undefined, content: { messageKey: 'k' } });
   });
 
+  it('leaves behind a key that names no chat (an id only): its id is still the id', () => {
+    const found = messageMedia({ key: { id: 'only-id', remoteJid: null }, message: { imageMessage: fields } }) as { id: unknown; content: object };
+    expect(found.id).toBe('only-id');
+    expect(found.content).not.toHaveProperty('messageKey');
+  });
+
   it('reads own fields only: nothing from a prototype', () => {
     const hostile = JSON.parse('{"message": {"__proto__": {"imageMessage": {"mediaKey": "x"}}, "constructor": {"message": {}}}}');
     expect(messageMedia(hostile)).toMatchObject({ problem: expect.stringMatching(/^no media/) });

@@ -14,7 +14,7 @@ export interface MessageMedia {
   /** The message's `key.id`, when it has one: a batch item's default id. */
   id: unknown;
   contentType: ContentType;
-  /** The media's download fields (any byte encoding), and the message's `key` as `messageKey`. */
+  /** The media's download fields (any byte encoding), and the message's `key` as `messageKey` (see carriedKey). */
   content: Record<string, unknown>;
   /** Where the media and the key are in the message, so that a problem with a field names it there. */
   paths: { media: string[]; key: string[] };
@@ -74,9 +74,8 @@ export function messageMedia(value: unknown): MessageMedia | NoMessageMedia {
   if (!found) return { id, problem: noMediaProblem(envelope.message), path: envelope.messagePath };
   if ('problem' in found) return { id, ...found };
   const content = pickFields(found.media, contentFields);
-  if (envelope.key !== undefined && envelope.key !== null) {
-    content.messageKey = isObject(envelope.key) ? pickFields(envelope.key, keyFields) : envelope.key;
-  }
+  const messageKey = carriedKey(envelope.key);
+  if (messageKey !== undefined) content.messageKey = messageKey;
   return {
     id,
     contentType: mediaFields[found.field]!(found.media),
@@ -105,6 +104,17 @@ function messageEnvelope(value: Json) {
     key: envelope.key,
     keyPath: [...base, 'key'],
   };
+}
+
+/**
+ * The key to carry as `messageKey`: one that names its chat (`remoteJid`), which the media-retry
+ * relay needs; a key without one (hand-made, an id only) stays behind, the media downloads all
+ * the same. A key that is not an object is carried as it is, for the schema to refuse.
+ */
+function carriedKey(key: unknown): unknown {
+  if (!isObject(key)) return key === null ? undefined : key;
+  const chat = own(key, 'remoteJid');
+  return chat === undefined || chat === null ? undefined : pickFields(key, keyFields);
 }
 
 type Found = { field: string; media: Json; path: string[] };

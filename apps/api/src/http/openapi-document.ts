@@ -8,6 +8,8 @@ import {
   batchRequestSchema,
   batchStatusSchema,
   downloadRequestSchema,
+  messageBatchItemSchema,
+  messageDownloadRequestSchema,
   webhookEventSchema,
   errorBodySchema,
   jobAcceptedSchema,
@@ -24,7 +26,10 @@ import {
 
 type Responses = Record<string, object>;
 
-const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
+/** A media reference, or a WhatsApp message holding one: the two forms of the download body. */
+const downloadBody = { 'application/json': { schema: { anyOf: [ref('DownloadRequest'), ref('MessageDownloadRequest')] } } };
 const error = (status: number, description?: string) => ({
   [status]: { description: description ?? STATUS_CODES[status], content: json('ErrorBody') },
 });
@@ -89,11 +94,15 @@ function operations(maxWaitMs: number) {
         summary: 'Download, decrypt and verify a WhatsApp media; wait for it up to `timeout`',
         security: [{ bearer: [] }],
         parameters: [instanceId, { name: 'timeout', in: 'query', required: false, schema: timeout }, ...rangeHeaders],
-        requestBody: { required: true, content: json('DownloadRequest') },
+        requestBody: { required: true, content: downloadBody },
         responses: {
           ...fileResponses,
           202: { description: 'The timeout ran out first; follow the job', content: json('JobAccepted') },
-          ...error(400, 'Invalid input (one message per problem), or a url outside MEDIA_ALLOWED_HOSTS'),
+          ...error(
+            400,
+            'Invalid input (one message per problem; for a message, named where it is in the message: no media, ' +
+              'wrappers nested too deep, a bad field), or a url outside MEDIA_ALLOWED_HOSTS',
+          ),
           ...auth,
           ...jobFailures,
           ...jobLimits,
@@ -217,11 +226,13 @@ export function buildOpenApiDocument(options: { maxWaitMs: number; maxBatchItems
   const registry = z.registry<{ id: string }>();
   const components = [
     downloadRequestSchema,
+    messageDownloadRequestSchema,
     errorBodySchema,
     jobAcceptedSchema,
     jobStatusSchema,
     batchRequestSchema(options.maxBatchItems),
     batchItemSchema,
+    messageBatchItemSchema,
     batchStatusSchema,
     batchItemSchemaOut,
     batchItemStatusSchema,

@@ -14,10 +14,11 @@ import {
   InvalidRequestError,
   JobFailedError,
   WamediaError,
+  batchItemBodySchema,
   batchItemIdSchema,
-  batchItemSchema,
   batchPath,
   batchRequestSchema,
+  claimedItemId,
   describeIssues,
   mediaLookupKey,
   toErrorBody,
@@ -124,16 +125,17 @@ export class BatchService {
   }
 
   /**
-   * An item that passes validation is pending, with its parsed request; any other is invalid.
-   * Invalid items keep the client's id when it is usable, so they can be matched up; else `#<index>`.
+   * An item (a reference, or a message) that passes validation is pending, with its parsed
+   * request; any other is invalid. Invalid items keep the id they claim (their own, else their
+   * message's key.id) when it is usable, so they can be matched up; else `#<index>`.
    */
   private validate(raw: unknown, index: number, seen: Set<string>): { item: StoredItem; request?: BatchItemRequest } {
-    const givenId = batchItemIdSchema.safeParse((raw as { id?: unknown } | null)?.id);
+    const givenId = batchItemIdSchema.safeParse(claimedItemId(raw));
     const duplicate = givenId.success && seen.has(givenId.data);
     const id = givenId.success && !duplicate ? givenId.data : `#${index}`;
     if (givenId.success) seen.add(givenId.data);
     if (duplicate) return { item: invalid(id, [`id: "${givenId.data}" is used by an earlier item`]) };
-    const parsed = batchItemSchema.safeParse(raw);
+    const parsed = batchItemBodySchema.safeParse(raw);
     if (!parsed.success) return { item: invalid(id, describeIssues(parsed.error)) };
     const { contentType, content } = parsed.data;
     try {

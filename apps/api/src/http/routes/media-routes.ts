@@ -1,5 +1,5 @@
 import { Router, type Response } from 'express';
-import { InvalidRequestError, describeIssues, downloadRequestSchema, timeoutQuerySchema } from '@wamedia/shared';
+import { InvalidRequestError, describeIssues, downloadBodySchema, timeoutQuerySchema } from '@wamedia/shared';
 import type { MediaService } from '../../services/media-service.js';
 import { instanceOf } from '../require-instance-token.js';
 import { answerDownload } from './answer-download.js';
@@ -38,8 +38,9 @@ export function mediaRoutes(options: MediaRoutesOptions): Router {
   return router;
 }
 
+/** A media reference, or a WhatsApp message holding one (see message-schemas.ts). */
 function parseBody(body: unknown) {
-  const parsed = downloadRequestSchema.safeParse(body);
+  const parsed = downloadBodySchema.safeParse(body);
   if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
   return parsed.data;
 }
