@@ -19,4 +19,6 @@ export type {
   ErrorBody,
   JobAccepted,
   JobStatus,
+  MessageBatchItemRequestInput,
+  MessageDownloadRequestInput,
 } from '@wamedia/shared';

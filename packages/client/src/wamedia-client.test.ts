@@ -111,6 +111,28 @@ describe('download', () => {
     expect((await readAll(result.body)).equals(media)).toBe(true);
   });
 
+  it('sends a WhatsApp message as the request it comes to: its media fields and key, no thumbnail or caption', async () => {
+    handler = (_request, res) => sendMedia(res, media, 'image/jpeg');
+    const key = { remoteJid: '5511999999999@s.whatsapp.net', fromMe: false, id: '3EB0C767D82B0A4F' };
+    const imageMessage = { directPath: '/v/t62/x.enc', mediaKey, mimetype: 'image/jpeg', caption: 'hi', jpegThumbnail: randomBytes(5_000) };
+    const message = { event: 'messages.upsert', data: { key, message: { viewOnceMessageV2: { message: { imageMessage } } } } };
+    const result = await client().download({ message, callbackUrl: 'https://hooks.example/x' });
+    expect(JSON.parse(requests[0]!.body)).toEqual({
+      contentType: 'image',
+      content: { directPath: '/v/t62/x.enc', mediaKey: mediaKey.toString('base64'), mimetype: 'image/jpeg', messageKey: key },
+      callbackUrl: 'https://hooks.example/x',
+    });
+    expect(result.sha256).toBe(sha256(media));
+  });
+
+  it('sends a message without a valid media as it is, and throws the 400 the API answers', async () => {
+    const message = { key: { id: 'x' }, message: { conversation: 'hello' } };
+    handler = (_request, res) => json(res, 400, errorBody(400, 'Bad Request', 'message.message: no media: ...'));
+    const error = await client().download({ message }).catch((e: unknown) => e);
+    expect(JSON.parse(requests[0]!.body)).toEqual({ message });
+    expect(error).toMatchObject({ statusCode: 400, messages: ['message.message: no media: ...'] });
+  });
+
   it('follows a 202: polls the job status until it ends, then fetches the content', async () => {
     const jobId = `dl-${'a'.repeat(64)}`;
     const jobPath = `${BASE}/jobs/${jobId}`;
@@ -221,6 +243,24 @@ describe('batches', () => {
       ],
       callbackUrl: 'https://hooks.example/wamedia',
     });
+  });
+
+  it('submitBatch sends message items as their references, each with its id (its own, else key.id)', async () => {
+    const mediaKey = randomBytes(32);
+    handler = (_request, res) => json(res, 202, status([item('K1', 'pending'), item('mine', 'pending'), item('#2', 'invalid')]));
+    const key = { remoteJid: '1@s.whatsapp.net', fromMe: true, id: 'K1' };
+    const audioMessage = { url: 'https://mmg.whatsapp.net/a', mediaKey, ptt: true, seconds: 3 };
+    await client().submitBatch([
+      { message: { key, message: { audioMessage } } },
+      { id: 'mine', message: { videoMessage: { directPath: '/v', mediaKey, gifPlayback: true } } },
+      { message: { stickerMessage: { directPath: '/s', mediaKey } } },
+    ]);
+    expect(JSON.parse(requests[0]!.body).items).toEqual([
+      { id: 'K1', contentType: 'ptt', content: { url: 'https://mmg.whatsapp.net/a', mediaKey: mediaKey.toString('base64'), messageKey: key } },
+      { id: 'mine', contentType: 'gif', content: { directPath: '/v', mediaKey: mediaKey.toString('base64') } },
+      // No id to go by: sent as it is, for the API to mark invalid.
+      { message: { stickerMessage: { directPath: '/s', mediaKey: mediaKey.toString('base64') } } },
+    ]);
   });
 
   it('submitBatch throws the 400 of a bad envelope', async () => {

@@ -9,10 +9,13 @@ import {
   type BatchStatus,
   type DownloadRequestInput,
   type JobStatus,
+  type MessageBatchItemRequestInput,
+  type MessageDownloadRequestInput,
 } from '@wamedia/shared';
 import { pollBatchResults, type BatchResultsOptions } from './batch-results.js';
 import { toDownloadedMedia, type DownloadedMedia } from './downloaded-media.js';
 import { toJsonBody } from './json-body.js';
+import { batchItemBody, downloadBody } from './request-bodies.js';
 import { WamediaApiError } from './wamedia-api-error.js';
 
 export interface WamediaClientOptions {
@@ -77,12 +80,14 @@ export class WamediaClient {
 
   /**
    * Downloads one media: the bytes when the API has them within `timeoutMs`, else follows the
-   * 202 (polls the job's status, then fetches its content). Buffers in `request` go as base64.
+   * 202 (polls the job's status, then fetches its content). `request` is a media reference
+   * (`{contentType, content}`), or a WhatsApp message holding one (`{message}`: a Baileys
+   * WebMessageInfo, a bare Message or an Evolution API webhook). Buffers go as base64.
    * @throws WamediaApiError with the API's status: 400 invalid, 404 expired, 422 integrity, ...
    */
-  async download(request: DownloadRequestInput, options: DownloadOptions = {}): Promise<DownloadedMedia> {
+  async download(request: DownloadRequestInput | MessageDownloadRequestInput, options: DownloadOptions = {}): Promise<DownloadedMedia> {
     const query = options.timeoutMs === undefined ? '' : `?timeout=${options.timeoutMs}`;
-    const response = await this.call('POST', `/directly-download${query}`, options.signal, request);
+    const response = await this.call('POST', `/directly-download${query}`, options.signal, downloadBody(request));
     if (response.status !== 202) return this.media(response);
     const accepted = await readJson(response, jobAcceptedSchema);
     const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -103,12 +108,14 @@ export class WamediaClient {
   }
 
   /**
-   * POST .../media/batch: hands many media references over at once. Each item is validated on
-   * its own: the answer lists every item, the invalid ones with their error.
+   * POST .../media/batch: hands many media references over at once, each `{id, contentType,
+   * content}` or a WhatsApp message `{id?, message}` (its id defaults to the message's key.id).
+   * Each item is validated on its own: the answer lists every item, the invalid ones with their error.
    * @throws WamediaApiError 400 when the envelope is wrong (no items, too many, ...).
    */
-  async submitBatch(items: BatchItemRequestInput[], options: SubmitBatchOptions = {}): Promise<BatchStatus> {
-    const body = options.callbackUrl === undefined ? { items } : { items, callbackUrl: options.callbackUrl };
+  async submitBatch(items: (BatchItemRequestInput | MessageBatchItemRequestInput)[], options: SubmitBatchOptions = {}): Promise<BatchStatus> {
+    const sent = items.map(batchItemBody);
+    const body = options.callbackUrl === undefined ? { items: sent } : { items: sent, callbackUrl: options.callbackUrl };
     return readJson(await this.call('POST', '/batch', options.signal, body), batchStatusSchema);
   }
 
