@@ -27,12 +27,13 @@ describe('readInputLines', () => {
     const lines = await read(
       JSON.stringify({ id: 'own', contentType: 'image', content }),
       '',
-      JSON.stringify({ key, message: { imageMessage: content } }),
+      JSON.stringify({ key, message: { imageMessage: { ...content, caption: 'hi', jpegThumbnail: 'AAAA' } } }),
       JSON.stringify({ contentType: 'document', content }),
     );
     expect(lines).toEqual([
       { kind: 'item', line: 1, item: { id: 'own', contentType: 'image', content } },
-      { kind: 'item', line: 3, item: { id: 'KEY1', contentType: 'image', content: { ...content, messageKey: key } } },
+      // A message is kept (and sent) as the request it comes to: parsed, without its thumbnail and caption.
+      { kind: 'item', line: 3, item: { id: 'KEY1', contentType: 'image', content: { ...content, mediaKey: Buffer.from(mediaKey, 'base64'), messageKey: key } } },
       { kind: 'item', line: 4, item: { id: '4', contentType: 'document', content } },
     ]);
   });
@@ -46,6 +47,8 @@ describe('readInputLines', () => {
       JSON.stringify({ id: 'ok', contentType: 'audio', content }),
       JSON.stringify({ id: '../escape', contentType: 'audio', content }),
       JSON.stringify({ message: { conversation: 'hi' } }),
+      JSON.stringify({ key, message: { ephemeralMessage: { message: { imageMessage: { directPath: '/a', mediaKey: 'AAAA' } } } } }),
+      JSON.stringify({ imageMessage: { mediaKey } }),
     );
     expect(lines).toEqual([
       { kind: 'invalid', line: 1, id: '1', messages: [expect.stringMatching(/^not valid JSON/)] },
@@ -54,7 +57,10 @@ describe('readInputLines', () => {
       { kind: 'item', line: 4, item: { id: 'ok', contentType: 'audio', content } },
       { kind: 'invalid', line: 5, id: 'ok', messages: ['id: "ok" is already used on line 4'] },
       { kind: 'invalid', line: 6, id: '../escape', messages: [expect.stringMatching(/^id: must be 1-128/)] },
-      { kind: 'invalid', line: 7, id: '7', messages: [expect.stringMatching(/^no media/)] },
+      { kind: 'invalid', line: 7, id: '7', messages: [expect.stringMatching(/^message: no media: .*found fields "conversation"$/)] },
+      // A message's problems are named where they are in the line.
+      { kind: 'invalid', line: 8, id: 'KEY1', messages: ['message.ephemeralMessage.message.imageMessage.mediaKey: must be 32 bytes, got 3'] },
+      { kind: 'invalid', line: 9, id: '9', messages: ['imageMessage: must have a url or a directPath'] },
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { batchItemSchema, describeIssues, messageMedia, type BatchItemRequestInput } from '@wamedia/shared';
+import { batchItemBodySchema, describeIssues, messageKeyId, type BatchItemRequestInput } from '@wamedia/shared';
 
 /** One line of the input, once read: an item to download, or why it can't be one. */
 export type InputLine =
@@ -43,25 +43,34 @@ export function parseLine(text: string, line: number): InputLine {
   } catch (error) {
     return { kind: 'invalid', line, id: String(line), messages: [`not valid JSON (${(error as Error).message})`] };
   }
-  const reference = lineReference(json);
-  if ('problem' in reference) return { kind: 'invalid', line, id: String(line), messages: [reference.problem] };
-  const item = { id: reference.id ?? String(line), contentType: reference.contentType, content: reference.content };
-  const checked = batchItemSchema.safeParse(item);
-  if (!checked.success) {
-    return { kind: 'invalid', line, id: typeof item.id === 'string' ? item.id : String(line), messages: describeIssues(checked.error) };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { kind: 'invalid', line, id: String(line), messages: ['must be a JSON object'] };
   }
-  // Send what the line says, not the parsed Buffers: the API reads every encoding itself.
-  return { kind: 'item', line, item: item as BatchItemRequestInput };
+  const item = asBatchItem(json as Record<string, unknown>, line);
+  const checked = batchItemBodySchema.safeParse(item);
+  if (!checked.success) {
+    const id = typeof item.id === 'string' ? item.id : String(line);
+    return { kind: 'invalid', line, id, messages: 'message' in item ? inLine(checked.error) : describeIssues(checked.error) };
+  }
+  // A request body goes as the line says (the API reads every encoding itself); a message as the
+  // request it comes to, so its thumbnails and captions are neither kept here nor sent.
+  return { kind: 'item', line, item: 'message' in item ? checked.data : (item as BatchItemRequestInput) };
 }
 
-/** A line's media reference: a request body as it is, or what its message comes to. */
-function lineReference(json: unknown): { id: unknown; contentType: unknown; content: unknown } | { problem: string } {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { problem: 'must be a JSON object' };
-  if (Object.hasOwn(json, 'contentType') || Object.hasOwn(json, 'content')) {
-    const body = json as { id?: unknown; contentType?: unknown; content?: unknown };
-    return { id: body.id, contentType: body.contentType, content: body.content };
-  }
-  const media = messageMedia(json);
-  if ('problem' in media) return { problem: media.problem };
-  return { id: media.id, contentType: media.contentType, content: media.content };
+/**
+ * A line as a batch item: a request body as it is, or a WhatsApp message (read by messageMedia,
+ * through the batch item schema). Its id: the line's own, else the message's key.id, else the
+ * line number.
+ */
+function asBatchItem(json: Record<string, unknown>, line: number): { id: unknown } & Record<string, unknown> {
+  if (Object.hasOwn(json, 'contentType') || Object.hasOwn(json, 'content')) return { ...json, id: json.id ?? String(line) };
+  return { id: messageKeyId(json) ?? String(line), message: json };
+}
+
+/** A message line's problems, named from the line itself: the line is the message. */
+function inLine(error: { issues: { path: PropertyKey[]; message: string }[] }): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.slice(1).join('.');
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
 }
