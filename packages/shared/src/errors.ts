@@ -275,17 +275,18 @@ export class BadPaddingError extends IntegrityError {
   }
 }
 
+/** `file` says which: the decrypted one, or the downloaded one of media that is not encrypted (channel media). */
 export class Sha256MismatchError extends IntegrityError {
   readonly code = 'SHA256_MISMATCH';
-  constructor() {
-    super('integrity check failed: SHA-256 of the decrypted file does not match fileSha256');
+  constructor(file: 'decrypted' | 'downloaded' = 'decrypted') {
+    super(`integrity check failed: SHA-256 of the ${file} file does not match fileSha256`);
   }
 }
 
 export class LengthMismatchError extends IntegrityError {
   readonly code = 'LENGTH_MISMATCH';
-  constructor(expected: number, actual: number) {
-    super(`integrity check failed: decrypted length ${actual} does not match fileLength ${expected}`);
+  constructor(expected: number, actual: number, file: 'decrypted' | 'downloaded' = 'decrypted') {
+    super(`integrity check failed: ${file} length ${actual} does not match fileLength ${expected}`);
   }
 }
 
