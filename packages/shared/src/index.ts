@@ -14,3 +14,4 @@ export * from './media/decrypt-stream.js';
 export * from './media/encrypt-stream.js';
 export * from './media/media-keys.js';
 export * from './media/media-types.js';
+export * from './media/plain-verify-stream.js';

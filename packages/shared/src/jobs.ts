@@ -29,6 +29,11 @@ export const downloadJobSchema = z.object({
   directPath: z.string().optional(),
   /** Sealed (`v1.<key id>.<data>`, see JobSecrets), bound to lookupKey; absent once the job has ended. */
   mediaKey: z.string().optional(),
+  /**
+   * Media that is not encrypted (channel media): no mediaKey, downloaded as it is and checked by
+   * fileSha256, which it then always has; its lookupKey is plainMediaLookupKey(fileSha256).
+   */
+  plain: z.literal(true).optional(),
   /** The Content-Type to serve: the request's, else the default of its contentType (decided by the API). */
   mimetype: z.string(),
   fileSha256: z.string().optional(),

@@ -95,11 +95,9 @@ export const mediaContentSchema = z
         .max(4096)
         .regex(/^\/[^\s]*$/, 'must be a path starting with "/"')
         .optional(),
-      mediaKey: z
-        .unknown()
-        .refine((v) => v !== undefined, 'is required')
-        .transform((v, ctx) => bytes(v, ctx, MEDIA_KEY_LENGTH))
-        .meta(bytesMeta(MEDIA_KEY_LENGTH)),
+      mediaKey: bytesField(MEDIA_KEY_LENGTH)
+        .optional()
+        .meta({ description: 'Absent for channel (newsletter) media, which is not encrypted: then fileSha256 is required' }),
       mimetype: z
         .string()
         .max(255)
@@ -114,6 +112,11 @@ export const mediaContentSchema = z
   )
   .refine((c) => c.url !== undefined || c.directPath !== undefined, {
     message: 'must have a url or a directPath',
+  })
+  // Without a mediaKey there is no MAC: the file's hash is then all there is to check it against.
+  .refine((c) => c.mediaKey !== undefined || c.fileSha256 !== undefined, {
+    message: 'is required; media without one (channel media, not encrypted) needs a fileSha256 instead',
+    path: ['mediaKey'],
   });
 
 /** Where webhooks go; its host is checked against WEBHOOK_ALLOWED_HOSTS. */

@@ -20,7 +20,7 @@ import {
   batchRequestSchema,
   claimedItemId,
   describeIssues,
-  mediaLookupKey,
+  referenceLookupKey,
   toErrorBody,
   type BatchItemRequest,
   type BatchStatus,
@@ -114,7 +114,7 @@ export class BatchService {
     const uncached: { index: number; data: DownloadJobData }[] = [];
     await forEachLimited(checked, LOOKUP_CONCURRENCY, async ({ request }, index) => {
       if (!request) return;
-      const lookupKey = mediaLookupKey(request.content.mediaKey, request.contentType);
+      const lookupKey = referenceLookupKey(request.content, request.contentType);
       const cached = await this.deps.index.get(lookupKey);
       if (cached) items[index] = fromCacheOrFailure(items[index]!, cached, request);
       else uncached.push({ index, data: toJobData(request, lookupKey, instanceId, requestId, this.deps.secrets) });

@@ -11,8 +11,8 @@ import {
   Sha256MismatchError,
   decodeJobFailure,
   defaultMimetype,
-  mediaLookupKey,
   parseDownloadJobId,
+  referenceLookupKey,
   type ContentType,
   type DownloadJobData,
   type DownloadRequest,
@@ -62,7 +62,7 @@ export class MediaService {
     const { content, contentType, callbackUrl } = request;
     if (content.url) this.deps.allowList.assertAllowed(new URL(content.url));
     if (callbackUrl) this.deps.callbacks.check(callbackUrl);
-    const lookupKey = mediaLookupKey(content.mediaKey, contentType);
+    const lookupKey = referenceLookupKey(content, contentType);
     const cached = await this.deps.index.get(lookupKey);
     this.deps.metrics.cacheLookup(cached !== undefined);
     if (cached) return { kind: 'ready', media: readyMedia(this.deps.store, fromCache(cached, request)) };
@@ -122,6 +122,7 @@ export class MediaService {
 /**
  * The job payload of a request: bytes as base64, the cache key, who asked. The mediaKey is
  * sealed (AES-256-GCM under JOB_DATA_KEY, bound to the cache key): Redis never holds it in clear.
+ * A reference without one (channel media) is marked `plain`: downloaded as it is, checked by its fileSha256.
  */
 export function toJobData(
   { contentType, content }: DownloadRequest,
@@ -134,7 +135,7 @@ export function toJobData(
     contentType,
     url: content.url,
     directPath: content.directPath,
-    mediaKey: secrets.seal(content.mediaKey, lookupKey),
+    ...(content.mediaKey ? { mediaKey: secrets.seal(content.mediaKey, lookupKey) } : { plain: true }),
     mimetype: content.mimetype ?? defaultMimetype(contentType),
     fileSha256: content.fileSha256?.toString('base64'),
     fileEncSha256: content.fileEncSha256?.toString('base64'),
