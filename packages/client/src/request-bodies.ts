@@ -1,4 +1,5 @@
 import {
+  jsonDepthExceeds,
   messageBatchItemSchema,
   messageDownloadRequestSchema,
   type BatchItemRequestInput,
@@ -12,19 +13,20 @@ import {
  * (read by the contract's messageMedia, through the schemas the API validates with), so its
  * thumbnails and captions don't travel and a batch of messages stays well under the API's body
  * limit. A message that holds no valid media goes as it is: the API answers it with its 400 (or
- * marks the batch item invalid), naming each problem where it is in the message.
+ * marks the batch item invalid), naming each problem where it is in the message; so does one
+ * nested too deep to be read safely (see MAX_JSON_DEPTH).
  */
 
 /** The body of POST .../directly-download for `request`. */
 export function downloadBody(request: DownloadRequestInput | MessageDownloadRequestInput): unknown {
-  if (!('message' in request)) return request;
+  if (!('message' in request) || jsonDepthExceeds(request)) return request;
   const parsed = messageDownloadRequestSchema.safeParse(request);
   return parsed.success ? parsed.data : request;
 }
 
 /** A batch item as sent: a message item becomes its reference, with its id (its own, else key.id). */
 export function batchItemBody(item: BatchItemRequestInput | MessageBatchItemRequestInput): unknown {
-  if (!('message' in item)) return item;
+  if (!('message' in item) || jsonDepthExceeds(item)) return item;
   const parsed = messageBatchItemSchema.safeParse(item);
   return parsed.success ? parsed.data : item;
 }

@@ -9,6 +9,7 @@ export * from './batch-schemas.js';
 export * from './message-media.js';
 export * from './message-schemas.js';
 export * from './webhook-signature.js';
+export * from './json-depth.js';
 export * from './media/byte-fields.js';
 export * from './media/decrypt-stream.js';
 export * from './media/encrypt-stream.js';

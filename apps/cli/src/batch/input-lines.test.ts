@@ -49,10 +49,11 @@ describe('readInputLines', () => {
       JSON.stringify({ message: { conversation: 'hi' } }),
       JSON.stringify({ key, message: { ephemeralMessage: { message: { imageMessage: { directPath: '/a', mediaKey: 'AAAA' } } } } }),
       JSON.stringify({ imageMessage: { mediaKey } }),
+      `{"message":{"imageMessage":{"mediaKey":${'['.repeat(5_000)}${']'.repeat(5_000)}}}}`,
     );
     expect(lines).toEqual([
       { kind: 'invalid', line: 1, id: '1', messages: [expect.stringMatching(/^not valid JSON/)] },
-      { kind: 'invalid', line: 2, id: 'x', messages: ['content.mediaKey: is required'] },
+      { kind: 'invalid', line: 2, id: 'x', messages: ['content.mediaKey: is required; media without one (channel media, not encrypted) needs a fileSha256 instead'] },
       { kind: 'invalid', line: 3, id: 'dup', messages: [expect.stringMatching(/^contentType: must be one of/)] },
       { kind: 'item', line: 4, item: { id: 'ok', contentType: 'audio', content } },
       { kind: 'invalid', line: 5, id: 'ok', messages: ['id: "ok" is already used on line 4'] },
@@ -61,6 +62,7 @@ describe('readInputLines', () => {
       // A message's problems are named where they are in the line.
       { kind: 'invalid', line: 8, id: 'KEY1', messages: ['message.ephemeralMessage.message.imageMessage.mediaKey: must be 32 bytes, got 3'] },
       { kind: 'invalid', line: 9, id: '9', messages: ['imageMessage: must have a url or a directPath'] },
+      { kind: 'invalid', line: 10, id: '10', messages: ['nested deeper than 32 levels'] },
     ]);
   });
 });

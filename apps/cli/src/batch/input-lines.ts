@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { batchItemBodySchema, describeIssues, messageKeyId, type BatchItemRequestInput } from '@wamedia/shared';
+import { MAX_JSON_DEPTH, batchItemBodySchema, describeIssues, jsonDepthExceeds, messageKeyId, type BatchItemRequestInput } from '@wamedia/shared';
 
 /** One line of the input, once read: an item to download, or why it can't be one. */
 export type InputLine =
@@ -46,6 +46,8 @@ export function parseLine(text: string, line: number): InputLine {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { kind: 'invalid', line, id: String(line), messages: ['must be a JSON object'] };
   }
+  // As the API refuses such a body: deeper values overflow the stack in validation.
+  if (jsonDepthExceeds(json)) return { kind: 'invalid', line, id: String(line), messages: [`nested deeper than ${MAX_JSON_DEPTH} levels`] };
   const item = asBatchItem(json as Record<string, unknown>, line);
   const checked = batchItemBodySchema.safeParse(item);
   if (!checked.success) {
