@@ -2,8 +2,9 @@
  * Fuzzing the HTTP API: over 10 000 requests made up by fast-check, sent to a running API (and
  * a worker, and a fake CDN), most with a valid token so they get past authentication into
  * validation and beyond. Bodies of every wrong type and size, odd unicode, prototype keys, odd
- * numbers; odd `timeout` queries, headers, encodings, paths and methods; the batch routes; and
- * requests broken at the byte level, written on sockets of their own.
+ * numbers; WhatsApp messages as input (every shape, wrappers nested past the limit, odd keys and
+ * flags, channel media without a mediaKey); odd `timeout` queries, headers, encodings, paths and
+ * methods; the batch routes; and requests broken at the byte level, written on sockets of their own.
  *
  * Every answer must be below 500, and every error in the contract's shape; the API must still
  * serve at the end, with nothing uncaught on its stderr and its memory in bounds.
@@ -16,13 +17,14 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentTypes } from '@wamedia/shared';
-import { type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia, type PublishedPlainMedia } from '../support/fake-cdn.js';
 import { FuzzPool, contractViolation, mapLimited, residentSetSize, sendRaw, type FuzzResponse } from '../support/fuzz-http.js';
 import {
   anyJson,
   bytesField,
   deepValue,
   obj,
+  oddKey,
   oddNumber,
   oddScalar,
   oddString,
@@ -88,6 +90,8 @@ type FuzzCase = PooledCase | RawCase;
 
 let pool: FuzzPool;
 let media: PublishedMedia[];
+/** Channel media: served in clear, referred to without a mediaKey. */
+let channelMedia: PublishedPlainMedia[];
 /** Jobs and batches the API reported, so later cases can ask for real ones. */
 const knownJobs: string[] = [];
 const knownBatches: { batchId: string; itemIds: string[] }[] = [];
@@ -121,6 +125,8 @@ beforeAll(async () => {
     suite.cdn.publish(randomBytes(20_000), 'audio'),
     suite.cdn.publish(Buffer.alloc(0), 'video'),
   ];
+  // The first media's file again, from a channel: the same bytes in the other cache namespace.
+  channelMedia = [suite.cdn.publishPlain(media[0]!.plaintext, 'document'), suite.cdn.publishPlain(randomBytes(2_000), 'image')];
   rss.push({ when: 'after start', bytes: await residentSetSize(suite.stack.api.pid!) });
 }, 120_000);
 
@@ -442,6 +448,128 @@ function publishedContent(): fc.Arbitrary<{ contentType: JsonModel; content: Jso
     });
 }
 
+/** A reference to a channel media the CDN really serves, without a mediaKey: right, or wrong (hash, length, no hash). */
+function publishedChannelContent(): fc.Arbitrary<{ contentType: JsonModel; content: JsonModel }> {
+  return fc
+    .record({ index: fc.nat(channelMedia.length - 1), mutation: fc.constantFrom('none', 'none', 'wrong-sha', 'wrong-length', 'no-sha', 'enc-sha') })
+    .map(({ index, mutation }) => {
+      const m = channelMedia[index]!;
+      const entries: [string, JsonModel][] = [['directPath', m.directPath], ['url', m.url], ['fileLength', mutation === 'wrong-length' ? m.fileLength + 1 : m.fileLength]];
+      if (mutation === 'wrong-sha') entries.push(['fileSha256', media[1]!.fileSha256]);
+      else if (mutation !== 'no-sha') entries.push(['fileSha256', m.fileSha256]);
+      if (mutation === 'enc-sha') entries.push(['fileEncSha256', m.fileSha256]);
+      return { contentType: m.contentType, content: { $obj: entries } };
+    });
+}
+
+/** The message field that holds each contentType's media. */
+const mediaFieldOf: Record<string, string> = {
+  image: 'imageMessage', sticker: 'stickerMessage', video: 'videoMessage', gif: 'videoMessage', ptv: 'ptvMessage',
+  audio: 'audioMessage', ptt: 'audioMessage', document: 'documentMessage',
+};
+const MEDIA_FIELDS = ['imageMessage', 'videoMessage', 'audioMessage', 'documentMessage', 'stickerMessage', 'ptvMessage'];
+const WRAPPERS = ['ephemeralMessage', 'viewOnceMessage', 'viewOnceMessageV2', 'viewOnceMessageV2Extension', 'documentWithCaptionMessage'];
+
+/** A message key: the real shape, near it, or anything. */
+const messageKeyField: fc.Arbitrary<JsonModel> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ id: fc.stringMatching(/^[0-9A-F]{8,32}$/), jid: fc.constantFrom('5511999999999@s.whatsapp.net', '120363000000000000@g.us', '120363000000000000@newsletter'), fromMe: fc.boolean() })
+      .map(({ id, jid, fromMe }) => obj(['remoteJid', jid], ['fromMe', fromMe], ['id', id])),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(field('id', fc.oneof(oddString, anyJson), 0.8), field('remoteJid', fc.oneof(oddString, anyJson, fc.constant(null)), 0.8), field('fromMe', fc.oneof(oddScalar, fc.boolean()), 0.7), field('participant', anyJson, 0.3), extraFields)
+      .map((parts): JsonModel => ({ $obj: parts.flat() })),
+  },
+  { weight: 1, arbitrary: anyJson },
+);
+
+/** A media message's fields: a generated reference, a published one, or a channel's; with flags and noise. */
+function mediaInMessage(): fc.Arbitrary<{ field: string; value: JsonModel }> {
+  const flags = fc.tuple(
+    field('ptt', fc.oneof(fc.boolean(), oddScalar), 0.3),
+    field('gifPlayback', fc.oneof(fc.boolean(), oddScalar), 0.3),
+    field('caption', oddString, 0.3),
+    field('jpegThumbnail', fc.oneof(bytesField(32), fc.integer({ min: 100, max: 20_000 }).map((n): JsonModel => ({ $long: { unit: 'A', times: n } }))), 0.2),
+    field('contextInfo', anyJson, 0.2),
+  );
+  const withFlags = (content: JsonModel, extra: [string, JsonModel][][]): JsonModel =>
+    isObject(content) ? { $obj: [...content.$obj, ...extra.flat()] } : content;
+  return fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ field: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...MEDIA_FIELDS) }, { weight: 1, arbitrary: oddString }), content: fc.oneof({ weight: 5, arbitrary: contentObject }, { weight: 1, arbitrary: anyJson }), flags })
+        .map(({ field: name, content, flags: extra }) => ({ field: name, value: withFlags(content, extra) })),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({ ref: fc.oneof(publishedContent(), publishedChannelContent()), flags }).map(({ ref, flags: extra }) => ({
+        field: mediaFieldOf[String(ref.contentType)] ?? 'documentMessage',
+        value: withFlags(ref.content, extra),
+      })),
+    },
+  );
+}
+
+/** The Message: a media inside 0 to 6 wrappers (the API looks through 4), or a message with none. */
+function innerMessage(): fc.Arbitrary<JsonModel> {
+  const wrapped = fc
+    .record({
+      media: mediaInMessage(),
+      wrappers: fc.array(fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...WRAPPERS) }, { weight: 1, arbitrary: oddString }), { maxLength: 6 }),
+      siblings: sometimes(2, extraFields),
+      broken: sometimes(1, anyJson),
+    })
+    .map(({ media: m, wrappers, siblings, broken }): JsonModel =>
+      wrappers.reduceRight<JsonModel>(
+        (message, wrapper) => obj([wrapper, broken ?? obj(['message', message])]),
+        { $obj: [[m.field, m.value], ...(siblings ?? [])] },
+      ),
+    );
+  const noMedia: fc.Arbitrary<JsonModel> = fc.oneof(
+    fc.constantFrom<JsonModel>(obj(['conversation', 'hi']), obj(['reactionMessage', obj(['text', '👍'])]), obj(), obj(['protocolMessage', obj(['type', 0])])),
+    fc.array(fc.tuple(oddKey, anyJson), { maxLength: 12 }).map(($obj): JsonModel => ({ $obj })),
+    fc.integer({ min: 100, max: 3_000 }).map((n): JsonModel => ({ $obj: Array.from({ length: n }, (_, i): [string, JsonModel] => [`f${i}${'x'.repeat(i % 90)}`, i]) })),
+  );
+  return fc.oneof({ weight: 6, arbitrary: wrapped }, { weight: 1, arbitrary: noMedia });
+}
+
+/** A WhatsApp message in each shape a library hands over, or something that is not one. */
+function messageValue(): fc.Arbitrary<JsonModel> {
+  return fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(field('key', messageKeyField, 0.9), innerMessage(), sometimes(2, extraFields))
+        .map(([key, message, extra]): JsonModel => ({ $obj: [...key, ['message', message], ...(extra ?? [])] })),
+    },
+    { weight: 2, arbitrary: innerMessage() },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(field('key', messageKeyField, 0.9), innerMessage(), fc.constantFrom<JsonModel>('messages.upsert', 'send.message', 7))
+        .map(([key, message, event]): JsonModel => obj(['event', event], ['instance', 'shop'], ['data', { $obj: [...key, ['message', message], ['messageType', 'imageMessage']] }])),
+    },
+    { weight: 1, arbitrary: anyJson },
+  );
+}
+
+/** A body holding a message: with a callbackUrl sometimes, the other form's fields rarely, odd extra keys. */
+function messageBody(): fc.Arbitrary<JsonModel> {
+  return fc
+    .tuple(
+      messageValue(),
+      field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), anyJson), 0.1),
+      field('contentType', contentTypeField, 0.05),
+      sometimes(3, extraFields),
+    )
+    .map(([message, callbackUrl, contentType, extra]): JsonModel => ({ $obj: [['message', message], ...callbackUrl, ...contentType, ...(extra ?? [])] }));
+}
+
 /** A directly-download body (or a batch item without its id). */
 function downloadBody(): fc.Arbitrary<JsonModel> {
   const generated = fc
@@ -452,10 +580,13 @@ function downloadBody(): fc.Arbitrary<JsonModel> {
       extraFields,
     )
     .map((parts): JsonModel => ({ $obj: parts.flat() }));
-  const published = publishedContent().map(({ contentType, content }): JsonModel => obj(['contentType', contentType], ['content', content]));
+  const published = fc
+    .oneof(publishedContent(), publishedChannelContent())
+    .map(({ contentType, content }): JsonModel => obj(['contentType', contentType], ['content', content]));
   return fc.oneof(
     { weight: 6, arbitrary: generated },
     { weight: 2, arbitrary: published },
+    { weight: 4, arbitrary: messageBody() },
     // Not an object at all, or not JSON.
     { weight: 1, arbitrary: anyJson },
     { weight: 1, arbitrary: deepValue },
@@ -896,6 +1027,7 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
         400,
         /nested deeper than 32 levels/,
       ],
+      ...messageCases(),
       ['an HTTP/1.1 request without Host (was a bare 400)', () => raw('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'), 400, /Host is required/],
       ['raw UTF-8 in the path (was a bare 400)', () => raw(`GET /api/v2/instance/${utf8Bytes('ä')}/media/jobs/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`), 400, /not valid HTTP/],
       ['an unknown method (was a bare 400)', () => raw('FOO /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), 400, /not valid HTTP/],
@@ -907,6 +1039,21 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
         /./,
       ],
     ];
+
+    /** Hostile WhatsApp messages as input: each a clear 400, never a 500. */
+    function messageCases(): [string, () => Promise<FuzzResponse>, number, RegExp][] {
+      const post = (body: string) => withToken(`/api/v2/instance/${INSTANCE}/media/directly-download`, { 'content-type': 'application/json' }, Buffer.from(body));
+      const image = JSON.stringify({ directPath: '/v/t62.7118-24/x.enc', mediaKey: 'A'.repeat(43) + '=' });
+      const wrapped = (depth: number) => `${'{"ephemeralMessage":{"message":'.repeat(depth)}{"imageMessage":${image}}${'}}'.repeat(depth)}`;
+      return [
+        ['a message with wrappers nested 5 deep', () => post(`{"message":${wrapped(5)}}`), 400, /^message(\.ephemeralMessage\.message){5}: wrappers nested more than 4 deep/],
+        ['a message with wrappers nested 20 deep', () => post(`{"message":${wrapped(20)}}`), 400, /nested deeper than 32 levels/],
+        ['a message whose media hides behind __proto__', () => post(`{"message":{"__proto__":{"imageMessage":${image}}}}`), 400, /^message: no media: .*"__proto__"$/],
+        ['a message of 50,000 fields', () => post(`{"message":{${Array.from({ length: 50_000 }, (_, i) => `"f${i}":0`).join(',')}}}`), 400, /^message: no media: .*, \.\.\.$/],
+        ['a message key that is an array', () => post(`{"message":{"key":[1],"message":{"imageMessage":${image}}}}`), 400, /^message\.key: must be an object/],
+        ['a message and a reference at once', () => post(`{"message":{"imageMessage":${image}},"content":{}}`), 400, /not both/],
+      ];
+    }
 
     it.each(cases)('answers %s in the error shape', async (_name, request, status, message) => {
       const response = await request();
