@@ -287,6 +287,13 @@ describe('the OpenAPI document', () => {
     expect(schemas.DownloadRequest.required).toEqual(expect.arrayContaining(['contentType', 'content']));
     expect(schemas.ErrorBody.required).toEqual(expect.arrayContaining(['message', 'error', 'statusCode']));
     expect(schemas.ErrorBody.properties.message).toMatchObject({ type: 'array', items: { type: 'string' } });
+    // A WhatsApp message is the other form of the download body and of a batch item.
+    expect(schemas.MessageDownloadRequest.required).toEqual(['message']);
+    expect(schemas.MessageBatchItemRequest.required).toEqual(['message']);
+    const body = (document.paths['/api/v2/instance/{instanceId}/media/directly-download']!.post as any).requestBody.content['application/json'].schema;
+    expect(body.anyOf).toEqual([{ $ref: '#/components/schemas/DownloadRequest' }, { $ref: '#/components/schemas/MessageDownloadRequest' }]);
+    expect(schemas.BatchRequest.properties.items.items.anyOf).toHaveLength(2);
+    expect(schemas.DownloadRequest.properties.content.properties.messageKey.required).toEqual(['id', 'remoteJid', 'fromMe']);
     // The timeout query follows the configuration: MAX_WAIT_MS is its maximum.
     const download = document.paths['/api/v2/instance/{instanceId}/media/directly-download']!.post!;
     const timeout = download.parameters!.find((p: any) => p.name === 'timeout');
