@@ -97,7 +97,9 @@ export const mediaContentSchema = z
         .optional(),
       mediaKey: bytesField(MEDIA_KEY_LENGTH)
         .optional()
-        .meta({ description: 'Absent for channel (newsletter) media, which is not encrypted: then fileSha256 is required' }),
+        .meta({
+          description: `${bytesMeta(MEDIA_KEY_LENGTH).description}. Absent for channel (newsletter) media, which is not encrypted: then fileSha256 is required`,
+        }),
       mimetype: z
         .string()
         .max(255)

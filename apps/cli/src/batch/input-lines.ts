@@ -9,10 +9,11 @@ export type InputLine =
 
 /**
  * Reads a JSONL file of media references, one per line: the body of the single endpoint
- * (`{id?, contentType, content}`), or a WhatsApp message in any shape messageMedia reads; blank lines
- * are skipped. Each item gets its id (the line's own, else the line number) and is checked with
- * the API's schema, so a bad line is reported without a round trip; an id used twice is
- * refused on its second line, since the id names the output file and the manifest entry.
+ * (`{id?, contentType, content}`), or a WhatsApp message in any shape messageMedia reads; blank
+ * lines are skipped. Each item gets its id (the line's own, else its message's key.id, else the
+ * line number) and is checked with the API's schema, so a bad line is reported without a round
+ * trip; an id used twice is refused on its second line, since the id names the output file and
+ * the manifest entry.
  */
 export async function readInputLines(file: string): Promise<InputLine[]> {
   const lines: InputLine[] = [];
