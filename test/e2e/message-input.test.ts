@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { WamediaClient } from '@wamedia/client';
 import type { BatchStatus, ContentType } from '@wamedia/shared';
 import { eventually, type ApiResponse } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
@@ -127,6 +128,28 @@ describe('a WhatsApp message as input', () => {
       const response = await download({ message: { imageMessage: mediaMessage(media) }, callbackUrl: 'https://hooks.example.com/x' });
       // This stack has no WEBHOOK_SECRET: the callbackUrl is refused, so it was read.
       expectError(response, 400, /^callbackUrl: webhooks are off/);
+    });
+  });
+
+  describe('the typed client', () => {
+    it('downloads a message, and a batch of messages, through the real API', async () => {
+      const client = new WamediaClient({ baseUrl: suite.stack.baseUrl, token: suite.stack.token(INSTANCE), instanceId: INSTANCE });
+      const single = suite.cdn.publish(randomBytes(8_000), 'ptt');
+      const key = newKey();
+      const media = await client.download({ message: { key, message: { audioMessage: mediaMessage(single, { ptt: true }) } } });
+      const chunks: Buffer[] = [];
+      for await (const chunk of media.body) chunks.push(Buffer.from(chunk as Buffer));
+      expect(Buffer.concat(chunks).equals(single.plaintext)).toBe(true);
+      expect(media.filename).toMatch(/^ptt-/);
+      expect((await jobData(single)).messageKey).toEqual(key);
+
+      const batched = suite.cdn.publish(randomBytes(8_000), 'sticker');
+      const other = newKey();
+      const status = await client.submitBatch([{ message: { key: other, message: { stickerMessage: mediaMessage(batched) } } }]);
+      expect(status.items).toMatchObject([{ id: other.id }]);
+      const results = [];
+      for await (const item of client.batchResults(status.batchId, { pollIntervalMs: 50 })) results.push(item);
+      expect(results).toMatchObject([{ id: other.id, status: 'completed', contentType: 'sticker', result: { sha256: batched.sha256 } }]);
     });
   });
 
