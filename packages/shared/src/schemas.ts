@@ -68,6 +68,23 @@ export const contentTypeSchema = z.enum(contentTypes, {
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(4096);
 
+/**
+ * The key of the message that carried the media, as Baileys' `message.key` has it: what a media
+ * retry request (the re-upload of an expired media by the phone) names.
+ */
+export const messageKeySchema = z
+  .object(
+    {
+      id: z.string().min(1).max(128),
+      remoteJid: z.string().min(1).max(256),
+      fromMe: z.boolean(),
+      participant: z.string().min(1).max(256).optional(),
+    },
+    { error: 'must be an object {id, remoteJid, fromMe, participant?}' },
+  )
+  .meta({ id: 'MessageKey' });
+export type MessageKey = z.infer<typeof messageKeySchema>;
+
 export const mediaContentSchema = z
   .object(
     {
@@ -90,6 +107,9 @@ export const mediaContentSchema = z
       fileSha256: bytesField(32).optional(),
       fileEncSha256: bytesField(32).optional(),
       fileLength: fileLengthField.optional(),
+      messageKey: messageKeySchema
+        .optional()
+        .meta({ description: 'The message that carried the media: with it, an expired media can be re-uploaded by the phone' }),
     },
     { error: 'must be an object' },
   )
