@@ -175,8 +175,31 @@ export const errorBodySchema = z
   .meta({ id: 'ErrorBody' });
 
 export const jobStateSchema = z
-  .enum(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'unknown'])
+  .enum(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'awaiting_reupload', 'completed', 'failed', 'unknown'])
   .meta({ id: 'JobState' });
+
+/**
+ * What the caller's WhatsApp session sends inside `<receipt type="server-error">` to have the phone
+ * re-upload the media: `encP` is AES-256-GCM (tag appended) of the protobuf ServerErrorReceipt,
+ * `encIv` its 12-byte IV; both base64.
+ */
+export const mediaRetryReceiptSchema = z
+  .object({
+    encP: z.string().meta({ description: 'The encrypted ServerErrorReceipt with its 16-byte tag appended, base64 (enc_p)' }),
+    encIv: z.string().meta({ description: 'The 12-byte IV, base64 (enc_iv)' }),
+  })
+  .meta({ id: 'MediaRetryReceipt' });
+export type MediaRetryReceipt = z.infer<typeof mediaRetryReceiptSchema>;
+
+/** A job waiting for the phone to re-upload its media: what the caller's session needs to ask for it. */
+export const reuploadRequestedSchema = z
+  .object({
+    messageKey: messageKeySchema,
+    receipt: mediaRetryReceiptSchema,
+    expiresAt: z.iso.datetime().meta({ description: 'When the job stops waiting and fails with 404' }),
+  })
+  .meta({ id: 'ReuploadRequested' });
+export type ReuploadRequested = z.infer<typeof reuploadRequestedSchema>;
 
 /** 202: the wait ran out (or was 0); the job goes on and can be followed. */
 export const jobAcceptedSchema = z
@@ -198,6 +221,7 @@ export const jobStatusSchema = z
     finishedAt: z.iso.datetime().optional(),
     result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
     error: z.object({ statusCode: z.number().int(), message: z.string() }).optional(),
+    reupload: reuploadRequestedSchema.optional().meta({ description: 'While the status is awaiting_reupload' }),
   })
   .meta({ id: 'JobStatus' });
 
