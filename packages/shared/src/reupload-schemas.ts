@@ -53,7 +53,7 @@ export const reuploadAnswerSchema = z
     {
       directPath: z
         .string({ error: 'must be a string' })
-        .max(4096)
+        .max(4096, 'must be at most 4096 characters')
         .regex(/^\/[^\s]*$/, 'must be a path starting with "/"')
         .optional()
         .meta({ description: "The re-uploaded media's directPath (what Baileys' updateMediaMessage hands back)" }),
