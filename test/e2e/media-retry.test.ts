@@ -32,9 +32,13 @@ function messageKey(): MessageKey {
   return { id: `3EB0${randomBytes(8).toString('hex').toUpperCase()}`, remoteJid: '5511999999999@s.whatsapp.net', fromMe: false };
 }
 
+/** Every media the tests made expire: none of their keys may show in clear in Redis or a log. */
+const expired: PublishedMedia[] = [];
+
 /** Publishes a media whose every source now answers `status` (it expired), as a message would carry it. */
 function expiredMedia(cdn: FakeCdn, status = 404): PublishedMedia {
   const media = cdn.publish(randomBytes(2_000 + Math.floor(Math.random() * 1_000)), 'image');
+  expired.push(media);
   cdn.setBehaviour(media.directPathname, { kind: 'status', status });
   cdn.setBehaviour(media.urlPathname, { kind: 'status', status });
   return media;
@@ -264,6 +268,25 @@ describe('the media retry relay', () => {
     const media = expiredMedia(suite.cdn);
     expectError(await suite.api.download(INSTANCE, downloadBody(media)), 404, /re-uploaded from the phone/);
     expectError(await answer(suite.api, jobIdOf(media), { directPath: '/v/x' }), 409);
+  });
+
+  it('never holds a mediaKey in clear, in Redis (rounds, receipts, answers) or in any log line', async () => {
+    // One round still waiting, so its record is there to be read.
+    const media = expiredMedia(suite.cdn);
+    await suite.api.download(INSTANCE, downloadBody(media, { content: { messageKey: messageKey() } }), { timeout: 0 });
+    await awaiting(suite.api, jobIdOf(media));
+    const redis = await suite.stack.redis();
+    const keys = await suite.stack.redisKeys();
+    expect(keys.some((key) => key.includes(':reupload:'))).toBe(true);
+    const stored = (await Promise.all(keys.map(async (key) => (await redis.contents(key)).values.join('\n')))).join('\n');
+    const logged = suite.stack.logs().map((line) => JSON.stringify(line)).join('\n');
+    for (const { mediaKey } of expired) {
+      const key = Buffer.from(mediaKey, 'base64');
+      for (const encoded of [key.toString('base64').replace(/=+$/, ''), key.toString('base64url'), key.toString('hex')]) {
+        expect(stored.includes(encoded), `a mediaKey in Redis (${encoded})`).toBe(false);
+        expect(logged.includes(encoded), `a mediaKey in the logs (${encoded})`).toBe(false);
+      }
+    }
   });
 
   describe('past REUPLOAD_WAIT_MS', () => {
