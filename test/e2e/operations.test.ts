@@ -366,6 +366,28 @@ describe('the OpenAPI document', () => {
     await scenario.expect(416, 'an unsatisfiable Range of job content', (headers) =>
       suite.api.get(contentUrl, INSTANCE, { headers: { ...headers, range: 'bytes=99999-' } }),
     );
+    // A media retry: a job waiting for the phone's re-upload, answered.
+    const gone = publish(1_000);
+    suite.cdn.setBehaviour(gone.directPathname, { kind: 'status', status: 410 });
+    suite.cdn.setBehaviour(gone.urlPathname, { kind: 'status', status: 410 });
+    const messageKey = { id: `3EB0${randomBytes(8).toString('hex')}`, remoteJid: '5511999999999@s.whatsapp.net', fromMe: false };
+    const waiting = await suite.api.download(INSTANCE, downloadBody(gone, { content: { messageKey } }), { timeout: 0 });
+    const goneStatusUrl = waiting.json<{ statusUrl: string }>().statusUrl;
+    const reuploadUrl = `${goneStatusUrl}/reupload`;
+    await eventually(async () => ((await suite.api.get(goneStatusUrl, INSTANCE)).json().status === 'awaiting_reupload' ? true : undefined), {
+      what: 'the job awaiting a re-upload',
+    });
+    const reupload = (body: unknown, options: { token?: string | null; url?: string } = {}) => (headers: Record<string, string>) =>
+      suite.api.call('POST', options.url ?? reuploadUrl, { instanceId: INSTANCE, headers, body: JSON.stringify(body), token: options.token });
+    const undecryptable = { notification: { ciphertext: randomBytes(40).toString('base64'), iv: randomBytes(12).toString('base64') } };
+    await scenario.expect(400, 'a re-upload answer of the wrong shape', reupload({}));
+    await scenario.expect(401, 'a re-upload answer without token', reupload({ directPath: '/v/x' }, { token: null }));
+    await scenario.expect(403, "a re-upload answer with another instance's token", reupload({ directPath: '/v/x' }, { token: suite.stack.token(OTHER_INSTANCE) }));
+    await scenario.expect(404, 'a re-upload answer for an unknown job', reupload({ directPath: '/v/x' }, { url: `/api/v2/instance/${INSTANCE}/media/jobs/dl-${'0'.repeat(64)}/reupload` }));
+    await scenario.expect(422, 'a notification that does not decrypt', reupload(undecryptable));
+    await scenario.expect(202, 'a re-upload answer', reupload({ directPath: '/v/t62.7118-24/not-there.enc' }));
+    await scenario.expect(409, 'a second re-upload answer', reupload({ directPath: '/v/x' }));
+
     // A batch: a ready item, a slow one and an invalid one, followed through its routes.
     const batches = `/api/v2/instance/${INSTANCE}/media/batch`;
     const submit = (body: unknown) => (headers: Record<string, string>) =>

@@ -4,73 +4,22 @@
  * a receiver on a host outside WEBHOOK_ALLOWED_HOSTS.
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEBHOOK_SIGNATURE_HEADER, verifyWebhook, type BatchStatus, type WebhookEvent } from '@wamedia/shared';
+import type { BatchStatus } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectError } from '../support/expectations.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const INSTANCE = 'hooked';
 const SECRET = 'webhook-secret-for-the-e2e-test';
 
-interface Delivery {
-  event: WebhookEvent;
-  verified: boolean;
-  path: string;
-}
-
-/** A callback receiver on 127.0.0.1 that verifies each signature; per-path failures on demand. */
-class Receiver {
-  readonly deliveries: Delivery[] = [];
-  readonly hits = new Map<string, number>();
-  /** Answers 500 to the first N POSTs of a path. */
-  readonly failFirst = new Map<string, number>();
-  private constructor(private readonly server: Server) {}
-
-  static async start(host = '127.0.0.1'): Promise<Receiver> {
-    const receiver: Receiver = new Receiver(createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const path = req.url ?? '/';
-        const hits = (receiver.hits.get(path) ?? 0) + 1;
-        receiver.hits.set(path, hits);
-        if (hits <= (receiver.failFirst.get(path) ?? 0)) return res.writeHead(500).end();
-        const body = Buffer.concat(chunks).toString();
-        const signature = String(req.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] ?? '');
-        receiver.deliveries.push({ event: JSON.parse(body) as WebhookEvent, verified: verifyWebhook(SECRET, body, signature), path });
-        res.writeHead(204).end();
-      });
-    }));
-    receiver.server.listen(0, host);
-    await once(receiver.server, 'listening');
-    return receiver;
-  }
-
-  get origin(): string {
-    const { address, port } = this.server.address() as AddressInfo;
-    return `http://${address}:${port}`;
-  }
-
-  events(path: string): WebhookEvent[] {
-    return this.deliveries.filter((d) => d.path === path).map((d) => d.event);
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
 describe('webhooks', () => {
-  let receiver: Receiver;
-  let outsider: Receiver;
+  let receiver: WebhookReceiver;
+  let outsider: WebhookReceiver;
 
   beforeAll(async () => {
-    [receiver, outsider] = await Promise.all([Receiver.start(), Receiver.start('127.0.0.2')]);
+    [receiver, outsider] = await Promise.all([WebhookReceiver.start(SECRET), WebhookReceiver.start(SECRET, '127.0.0.2')]);
   });
 
   afterAll(async () => {

@@ -2,8 +2,8 @@
  * Fuzzing the HTTP API: over 10 000 requests made up by fast-check, sent to a running API (and
  * a worker, and a fake CDN), most with a valid token so they get past authentication into
  * validation and beyond. Bodies of every wrong type and size, odd unicode, prototype keys, odd
- * numbers; odd `timeout` queries, headers, encodings, paths and methods; the batch routes; and
- * requests broken at the byte level, written on sockets of their own.
+ * numbers; odd `timeout` queries, headers, encodings, paths and methods; the batch and re-upload
+ * routes; and requests broken at the byte level, written on sockets of their own.
  *
  * Every answer must be below 500, and every error in the contract's shape; the API must still
  * serve at the end, with nothing uncaught on its stderr and its memory in bounds.
@@ -22,6 +22,7 @@ import {
   anyJson,
   bytesField,
   deepValue,
+  encodedBytes,
   obj,
   oddNumber,
   oddScalar,
@@ -109,6 +110,8 @@ const suite = useCdnStack({
     WEBHOOK_ATTEMPTS: '1',
     WEBHOOK_TIMEOUT_MS: '1000',
     JOB_ATTEMPTS: '1',
+    // Media that expired with a message key wait this long for a re-upload answer, then fail.
+    REUPLOAD_WAIT_MS: '3000',
   }),
 });
 
@@ -370,6 +373,20 @@ const fileLengthField: fc.Arbitrary<JsonModel> = fc.oneof(
   anyJson,
 );
 
+/** The messageKey field: a message key as Baileys has it, near ones, or anything. */
+const messageKeyField: fc.Arbitrary<JsonModel> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ id: fc.stringMatching(/^[0-9A-F]{16,32}$/), fromMe: fc.boolean(), participant: fc.option(fc.constant('5511888888888@s.whatsapp.net'), { nil: undefined }) })
+      .map(({ id, fromMe, participant }) =>
+        obj(['id', id], ['remoteJid', '5511999999999@s.whatsapp.net'], ['fromMe', fromMe], ...(participant ? [['participant', participant] as [string, JsonModel]] : [])),
+      ),
+  },
+  { weight: 1, arbitrary: fc.record({ id: anyJson, remoteJid: anyJson, fromMe: anyJson }).map(({ id, remoteJid, fromMe }) => obj(['id', id], ['remoteJid', remoteJid], ['fromMe', fromMe])) },
+  { weight: 1, arbitrary: anyJson },
+);
+
 /** A value from `arb` about `tenths` times in ten, else null. */
 function sometimes<T>(tenths: number, arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
   return fc.oneof({ weight: 10 - tenths, arbitrary: fc.constant(null) }, { weight: tenths, arbitrary: arb });
@@ -406,6 +423,8 @@ const contentObject: fc.Arbitrary<JsonModel> = fc
     field('fileSha256', fc.oneof(bytesField(32), anyJson), 0.3),
     field('fileEncSha256', fc.oneof(bytesField(32), anyJson), 0.3),
     field('fileLength', fileLengthField, 0.3),
+    // Nothing is served at the generated references: with a message key their jobs wait for a re-upload.
+    field('messageKey', messageKeyField, 0.3),
     extraFields,
   )
   .chain((parts) => fc.shuffledSubarray(parts.flat(), { minLength: parts.flat().length }))
@@ -635,6 +654,7 @@ const ROUTES = [
   ['POST', '/api/v2/instance/{i}/media/directly-download'],
   ['GET', '/api/v2/instance/{i}/media/jobs/{j}'],
   ['GET', '/api/v2/instance/{i}/media/jobs/{j}/content'],
+  ['POST', '/api/v2/instance/{i}/media/jobs/{j}/reupload'],
   ['POST', '/api/v2/instance/{i}/media/batch'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}/items/{t}/content'],
@@ -772,6 +792,63 @@ const batchCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
   ),
 );
 
+/** Bytes of `min` to `max` bytes in every encoding a byte field takes, or about that many. */
+function variableBytes(min: number, max: number): fc.Arbitrary<JsonModel> {
+  return fc
+    .oneof(
+      { weight: 4, arbitrary: fc.uint8Array({ minLength: min, maxLength: max }) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: min }) },
+      { weight: 1, arbitrary: fc.integer({ min: max, max: max + 64 }).map((n) => new Uint8Array(n)) },
+    )
+    .chain(encodedBytes);
+}
+
+/** A notification: `{ciphertext, iv}` of right, wrong or odd sizes and encodings, or anything. */
+const notificationField: fc.Arbitrary<JsonModel> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc
+      .tuple(field('ciphertext', variableBytes(16, 300), 0.9), field('iv', fc.oneof(bytesField(12), anyJson), 0.9), extraFields)
+      .map((parts): JsonModel => ({ $obj: parts.flat() })),
+  },
+  { weight: 1, arbitrary: variableBytes(16, 64) },
+  { weight: 1, arbitrary: anyJson },
+);
+
+/** A re-upload answer: a directPath, a notification, both, neither, or anything at all. */
+const reuploadBody: fc.Arbitrary<JsonModel> = fc.constant(null).chain(() =>
+  fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc
+        .tuple(field('directPath', directPathField, 0.4), field('notification', notificationField, 0.6), extraFields)
+        .map((parts): JsonModel => ({ $obj: parts.flat() })),
+    },
+    { weight: 1, arbitrary: anyJson },
+    { weight: 1, arbitrary: deepValue },
+  ),
+);
+
+/** The re-upload route: generated answers to known jobs (some waiting for one), odd job ids and tokens. */
+const reuploadCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
+  fc
+    .record({
+      known: fc.nat(),
+      job: sometimes(2, segment(fc.constantFrom(`dl-${'0'.repeat(64)}`, 'dl-', 'x'))),
+      body: reuploadBody,
+      auth: authSpec,
+    })
+    .map(({ known, job, body, auth }): FuzzCase => ({
+      via: 'pool',
+      method: 'POST',
+      path: `/api/v2/instance/${INSTANCE}/media/jobs/${job?.encoded ?? knownJob(known)}/reupload`,
+      instance: INSTANCE,
+      auth,
+      headers: [],
+      body: jsonBody(body),
+    })),
+);
+
 /** A UTF-8 string spelled as latin1 text, so it goes on the wire as its UTF-8 bytes. */
 function utf8Bytes(text: string): string {
   return Buffer.from(text, 'utf8').toString('latin1');
@@ -864,6 +941,10 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
 
   it('answers generated batch submissions, pages and item contents within the contract', async () => {
     await fuzz('batch routes', batchCase, 8, 150);
+  }, 120_000 * SCALE);
+
+  it('answers generated re-upload answers within the contract', async () => {
+    await fuzz('re-upload answers', reuploadCase, 8, 150);
   }, 120_000 * SCALE);
 
   it('answers requests broken at the byte level within the contract', async () => {

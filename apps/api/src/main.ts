@@ -23,6 +23,7 @@ import { DownloadJobs } from './services/download-jobs.js';
 import { JobWaiter } from './services/job-waiter.js';
 import { MediaService } from './services/media-service.js';
 import { RequestRateLimiter } from './services/request-rate-limiter.js';
+import { ReuploadService } from './services/reupload-service.js';
 import { TokenVerifier } from './services/token-verifier.js';
 
 /** Connections the kernel queues before the API accepts them (Linux caps it at net.core.somaxconn). */
@@ -66,11 +67,23 @@ runService('api', async ({ config, logger, store }) => {
       prefix: config.redisPrefix,
     },
     shared.jobsInFlight,
+    shared.reuploads,
   );
   const metrics = new ApiMetrics(queue, () => waiter.size);
-  const callbacks = new Callbacks(followers, shared.callbackPolicy);
-  const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
-  const batches = new BatchService({ jobs, index, store, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
+  const reuploads = new ReuploadService({ jobs, reuploads: shared.reuploads, secrets });
+  const callbacks = new Callbacks(followers, shared.callbackPolicy, reuploads);
+  const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets, reuploads });
+  const batches = new BatchService({
+    jobs,
+    index,
+    store,
+    followers,
+    allowList,
+    callbacks,
+    maxItems: config.batchMaxItems,
+    secrets,
+    reuploads,
+  });
   // Revocations are announced on pub/sub: a connection of its own, in subscriber mode.
   const revocations = new Redis(config.redisUrl, { retryStrategy: reconnectDelay });
   revocations.on('error', onRedisError);
@@ -94,6 +107,7 @@ runService('api', async ({ config, logger, store }) => {
     logger,
     service,
     batches,
+    reuploads,
     queue,
     metrics,
     checks: [

@@ -10,7 +10,7 @@ import {
   type DownloadJobData,
   type DownloadJobResult,
 } from '@wamedia/shared';
-import type { CdnClient } from './cdn-client.js';
+import type { CdnClient, MediaRef } from './cdn-client.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface MediaProcessorDeps {
@@ -33,7 +33,11 @@ export interface MediaProcessorDeps {
 export class MediaProcessor {
   constructor(private readonly deps: MediaProcessorDeps) {}
 
-  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal): Promise<DownloadJobResult> {
+  /**
+   * @param from where to fetch the media instead of the request's references: the directPath of
+   *   a re-upload by the phone.
+   */
+  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal, from?: MediaRef): Promise<DownloadJobResult> {
     const data = downloadJobSchema.parse(job.data);
     const log = this.deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
     const cached = await this.deps.index.get(data.lookupKey);
@@ -48,7 +52,9 @@ export class MediaProcessor {
     }
     // Opened only here, for this attempt: the clear key lives in this process's memory, never in Redis.
     const mediaKey = this.deps.secrets.open(data.mediaKey, data.lookupKey);
-    const stored = await this.downloadAndStore(data, mediaKey, signal).catch((error: unknown) => {
+    if (from) log.info('downloading the media the phone re-uploaded');
+    const ref = from ?? { directPath: data.directPath, url: data.url };
+    const stored = await this.downloadAndStore(data, ref, mediaKey, signal).catch((error: unknown) => {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
@@ -58,9 +64,9 @@ export class MediaProcessor {
     return { ...entry, cached: false };
   }
 
-  private async downloadAndStore(data: DownloadJobData, mediaKey: Buffer, signal?: AbortSignal) {
+  private async downloadAndStore(data: DownloadJobData, ref: MediaRef, mediaKey: Buffer, signal?: AbortSignal) {
     const started = performance.now();
-    const response = await this.deps.cdn.open({ directPath: data.directPath, url: data.url }, signal);
+    const response = await this.deps.cdn.open(ref, signal);
     this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
     const decrypt = createDecryptStream({
       contentType: data.contentType,

@@ -4,11 +4,14 @@ import {
   batchStatusSchema,
   jobAcceptedSchema,
   jobStatusSchema,
+  reuploadAcceptedSchema,
   type BatchItem,
   type BatchItemRequestInput,
   type BatchStatus,
   type DownloadRequestInput,
   type JobStatus,
+  type ReuploadAccepted,
+  type ReuploadAnswerInput,
 } from '@wamedia/shared';
 import { pollBatchResults, type BatchResultsOptions } from './batch-results.js';
 import { toDownloadedMedia, type DownloadedMedia } from './downloaded-media.js';
@@ -60,7 +63,14 @@ export interface BatchItemContentOptions extends RequestOptions {
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 1000;
-const PENDING_STATES: ReadonlySet<JobStatus['status']> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+const PENDING_STATES: ReadonlySet<JobStatus['status']> = new Set([
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'awaiting_reupload',
+]);
 
 /**
  * A typed client of the wamedia HTTP API (docs/http-contract.md), for one instance.
@@ -100,6 +110,15 @@ export class WamediaClient {
   /** GET .../jobs/:jobId: a job's state, and its result or error once it ended. */
   async jobStatus(jobId: string, options: RequestOptions = {}): Promise<JobStatus> {
     return readJson(await this.call('GET', `/jobs/${encodeURIComponent(jobId)}`, options.signal), jobStatusSchema);
+  }
+
+  /**
+   * POST .../jobs/:jobId/reupload: the phone's answer to a job's re-upload request, the new
+   * `directPath` or the encrypted `notification` of Baileys' `messages.media-update` event.
+   * @throws WamediaApiError 409 when the job is not awaiting a re-upload, 422 when the notification does not decrypt.
+   */
+  async answerReupload(jobId: string, answer: ReuploadAnswerInput, options: RequestOptions = {}): Promise<ReuploadAccepted> {
+    return readJson(await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/reupload`, options.signal, answer), reuploadAcceptedSchema);
   }
 
   /**

@@ -71,6 +71,11 @@ const envSchema = z
     JOB_RETENTION_SECONDS: positiveInt.default(24 * 3600),
     /** A failed job is reused for identical requests this long, then a new attempt starts, in ms. */
     FAILED_JOB_REUSE_MS: z.coerce.number().int().min(0).default(10_000),
+    /**
+     * How long a job whose media expired on the CDN waits for the phone's re-upload, in ms (only
+     * jobs whose request named the message's key). At most a day: the caller's session asks at once.
+     */
+    REUPLOAD_WAIT_MS: positiveInt.max(86_400_000, 'must be at most 86400000 (a day)').default(600_000),
     /** Stall detection: a job whose worker stops renewing its lock for this long (ms) is given to another worker. */
     JOB_LOCK_MS: positiveInt.min(1_000).default(30_000),
     /** How long in-flight work may go on after SIGTERM, in ms (API responses; worker jobs before hand-back). */
@@ -158,6 +163,8 @@ export interface Config {
   jobBackoffMs: number;
   jobRetentionSeconds: number;
   failedJobReuseMs: number;
+  /** REUPLOAD_WAIT_MS. */
+  reuploadWaitMs: number;
   jobLockMs: number;
   shutdownGraceMs: number;
   workerHealthPort: number;
@@ -224,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobBackoffMs: e.JOB_BACKOFF_MS,
     jobRetentionSeconds: e.JOB_RETENTION_SECONDS,
     failedJobReuseMs: e.FAILED_JOB_REUSE_MS,
+    reuploadWaitMs: e.REUPLOAD_WAIT_MS,
     jobLockMs: e.JOB_LOCK_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     workerHealthPort: e.WORKER_HEALTH_PORT,

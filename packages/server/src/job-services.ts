@@ -3,6 +3,7 @@ import { createJobFollowers, type JobFollowers } from './batch/job-followers.js'
 import type { Config } from './config.js';
 import { JobSecrets } from './job-secrets.js';
 import { JobsInFlight } from './jobs-in-flight.js';
+import { ReuploadStore } from './reupload/reupload-store.js';
 import { CallbackPolicy } from './ssrf/callback-policy.js';
 import { HostAllowList } from './ssrf/host-allow-list.js';
 import type { BlobStore } from './storage/blob-store.js';
@@ -16,6 +17,8 @@ export interface JobServices {
   jobsInFlight: JobsInFlight;
   /** Seals (API) and opens (worker) the mediaKey in job data: JOB_DATA_KEY. */
   secrets: JobSecrets;
+  /** Re-upload rounds of jobs whose media expired: the worker opens them, the API answers them. */
+  reuploads: ReuploadStore;
   /** Cache key → stored media. */
   index: MediaIndex;
   /** MEDIA_ALLOWED_HOSTS. */
@@ -37,6 +40,7 @@ export function createJobServices(config: Config, redis: Redis, store: BlobStore
       ttlSeconds: config.jobRetentionSeconds,
     }),
     secrets: new JobSecrets(config.jobDataKey),
+    reuploads: new ReuploadStore(redis, { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds }),
     index: new MediaIndex(store),
     mediaHosts: new HostAllowList(config.allowedHosts),
     callbackPolicy: new CallbackPolicy(config.webhookAllowedHosts),

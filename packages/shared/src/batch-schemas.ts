@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { callbackUrlSchema, contentTypeSchema, errorBodySchema, mediaContentSchema } from './schemas.js';
+import {
+  callbackUrlSchema,
+  contentTypeSchema,
+  errorBodySchema,
+  mediaContentSchema,
+  mediaRetryReceiptSchema,
+  messageKeySchema,
+} from './schemas.js';
 
 /**
  * The batch contract: many media references handed over at once, each item validated and
@@ -45,8 +52,13 @@ export function batchRequestSchema(maxItems: number) {
     .meta({ id: 'BatchRequest' });
 }
 
-/** Where an item stands: `pending` until its job ends; `invalid` items never had a job. */
-export const batchItemStatusSchema = z.enum(['pending', 'completed', 'failed', 'invalid']).meta({ id: 'BatchItemStatus' });
+/**
+ * Where an item stands: `pending` until its job ends (`awaiting_reupload` while the job waits for
+ * the phone to re-upload the media, counted as pending); `invalid` items never had a job.
+ */
+export const batchItemStatusSchema = z
+  .enum(['pending', 'awaiting_reupload', 'completed', 'failed', 'invalid'])
+  .meta({ id: 'BatchItemStatus' });
 export type BatchItemStatus = z.infer<typeof batchItemStatusSchema>;
 
 /** One item's state, as the batch routes and the webhooks report it. */
@@ -65,7 +77,7 @@ export type BatchItem = z.infer<typeof batchItemSchemaOut>;
 
 export const batchCountsSchema = z
   .object({
-    pending: z.number().int(),
+    pending: z.number().int().meta({ description: 'Items whose job has not ended, those awaiting a re-upload included' }),
     completed: z.number().int(),
     failed: z.number().int(),
     invalid: z.number().int(),
@@ -127,6 +139,15 @@ export const webhookEventSchema = z
       status: z.enum(['completed', 'failed']),
       result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
       error: errorBodySchema.optional(),
+    }),
+    z.object({
+      type: z.literal('media.reupload_requested'),
+      jobId: z.string(),
+      instanceId: z.string(),
+      messageKey: messageKeySchema,
+      receipt: mediaRetryReceiptSchema,
+      reuploadUrl: z.string().meta({ description: 'POST the re-upload answer here' }),
+      expiresAt: z.iso.datetime(),
     }),
   ])
   .meta({ id: 'WebhookEvent' });

@@ -29,6 +29,12 @@ export const errorCatalogue = {
   MEDIA_EXPIRED: { status: 404, retryable: false },
   MEDIA_TOO_LARGE: { status: 413, retryable: false },
   CDN_UNAVAILABLE: { status: 502, retryable: true },
+  // Media retry: the phone's re-upload of an expired media
+  NOT_AWAITING_REUPLOAD: { status: 409, retryable: false },
+  NOTIFICATION_UNREADABLE: { status: 422, retryable: false },
+  REUPLOAD_NOT_FOUND: { status: 404, retryable: false },
+  REUPLOAD_DECRYPTION_FAILED: { status: 422, retryable: false },
+  REUPLOAD_FAILED: { status: 502, retryable: false },
   // Integrity: the checks run in this order
   MEDIA_TOO_SHORT: { status: 422, retryable: false },
   NOT_BLOCK_ALIGNED: { status: 422, retryable: false },
@@ -233,6 +239,54 @@ export class CdnUnavailableError extends WamediaError {
   }
   /** How long the CDN asked us to wait (Retry-After), when it did. */
   readonly retryAfterMs: number | undefined;
+}
+
+// ---- Media retry -------------------------------------------------------------------------
+
+/** A re-upload answer for a job that is not waiting for one (never was, already answered, or ended). */
+export class NotAwaitingReuploadError extends WamediaError {
+  readonly code = 'NOT_AWAITING_REUPLOAD';
+  constructor(jobId: string) {
+    super(`job ${jobId} is not awaiting a re-upload`);
+  }
+}
+
+/**
+ * The phone's MediaRetryNotification does not decrypt with the job's mediaKey and message id, or
+ * holds no usable answer. The job keeps waiting for a good one.
+ */
+export class NotificationUnreadableError extends WamediaError {
+  readonly code = 'NOTIFICATION_UNREADABLE';
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`the media retry notification is unreadable: ${reason}`, options);
+  }
+}
+
+/** The phone answered the media retry request with NOT_FOUND: it no longer has the media. */
+export class ReuploadNotFoundError extends WamediaError {
+  readonly code = 'REUPLOAD_NOT_FOUND';
+  constructor() {
+    super('media expired on the WhatsApp CDN, and the phone that received it no longer has it (media retry answered NOT_FOUND)');
+  }
+}
+
+/**
+ * The phone answered DECRYPTION_ERROR: it could not decrypt the retry receipt, so the mediaKey or
+ * the message key given do not belong to this message.
+ */
+export class ReuploadDecryptionFailedError extends WamediaError {
+  readonly code = 'REUPLOAD_DECRYPTION_FAILED';
+  constructor() {
+    super('the phone could not decrypt the media retry request (DECRYPTION_ERROR): the mediaKey or the messageKey do not match the message');
+  }
+}
+
+/** The phone answered GENERAL_ERROR: the re-upload failed on its side. */
+export class ReuploadFailedError extends WamediaError {
+  readonly code = 'REUPLOAD_FAILED';
+  constructor() {
+    super('the phone failed to re-upload the media (media retry answered GENERAL_ERROR)');
+  }
 }
 
 // ---- Integrity ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { webhookEventSchema } from './batch-schemas.js';
 import { JobFailedError, WamediaError, errorCatalogue, type ErrorCode } from './errors.js';
-import { contentTypeSchema } from './schemas.js';
+import { contentTypeSchema, messageKeySchema } from './schemas.js';
 
 /**
  * The job contract between the API (producer) and the workers (consumers): queue and job names,
@@ -34,6 +34,8 @@ export const downloadJobSchema = z.object({
   fileSha256: z.string().optional(),
   fileEncSha256: z.string().optional(),
   fileLength: z.number().optional(),
+  /** The message that carried the media (the request's content.messageKey), for a media retry request. */
+  messageKey: messageKeySchema.optional(),
   /** The cache key (see mediaLookupKey). */
   lookupKey: z.string(),
   /** The instance that first asked; others may share the job. */

@@ -7,6 +7,7 @@ import type { ApiMetrics } from '../services/api-metrics.js';
 import type { BatchService } from '../services/batch-service.js';
 import type { MediaService } from '../services/media-service.js';
 import type { RequestRateLimiter } from '../services/request-rate-limiter.js';
+import type { ReuploadService } from '../services/reupload-service.js';
 import type { TokenVerifier } from '../services/token-verifier.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { limitJsonDepth } from './limit-json-depth.js';
@@ -25,6 +26,8 @@ export interface AppOptions {
   logger: Logger;
   service: MediaService;
   batches: BatchService;
+  /** Answers of the phone to re-upload requests. */
+  reuploads: ReuploadService;
   queue: Queue;
   metrics: ApiMetrics;
   /** What /readyz asks. */

@@ -13,6 +13,12 @@ import {
   jobAcceptedSchema,
   jobStateSchema,
   jobStatusSchema,
+  mediaRetryNotificationSchema,
+  mediaRetryReceiptSchema,
+  messageKeySchema,
+  reuploadAcceptedSchema,
+  reuploadAnswerSchema,
+  reuploadRequestedSchema,
   timeoutQuerySchema,
 } from '@wamedia/shared';
 
@@ -118,6 +124,26 @@ function operations(maxWaitMs: number) {
           202: { description: 'The job has not finished yet', content: json('JobAccepted') },
           ...auth,
           ...jobFailures,
+          ...requestLimit,
+        },
+      },
+    },
+    '/api/v2/instance/{instanceId}/media/jobs/{jobId}/reupload': {
+      post: {
+        summary:
+          "The phone's answer to a job's re-upload request: the new directPath, or the encrypted MediaRetryNotification " +
+          "of Baileys' messages.media-update event; the job goes on from it",
+        security: [{ bearer: [] }],
+        parameters: [instanceId, jobId],
+        requestBody: { required: true, content: json('ReuploadAnswer') },
+        responses: {
+          202: { description: 'Taken: the job goes on (a waiting client gets the file, or the failure the phone answered)', content: json('ReuploadAccepted') },
+          ...error(400, 'The body is not exactly one of directPath and notification, or a field has the wrong shape or size'),
+          ...auth,
+          ...error(404, "No such job for this instance (never made, expired, or another instance's)"),
+          ...error(409, 'The job is not awaiting a re-upload (it never was, was answered already, or ended)'),
+          ...error(422, "The notification does not decrypt with the job's mediaKey and message id; the job goes on waiting"),
+          ...errors(500, 503),
           ...requestLimit,
         },
       },
@@ -228,6 +254,12 @@ export function buildOpenApiDocument(options: { maxWaitMs: number; maxBatchItems
     batchCountsSchema,
     jobStateSchema,
     webhookEventSchema,
+    messageKeySchema,
+    mediaRetryReceiptSchema,
+    reuploadRequestedSchema,
+    reuploadAnswerSchema,
+    mediaRetryNotificationSchema,
+    reuploadAcceptedSchema,
   ];
   for (const schema of components) {
     registry.add(schema, { id: z.globalRegistry.get(schema)!.id! });

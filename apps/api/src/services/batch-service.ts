@@ -21,6 +21,7 @@ import {
   describeIssues,
   mediaLookupKey,
   toErrorBody,
+  type BatchItem,
   type BatchItemRequest,
   type BatchStatus,
   type DownloadJobData,
@@ -29,6 +30,7 @@ import type { Callbacks } from './callbacks.js';
 import type { DownloadJobs } from './download-jobs.js';
 import { fromCache, toJobData, type DownloadOutcome } from './media-service.js';
 import { readyMedia } from './ready-media.js';
+import type { ReuploadService } from './reupload-service.js';
 
 /** How many cache lookups run at once for one batch. */
 const LOOKUP_CONCURRENCY = 32;
@@ -53,6 +55,8 @@ export class BatchService {
       maxItems: number;
       /** Seals the mediaKey of the job data (JOB_DATA_KEY). */
       secrets: JobSecrets;
+      /** Says which items' jobs wait for the phone to re-upload their media. */
+      reuploads: ReuploadService;
     },
   ) {
     this.envelope = batchRequestSchema(deps.maxItems);
@@ -79,6 +83,7 @@ export class BatchService {
     const meta = await this.findBatch(instanceId, batchId);
     const { batches } = this.deps.followers;
     const [counts, items] = await Promise.all([batches.counts(batchId), batches.items(batchId, page.offset, page.limit)]);
+    const awaiting = await this.deps.reuploads.awaiting(items.flatMap((item) => (item.status === 'pending' ? [item.jobId!] : [])));
     const next = page.offset + items.length;
     return {
       batchId,
@@ -87,7 +92,7 @@ export class BatchService {
       done: counts.pending === 0,
       createdAt: meta.createdAt,
       statusUrl: batchPath(instanceId, batchId),
-      items: items.map((item) => presentItem(meta, item)),
+      items: items.map((item) => withReupload(presentItem(meta, item), awaiting)),
       ...(next < meta.total ? { nextOffset: next } : {}),
     };
   }
@@ -97,7 +102,10 @@ export class BatchService {
     await this.findBatch(instanceId, batchId);
     const item = await this.deps.followers.batches.item(batchId, itemId);
     if (!item) throw new BatchNotFoundError(`batch ${batchId} has no item ${itemId}`);
-    if (item.status === 'pending') return { kind: 'pending', jobId: item.jobId!, status: 'waiting' };
+    if (item.status === 'pending') {
+      const awaiting = await this.deps.reuploads.awaiting([item.jobId!]);
+      return { kind: 'pending', jobId: item.jobId!, status: awaiting.size > 0 ? 'awaiting_reupload' : 'waiting' };
+    }
     if (item.status === 'completed') {
       return { kind: 'ready', media: readyMedia(this.deps.store, { ...item.result!, contentType: item.contentType ?? 'document' }) };
     }
@@ -153,6 +161,7 @@ export class BatchService {
     const subscription = { kind: 'batch', batchId: meta.batchId, index } as const;
     const ended = await subscriptions.subscribe(item.jobId!, subscription);
     if (ended) await notifier.notify(subscription, item.jobId!, ended);
+    else if (meta.callbackUrl) await this.deps.callbacks.tellIfWaiting(subscription, item.jobId!);
   }
 
   private async findBatch(instanceId: string, batchId: string): Promise<BatchMeta> {
@@ -162,6 +171,11 @@ export class BatchService {
     if (!meta) throw new BatchNotFoundError(`batch ${batchId} not found`);
     return meta;
   }
+}
+
+/** A pending item whose job waits for the phone to re-upload its media says so. */
+function withReupload(item: BatchItem, awaiting: Set<string>): BatchItem {
+  return item.status === 'pending' && awaiting.has(item.jobId!) ? { ...item, status: 'awaiting_reupload' } : item;
 }
 
 /** A cached item is completed, unless its hashes disagree with the stored file. */

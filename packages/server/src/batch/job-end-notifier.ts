@@ -26,6 +26,8 @@ export class JobEndNotifier {
 
   /** Notifies one follower of a job's end. */
   async notify(follower: Subscription, jobId: string, end: JobEnd): Promise<void> {
+    // Told of re-upload requests only; the request's job.finished follower is another subscription.
+    if (follower.kind === 'reupload') return;
     if (follower.kind === 'callback') {
       const outcome = end.status === 'completed' ? { status: end.status, result: end.result } : { status: end.status, error: end.error };
       await this.deps.outbox?.send(follower.url, { type: 'job.finished', jobId, instanceId: follower.instanceId, ...outcome });

@@ -6,6 +6,7 @@ import { redisConnectionOptions } from '../redis/connection-options.js';
 import { BatchStore } from './batch-store.js';
 import { JobEndNotifier } from './job-end-notifier.js';
 import { JobSubscriptions } from './job-subscriptions.js';
+import { ReuploadNotifier } from './reupload-notifier.js';
 import { WebhookOutbox } from './webhook-outbox.js';
 
 /** Everything that follows download jobs for batches and webhooks, wired once per process. */
@@ -13,6 +14,8 @@ export interface JobFollowers {
   subscriptions: JobSubscriptions;
   batches: BatchStore;
   notifier: JobEndNotifier;
+  /** Tells followers that a job waits for the phone to re-upload its media. */
+  reuploads: ReuploadNotifier;
   /** Undefined when webhooks are off (no WEBHOOK_SECRET). */
   outbox: WebhookOutbox | undefined;
   close(): Promise<void>;
@@ -33,6 +36,7 @@ export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
     batches,
     outbox,
     notifier: new JobEndNotifier({ subscriptions, batches, outbox }),
+    reuploads: new ReuploadNotifier({ subscriptions, batches, outbox }),
     close: async () => queue?.close(),
   };
 }
