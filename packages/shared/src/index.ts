@@ -6,6 +6,7 @@ export * from './errors.js';
 export * from './jobs.js';
 export * from './schemas.js';
 export * from './batch-schemas.js';
+export * from './delivery-schemas.js';
 export * from './webhook-signature.js';
 export * from './media/byte-fields.js';
 export * from './media/decrypt-stream.js';
