@@ -1,11 +1,14 @@
 import { Router, type Response } from 'express';
 import { InvalidRequestError, describeIssues, downloadRequestSchema, timeoutQuerySchema } from '@wamedia/shared';
 import type { MediaService } from '../../services/media-service.js';
+import type { MediaDelivery } from '../media-delivery.js';
 import { instanceOf } from '../require-instance-token.js';
 import { answerDownload } from './answer-download.js';
 
 export interface MediaRoutesOptions {
   service: MediaService;
+  /** Answers a ready media as its `response` query asks. */
+  delivery: MediaDelivery;
   /** Upper bound of the `timeout` query, in ms; also its default when below 600000. */
   maxWaitMs: number;
 }
@@ -15,16 +18,17 @@ export interface MediaRoutesOptions {
  * in app.ts). Handlers only translate between HTTP and the MediaService.
  */
 export function mediaRoutes(options: MediaRoutesOptions): Router {
-  const { service } = options;
+  const { service, delivery } = options;
   const timeoutSchema = timeoutQuerySchema(options.maxWaitMs);
   const router = Router({ mergeParams: true });
 
   router.post('/api/v2/instance/:instanceId/media/directly-download', async (req, res) => {
     const timeoutMs = parseTimeout(req.query.timeout, timeoutSchema);
+    const query = delivery.parse(req);
     const request = parseBody(req.body);
     const signal = abortOnClose(res);
     const outcome = await service.download(instanceOf(res), request, { timeoutMs, signal, requestId: String(req.id) });
-    await answerDownload(req, res, outcome);
+    await answerDownload(req, res, outcome, delivery, query);
   });
 
   router.get('/api/v2/instance/:instanceId/media/jobs/:jobId', async (req, res) => {
@@ -32,7 +36,8 @@ export function mediaRoutes(options: MediaRoutesOptions): Router {
   });
 
   router.get('/api/v2/instance/:instanceId/media/jobs/:jobId/content', async (req, res) => {
-    await answerDownload(req, res, await service.jobContent(instanceOf(res), req.params.jobId));
+    const query = delivery.parse(req);
+    await answerDownload(req, res, await service.jobContent(instanceOf(res), req.params.jobId), delivery, query);
   });
 
   return router;
