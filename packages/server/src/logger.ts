@@ -14,6 +14,8 @@ const redactPaths = [
   '*.token',
   'req.headers.authorization',
   'req.headers.cookie',
+  // A signed link's signature, in the parsed query the request log carries beside the URL (which the scrubber masks).
+  'req.query.sig',
   'headers.authorization',
   '*.headers.authorization',
   // Settings, should a config object ever be logged.
