@@ -110,5 +110,6 @@ describe('links and base64 in the configuration', () => {
       expect.stringMatching(/^BASE64_MAX_BYTES must be at most/),
     ]);
     expect(loadConfig({ ...base, SIGNED_URL_TTL_SECONDS: '604800' }).signedUrlTtlSeconds).toBe(604_800);
+    expect(() => loadConfig({ ...base, PUBLIC_BASE_URL: 'https://media.example.com/?x=1' })).toThrow(/PUBLIC_BASE_URL must have no query/);
   });
 });

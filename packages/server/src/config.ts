@@ -111,7 +111,10 @@ const envSchema = z
      * Where clients reach the API (scheme, host, any path prefix): the origin of the links it signs.
      * Unset, a link names the host the request was sent to.
      */
-    PUBLIC_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    PUBLIC_BASE_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .refine((url) => !/[?#]/.test(url), 'must have no query or fragment: links add their own')
+      .optional(),
     /**
      * Largest media answered as base64 JSON. At most 256 MiB: its base64 (341 MiB of text) is still
      * a string a JavaScript client can hold and parse (V8 caps strings at about 512 MiB).
