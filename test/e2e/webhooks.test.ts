@@ -52,10 +52,47 @@ describe('webhooks', () => {
     const ok = itemEvents.find((event) => event.item.id === 'ok-1')!;
     expect(ok.item).toMatchObject({ status: 'completed', result: { sha256: medias[1]!.sha256 } });
     expect(ok.item.contentUrl).toContain(`/batch/${batch.batchId}/items/ok-1/content`);
+    // No links unless the batch asked for them.
+    expect(itemEvents.every((event) => event.item.link === undefined)).toBe(true);
     expect(itemEvents.find((event) => event.item.id === 'gone')!.item).toMatchObject({ status: 'failed', error: { statusCode: 404 } });
     expect(events.filter((event) => event.type === 'batch.done')).toEqual([
       { type: 'batch.done', batchId: batch.batchId, instanceId: INSTANCE, counts: { pending: 0, completed: 3, failed: 1, invalid: 0 } },
     ]);
+  });
+
+  it('carries each completed item\'s link in its event when the batch asked for links, which a plain client fetches', async () => {
+    const media = suite.cdn.publish(randomBytes(3_000), 'image');
+    const stored = suite.cdn.publish(randomBytes(2_000), 'document');
+    // Stored before the batch: its item completes (and its event goes out) while the batch is submitted.
+    expect((await suite.api.download(INSTANCE, downloadBody(stored))).status).toBe(200);
+    const expired = suite.cdn.publish(randomBytes(100), 'audio');
+    suite.cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    const items = [
+      { id: 'fresh', ...downloadBody(media) },
+      { id: 'stored', ...downloadBody(stored) },
+      { id: 'gone', ...downloadBody(expired) },
+    ];
+    await submit({ items, callbackUrl: `${receiver.origin}/linked`, links: true });
+    const events = await eventually(async () => {
+      const got = receiver.events('/linked');
+      return got.some((event) => event.type === 'batch.done') ? got : undefined;
+    }, { timeoutMs: 20_000, what: 'the batch.done webhook' });
+    const item = (id: string) => events.flatMap((event) => (event.type === 'batch.item' && event.item.id === id ? [event.item] : []))[0]!;
+    expect(item('gone').link).toBeUndefined();
+    for (const [id, published] of [['fresh', media], ['stored', stored]] as const) {
+      const { link } = item(id);
+      expect(link, id).toMatchObject({ sha256: published.sha256, size: published.fileLength });
+      // The API's own origin: the batch was submitted to it, and PUBLIC_BASE_URL is unset.
+      expect(link!.url.startsWith(`${suite.stack.baseUrl}/media/files/${published.sha256}?`)).toBe(true);
+      const response = await fetch(link!.url);
+      expect(Buffer.from(await response.arrayBuffer()).equals(published.plaintext), id).toBe(true);
+    }
+  });
+
+  it('refuses "links": true without a callbackUrl: 400', async () => {
+    const media = suite.cdn.publish(randomBytes(100), 'image');
+    expectError(await submit({ items: [{ id: 'x', ...downloadBody(media) }], links: true }), 400, /links: only goes with a callbackUrl/);
   });
 
   it('reports a batch done once when its last item finishes while the batch is being submitted', async () => {

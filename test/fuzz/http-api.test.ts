@@ -2,8 +2,9 @@
  * Fuzzing the HTTP API: over 10 000 requests made up by fast-check, sent to a running API (and
  * a worker, and a fake CDN), most with a valid token so they get past authentication into
  * validation and beyond. Bodies of every wrong type and size, odd unicode, prototype keys, odd
- * numbers; odd `timeout` queries, headers, encodings, paths and methods; the batch and re-upload
- * routes; and requests broken at the byte level, written on sockets of their own.
+ * numbers; odd `timeout`, `response`, `ttl` and `links` queries, headers, encodings, paths and
+ * methods; the batch and re-upload routes; signed links, real ones changed in every way (none of
+ * which may serve the file); and requests broken at the byte level, written on sockets of their own.
  *
  * Every answer must be below 500, and every error in the contract's shape; the API must still
  * serve at the end, with nothing uncaught on its stderr and its memory in bounds.
@@ -12,6 +13,7 @@
  * sends the same requests again.
  */
 import { randomBytes, createHmac } from 'node:crypto';
+import { parse as parseQuery } from 'node:querystring';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +44,10 @@ const CONCURRENCY = 32;
 /** The `timeout` bound of the API under test: waits stay short, and its edges are easy to hit. */
 const MAX_WAIT_MS = 1_000;
 const BATCH_MAX_ITEMS = 100;
+/** SIGNED_URL_TTL_SECONDS of the API under test: small, so the edges of `ttl` are easy to hit. */
+const LINK_TTL_SECONDS = 600;
+/** BASE64_MAX_BYTES of the API under test: between the sizes of the published media, so both answers come. */
+const BASE64_MAX_BYTES = 2_000;
 const INSTANCE = 'fuzz-a';
 const OTHER_INSTANCE = 'fuzz-b';
 
@@ -68,6 +74,8 @@ interface PooledCase {
   auth: AuthSpec;
   headers: [string, string][];
   body?: { json: JsonModel; contentType: string | null; encoding: EncodingSpec; encodingLabel?: string };
+  /** A property of this case's answer beyond the contract's shape: a description of how it was broken. */
+  check?: (response: FuzzResponse) => string | undefined;
 }
 
 interface RawCase {
@@ -89,6 +97,8 @@ type FuzzCase = PooledCase | RawCase;
 
 let pool: FuzzPool;
 let media: PublishedMedia[];
+/** A link the API signed for media[0] (`response=url`): the link cases change it. */
+let signedLink: string;
 /** Jobs and batches the API reported, so later cases can ask for real ones. */
 const knownJobs: string[] = [];
 const knownBatches: { batchId: string; itemIds: string[] }[] = [];
@@ -112,6 +122,8 @@ const suite = useCdnStack({
     JOB_ATTEMPTS: '1',
     // Media that expired with a message key wait this long for a re-upload answer, then fail.
     REUPLOAD_WAIT_MS: '3000',
+    SIGNED_URL_TTL_SECONDS: String(LINK_TTL_SECONDS),
+    BASE64_MAX_BYTES: String(BASE64_MAX_BYTES),
   }),
 });
 
@@ -124,8 +136,28 @@ beforeAll(async () => {
     suite.cdn.publish(randomBytes(20_000), 'audio'),
     suite.cdn.publish(Buffer.alloc(0), 'video'),
   ];
+  signedLink = await linkTo(media[0]!);
   rss.push({ when: 'after start', bytes: await residentSetSize(suite.stack.api.pid!) });
 }, 120_000);
+
+/** The path and query of the link the API answers for `published` (downloading it first). */
+async function linkTo(published: PublishedMedia): Promise<string> {
+  const body = Buffer.from(JSON.stringify({ contentType: published.contentType, content: { directPath: published.directPath, mediaKey: published.mediaKey } }));
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const answer = await pool.send({
+      method: 'POST',
+      path: `/api/v2/instance/${INSTANCE}/media/directly-download?timeout=${MAX_WAIT_MS}&response=url`,
+      headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, 'content-type': 'application/json' },
+      body,
+    });
+    if (answer.status === 200) {
+      const url = new URL((JSON.parse(answer.body.toString()) as { url: string }).url);
+      return url.pathname + url.search;
+    }
+    if (answer.status !== 202) throw new Error(`no link: HTTP ${answer.status} ${answer.body.toString().slice(0, 300)}`);
+  }
+  throw new Error('no link: the download did not finish');
+}
 
 afterAll(async () => {
   await pool?.close();
@@ -261,7 +293,7 @@ async function runCases(cases: FuzzCase[]): Promise<string[]> {
     statusCounts.set(key, (statusCounts.get(key) ?? 0) + 1);
     if (!response) return failure && describeCase(fuzzCase, failure);
     learn(response);
-    const violation = contractViolation(method, response);
+    const violation = contractViolation(method, response) ?? (fuzzCase.via === 'pool' ? fuzzCase.check?.(response) : undefined);
     return violation && describeCase(fuzzCase, `${violation}: ${response.body.toString('utf8').slice(0, 400)}`);
   });
   return results.filter((r): r is string => r !== undefined);
@@ -517,6 +549,49 @@ const timeoutQuery: fc.Arbitrary<string> = fc
     return parts.length ? `?${parts.join('&')}` : '';
   });
 
+/** A query value: usual ones, edge cases, odd spellings, or anything (percent-encoded). */
+function queryValue(usual: string[], odd: string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...usual) },
+    { weight: 3, arbitrary: fc.constantFrom(...odd) },
+    { weight: 1, arbitrary: oddString.map(pct) },
+  );
+}
+
+/** `name=value` once, twice, bracketed or bare: what the simple query parser makes arrays or strings of. */
+function queryParam(name: string, value: fc.Arbitrary<string>): fc.Arbitrary<string[]> {
+  return fc.tuple(value, fc.constantFrom('single', 'single', 'single', 'twice', 'brackets', 'bare')).map(([v, form]) =>
+    form === 'twice' ? [`${name}=${v}`, `${name}=url`] : form === 'brackets' ? [`${name}[]=${v}`] : form === 'bare' ? [name] : [`${name}=${v}`],
+  );
+}
+
+const ttlValue = queryValue(
+  ['1', '60', String(LINK_TTL_SECONDS)],
+  ['0', '-1', '1.5', '1e2', '0x10', 'NaN', 'Infinity', '', String(LINK_TTL_SECONDS + 1), '99999999999999999999', '%ZZ', '%00', '+5'],
+);
+
+/** The `response` and `ttl` queries of the routes that answer a media, mostly sane, often not. */
+const deliveryQuery: fc.Arbitrary<string[]> = fc
+  .tuple(
+    sometimes(6, queryParam('response', queryValue(['file', 'url', 'url', 'base64', 'base64'], ['', 'URL', 'link', 'url%20', '%75rl', 'base64%00', 'url%2Cbase64', '__proto__', 'toString', 'constructor']))),
+    sometimes(3, queryParam('ttl', ttlValue)),
+  )
+  .map(([response, ttl]) => [...(response ?? []), ...(ttl ?? [])]);
+
+/** The `links` and `ttl` queries of the batch status route. */
+const batchLinksQuery: fc.Arbitrary<string[]> = fc
+  .tuple(
+    sometimes(5, queryParam('links', queryValue(['1', '0', 'true', 'false'], ['', '2', 'yes', 'TRUE', '%31', '1%20', '__proto__']))),
+    sometimes(3, queryParam('ttl', ttlValue)),
+  )
+  .map(([links, ttl]) => [...(links ?? []), ...(ttl ?? [])]);
+
+/** `path` with more query parameters, after any it has. */
+function withQuery(path: string, parts: string[]): string {
+  if (parts.length === 0) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}${parts.join('&')}`;
+}
+
 /** Most cases carry a valid token for the route's instance; some another instance's, a broken one, or none. */
 const authSpec: fc.Arbitrary<AuthSpec> = fc.oneof(
   { weight: 16, arbitrary: fc.constant<AuthSpec>({ kind: 'valid' }) },
@@ -563,11 +638,11 @@ function jsonBody(json: JsonModel): PooledCase['body'] {
 }
 
 const directlyDownloadCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
-  fc.record({ body: downloadBody(), query: timeoutQuery, auth: authSpec }).map(
-    ({ body, query, auth }): FuzzCase => ({
+  fc.record({ body: downloadBody(), query: timeoutQuery, delivery: deliveryQuery, auth: authSpec }).map(
+    ({ body, query, delivery, auth }): FuzzCase => ({
       via: 'pool',
       method: 'POST',
-      path: `/api/v2/instance/${INSTANCE}/media/directly-download${query}`,
+      path: withQuery(`/api/v2/instance/${INSTANCE}/media/directly-download${query}`, delivery),
       instance: INSTANCE,
       auth,
       headers: [],
@@ -612,15 +687,16 @@ const headerCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
       headers: fc.array(extraHeader, { maxLength: 3 }),
       auth: authSpec,
       query: fc.oneof(fc.constant(''), timeoutQuery),
+      delivery: deliveryQuery,
       known: fc.nat(),
     })
-    .map(({ route, body, contentType, encoding, encodingLabel, headers, auth, query, known }): FuzzCase => {
+    .map(({ route, body, contentType, encoding, encodingLabel, headers, auth, query, delivery, known }): FuzzCase => {
       const job = knownJob(known);
       const path =
-        route === 'download' ? `/api/v2/instance/${INSTANCE}/media/directly-download${query}`
+        route === 'download' ? withQuery(`/api/v2/instance/${INSTANCE}/media/directly-download${query}`, delivery)
           : route === 'batch' ? `/api/v2/instance/${INSTANCE}/media/batch`
             : route === 'job' ? `/api/v2/instance/${INSTANCE}/media/jobs/${job}`
-              : `/api/v2/instance/${INSTANCE}/media/jobs/${job}/content`;
+              : withQuery(`/api/v2/instance/${INSTANCE}/media/jobs/${job}/content`, delivery);
       const method = route === 'job' || route === 'content' ? 'GET' : 'POST';
       const wrapped: JsonModel = route === 'batch' ? obj(['items', [body]]) : body;
       return {
@@ -658,6 +734,8 @@ const ROUTES = [
   ['POST', '/api/v2/instance/{i}/media/batch'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}/items/{t}/content'],
+  ['GET', '/media/files/{t}'],
+  ['GET', '/media/files'],
   ['GET', '/api/v2/instance/{i}/media'],
   ['GET', '/api/v2/instance/{i}'],
   ['GET', '/healthz'],
@@ -683,7 +761,7 @@ const pathMutation: fc.Arbitrary<(path: string) => string> = fc.constantFrom(
   (p: string) => p.replace('/media', '/./media'),
   (p: string) => p.replace('/media', '/x/../media'),
   (p: string) => p.replace('/media', '/%2e%2e/media'),
-  (p: string) => p.replace('/media/', '%2Fmedia%2F'),
+  (p: string) => p.replace(/(.)\/media\//, '$1%2Fmedia%2F'),
   (p: string) => p.toUpperCase(),
   (p: string) => `${p};a=b`,
   (p: string) => `${p}#frag`,
@@ -748,7 +826,11 @@ const batchCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
             { weight: 1, arbitrary: fc.integer({ min: BATCH_MAX_ITEMS + 1, max: BATCH_MAX_ITEMS + 50 }).map((n) => Array.from({ length: n }, () => obj(['id', 'x']))) },
             { weight: 1, arbitrary: anyJson },
           ),
-          extras: fc.tuple(field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), anyJson), 0.15), extraFields),
+          extras: fc.tuple(
+            field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), anyJson), 0.15),
+            field('links', fc.oneof({ weight: 3, arbitrary: fc.boolean() }, { weight: 1, arbitrary: anyJson }), 0.15),
+            extraFields,
+          ),
           whole: sometimes(1, anyJson),
           auth: authSpec,
         })
@@ -771,22 +853,30 @@ const batchCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
           offset: sometimes(7, fc.oneof(fc.nat({ max: 200 }).map(String), fc.constantFrom('-1', '1e3', 'NaN', 'Infinity', '0x1', '1.5', '', '99999999999999999999', '%ZZ'))),
           limit: sometimes(7, fc.oneof(fc.integer({ min: 0, max: 1_001 }).map(String), fc.constantFrom('-1', '1e3', 'NaN', 'Infinity', '0x1', '1.5', '', '99999999999999999999', '%ZZ'))),
           twice: fc.boolean(),
+          links: batchLinksQuery,
           auth: authSpec,
         })
-        .map(({ known, batchId, offset, limit, twice, auth }): FuzzCase => {
+        .map(({ known, batchId, offset, limit, twice, links, auth }): FuzzCase => {
           const id = batchId ?? knownBatch(known).batchId;
-          const query = [offset !== null ? `offset=${offset}` : '', limit !== null ? `limit=${limit}` : '', twice ? 'limit=1&offset=2' : ''].filter(Boolean).join('&');
+          const query = [offset !== null ? `offset=${offset}` : '', limit !== null ? `limit=${limit}` : '', twice ? 'limit=1&offset=2' : '', ...links].filter(Boolean).join('&');
           return { via: 'pool', method: 'GET', path: `/api/v2/instance/${INSTANCE}/media/batch/${id}${query ? `?${query}` : ''}`, instance: INSTANCE, auth, headers: [] };
         }),
     },
     {
       weight: 2,
       arbitrary: fc
-        .record({ known: fc.nat(), item: sometimes(4, segment(fc.constantFrom('a', 'dup', '#0', '%230'))), range: sometimes(5, extraHeader), auth: authSpec })
-        .map(({ known, item, range, auth }): FuzzCase => {
+        .record({
+          known: fc.nat(),
+          item: sometimes(4, segment(fc.constantFrom('a', 'dup', '#0', '%230'))),
+          range: sometimes(5, extraHeader),
+          delivery: deliveryQuery,
+          auth: authSpec,
+        })
+        .map(({ known, item, range, delivery, auth }): FuzzCase => {
           const { batchId, itemIds } = knownBatch(known);
           const itemPart = item?.encoded ?? pct(itemIds[known % Math.max(itemIds.length, 1)] ?? 'a');
-          return { via: 'pool', method: 'GET', path: `/api/v2/instance/${INSTANCE}/media/batch/${batchId}/items/${itemPart}/content`, instance: INSTANCE, auth, headers: range ?? [] };
+          const path = withQuery(`/api/v2/instance/${INSTANCE}/media/batch/${batchId}/items/${itemPart}/content`, delivery);
+          return { via: 'pool', method: 'GET', path, instance: INSTANCE, auth, headers: range ?? [] };
         }),
     },
   ),
@@ -849,6 +939,104 @@ const reuploadCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
     })),
 );
 
+/** What a link route reads of a path: its folder, the SHA-256 segment and the query, decoded as express decodes them. */
+function readLink(path: string): { folder: string; sha256: string; query: Record<string, unknown> } {
+  const [pathname = '', search = ''] = path.split('?', 2);
+  const segments = pathname.replace(/\/+$/, '').split('/');
+  // Express routes ignore case and one trailing slash.
+  const folder = segments.slice(0, -1).join('/').toLowerCase();
+  return { folder, sha256: decodeSegment(segments.at(-1) ?? ''), query: parseQuery(search) };
+}
+
+/** Every parameter of a signed link: a changed link that decodes to all of these is the same link. */
+const LINK_PARAMS = ['exp', 'name', 'type', 'sig'] as const;
+
+/** Whether `path` decodes to exactly the link that was signed. */
+function isSignedLink(path: string): boolean {
+  const original = readLink(signedLink);
+  const given = readLink(path);
+  return (
+    given.folder === original.folder &&
+    given.sha256 === original.sha256 &&
+    LINK_PARAMS.every((name) => given.query[name] === original.query[name])
+  );
+}
+
+/** Changes one thing of a link (or nothing): a character, a parameter's value, its presence or its count. */
+const linkMutation: fc.Arbitrary<(path: string) => string> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant((path: string) => path) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(fc.nat(), fc.constantFrom(...'0123456789abcdefABCDEF-_%=&.+/')).map(([at, char]) => (path: string) => {
+      const start = '/media/files/'.length;
+      const index = start + (at % (path.length - start));
+      return path.slice(0, index) + char + path.slice(index + 1);
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...LINK_PARAMS), queryValue(['', '0', '1', 'x', 'image-x.jpg', 'text/html', 'A'.repeat(43)], ['%ZZ', '%00', '-1', '1e20', '99999999999', 'a'.repeat(300), '%E2%80%AE']))
+      .map(([name, value]) => (path: string) => {
+        const [pathname, search = ''] = path.split('?', 2);
+        const params = search.split('&').map((pair) => (pair.startsWith(`${name}=`) ? `${name}=${value}` : pair));
+        return `${pathname}?${params.join('&')}`;
+      }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.constantFrom(...LINK_PARAMS), fc.constantFrom('drop', 'twice', 'brackets', 'bare')).map(([name, how]) => (path: string) => {
+      const [pathname, search = ''] = path.split('?', 2);
+      const params = search.split('&').flatMap((pair) => {
+        if (!pair.startsWith(`${name}=`)) return [pair];
+        if (how === 'drop') return [];
+        if (how === 'twice') return [pair, pair];
+        if (how === 'brackets') return [pair.replace('=', '[]=')];
+        return [name];
+      });
+      return `${pathname}?${params.join('&')}`;
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      (path: string) => path.split('?')[0]!,
+      (path: string) => `${path}&exp=1`,
+      (path: string) => path.replace('/media/files/', '/media/files/../files/'),
+      (path: string) => path.replace('?', '/?'),
+      (path: string) => path.replace(/\/media\/files\/[0-9a-f]+/, (p) => p.toUpperCase()),
+      (path: string) => path.replace(/[0-9a-f]{64}/, (hex) => pct(hex).replace(/a/g, '%61')),
+      (path: string) => path.replace(/[0-9a-f]{64}/, '..%2F..%2Fpackage.json'),
+      (path: string) => `${path}&__proto__[sig]=x`,
+    ),
+  },
+);
+
+/** The link route: real links changed in one way, with odd headers; only the signed link itself may serve the file. */
+const linkCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
+  fc
+    .record({ mutations: fc.array(linkMutation, { minLength: 1, maxLength: 2 }), headers: fc.array(extraHeader, { maxLength: 2 }), auth: sometimes(2, authSpec) })
+    .map(({ mutations, headers, auth }): FuzzCase => {
+      const path = mutations.reduce((current, mutate) => mutate(current), signedLink);
+      return {
+        via: 'pool',
+        method: 'GET',
+        path,
+        instance: INSTANCE,
+        auth: auth ?? { kind: 'none' },
+        headers: headers.flat(),
+        check: (response) => {
+          // The link as signed (percent-encoded otherwise, perhaps): the file, a range of it, or 304/416.
+          if (isSignedLink(path)) return [200, 206, 304, 416].includes(response.status) ? undefined : `the signed link answered ${response.status}`;
+          // Changed: refused (403), or refused before the route (a path that does not decode, headers too large,
+          // another path); never anything only a valid signature gets: the file, a range's 416, "no longer stored".
+          const reachedTheFile = response.status < 400 || response.status === 416 || /no longer stored/.test(response.body.toString());
+          return reachedTheFile ? `a changed link answered ${response.status}` : undefined;
+        },
+      };
+    }),
+);
+
 /** A UTF-8 string spelled as latin1 text, so it goes on the wire as its UTF-8 bytes. */
 function utf8Bytes(text: string): string {
   return Buffer.from(text, 'utf8').toString('latin1');
@@ -864,7 +1052,16 @@ const rawCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
       ),
       target: fc.oneof(
         { weight: 4, arbitrary: fc.oneof(oddString, fc.constantFrom('ä', '\u202e', '\ud800', '😀')).map((s) => utf8Bytes(`/api/v2/instance/${s}/media/directly-download`)) },
-        { weight: 2, arbitrary: fc.constantFrom(`/api/v2/instance/${INSTANCE}/media/directly-download`, `/api/v2/instance/${INSTANCE}/media/jobs/x`, `/api/v2/instance/${INSTANCE}/media/batch`) },
+        {
+          weight: 2,
+          arbitrary: fc.constantFrom(
+            `/api/v2/instance/${INSTANCE}/media/directly-download`,
+            `/api/v2/instance/${INSTANCE}/media/directly-download?response=url`,
+            `/api/v2/instance/${INSTANCE}/media/directly-download?response=base64`,
+            `/api/v2/instance/${INSTANCE}/media/jobs/x`,
+            `/api/v2/instance/${INSTANCE}/media/batch`,
+          ),
+        },
         {
           weight: 2,
           arbitrary: fc.constantFrom('*', 'http://evil.example/api/v2/instance/fuzz-a/media/batch', '/../../../etc/passwd', '/ space', '/\ttab',
@@ -945,6 +1142,10 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
 
   it('answers generated re-upload answers within the contract', async () => {
     await fuzz('re-upload answers', reuploadCase, 8, 150);
+  }, 120_000 * SCALE);
+
+  it('answers signed links changed in every way with a refusal, and serves only the link as signed', async () => {
+    await fuzz('signed links', linkCase, 10, 150);
   }, 120_000 * SCALE);
 
   it('answers requests broken at the byte level within the contract', async () => {

@@ -15,6 +15,10 @@ export interface BatchResultsOptions {
   retries?: number;
   /** Ends the polling: the generator throws the signal's reason. */
   signal?: AbortSignal;
+  /** Each completed item with its link (`item.link`), made when the item is yielded. */
+  links?: boolean;
+  /** With `links`: how long the links hold, in seconds; the API's SIGNED_URL_TTL_SECONDS when absent. */
+  ttlSeconds?: number;
 }
 
 /** Reads one page of a batch's status. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mediaLinkSchema } from './delivery-schemas.js';
 import {
   callbackUrlSchema,
   contentTypeSchema,
@@ -32,7 +33,6 @@ export const batchItemSchema = z
 export type BatchItemRequest = z.output<typeof batchItemSchema>;
 export type BatchItemRequestInput = z.input<typeof batchItemSchema>;
 
-
 /** Body of POST .../media/batch. Items are checked one by one after this envelope. */
 export function batchRequestSchema(maxItems: number) {
   return z
@@ -46,9 +46,17 @@ export function batchRequestSchema(maxItems: number) {
         callbackUrl: callbackUrlSchema
           .optional()
           .meta({ description: 'POSTed a signed webhook per finished item and once when the batch is done' }),
+        links: z
+          .boolean({ error: 'must be true or false' })
+          .optional()
+          .meta({ description: "true: each completed item's webhook carries its link (MediaLink), valid SIGNED_URL_TTL_SECONDS" }),
       },
       { error: 'must be a JSON object' },
     )
+    .refine((body) => !body.links || body.callbackUrl !== undefined, {
+      path: ['links'],
+      message: 'only goes with a callbackUrl (the links go in its webhooks; GET the batch with ?links=1 for them)',
+    })
     .meta({ id: 'BatchRequest' });
 }
 
@@ -70,6 +78,9 @@ export const batchItemSchemaOut = z
     jobId: z.string().optional(),
     contentUrl: z.string().optional().meta({ description: 'GET it for the file once completed' }),
     result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
+    link: mediaLinkSchema
+      .optional()
+      .meta({ description: 'A completed item\'s link: with ?links=1, or in the webhooks of a batch submitted with "links": true' }),
     error: errorBodySchema.optional(),
   })
   .meta({ id: 'BatchItem' });

@@ -17,14 +17,17 @@ export const errorCatalogue = {
   REQUEST_TIMEOUT: { status: 408, retryable: true },
   RANGE_NOT_SATISFIABLE: { status: 416, retryable: false },
   ROUTE_NOT_FOUND: { status: 404, retryable: false },
+  BASE64_TOO_LARGE: { status: 413, retryable: false },
   // Auth
   UNAUTHORIZED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
+  LINK_REFUSED: { status: 403, retryable: false },
   // Limits
   RATE_LIMITED: { status: 429, retryable: true },
   // Jobs
   JOB_NOT_FOUND: { status: 404, retryable: false },
   BATCH_NOT_FOUND: { status: 404, retryable: false },
+  MEDIA_NOT_STORED: { status: 404, retryable: false },
   // CDN
   MEDIA_EXPIRED: { status: 404, retryable: false },
   MEDIA_TOO_LARGE: { status: 413, retryable: false },
@@ -161,6 +164,23 @@ export class RouteNotFoundError extends WamediaError {
   }
 }
 
+/**
+ * `response=base64` for a media over BASE64_MAX_BYTES: a JSON string that large is better fetched
+ * as a link or as the file itself.
+ */
+export class Base64TooLargeError extends WamediaError {
+  readonly code = 'BASE64_TOO_LARGE';
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      `the media has ${size} bytes, over the limit of ${limit} bytes (BASE64_MAX_BYTES) for response=base64: ` +
+        'ask for response=url (a link to the file) or for the file itself',
+    );
+  }
+}
+
 // ---- Auth --------------------------------------------------------------------------------
 
 /** No token, a malformed or badly signed one, or an expired one. */
@@ -171,6 +191,14 @@ export class UnauthorizedError extends WamediaError {
 /** A valid token for another instance. */
 export class ForbiddenError extends WamediaError {
   readonly code = 'FORBIDDEN';
+}
+
+/**
+ * A signed media link that does not hold: missing or malformed parameters, a signature that does
+ * not match (tampered), or an expiry in the past. Its message never says anything about the file.
+ */
+export class LinkRefusedError extends WamediaError {
+  readonly code = 'LINK_REFUSED';
 }
 
 // ---- Limits ------------------------------------------------------------------------------
@@ -200,10 +228,17 @@ export class JobNotFoundError extends WamediaError {
   }
 }
 
-
 /** No such batch, or no such item in it, for this instance. */
 export class BatchNotFoundError extends WamediaError {
   readonly code = 'BATCH_NOT_FOUND';
+}
+
+/** A signed link holds, but the store no longer has the file it names (the store was emptied). */
+export class MediaNotStoredError extends WamediaError {
+  readonly code = 'MEDIA_NOT_STORED';
+  constructor() {
+    super('the linked media is no longer stored: ask for the media again to get a new link');
+  }
 }
 
 // ---- CDN ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ export * from './jobs.js';
 export * from './schemas.js';
 export * from './batch-schemas.js';
 export * from './reupload-schemas.js';
+export * from './delivery-schemas.js';
 export * from './webhook-signature.js';
 export * from './media/byte-fields.js';
 export * from './media/decrypt-stream.js';

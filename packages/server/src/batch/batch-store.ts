@@ -10,6 +10,11 @@ export interface BatchMeta {
   createdAt: string;
   total: number;
   callbackUrl?: string;
+  /**
+   * Set when the batch was submitted with `"links": true`: the origin of the links its webhooks
+   * carry (PUBLIC_BASE_URL, else the one the batch was submitted to), for links the API serves.
+   */
+  linkOrigin?: string;
 }
 
 /**
@@ -44,10 +49,11 @@ export class BatchStore {
   async create(
     instanceId: string,
     items: StoredItem[],
-    callbackUrl?: string,
+    { callbackUrl, linkOrigin }: Pick<BatchMeta, 'callbackUrl' | 'linkOrigin'> = {},
   ): Promise<{ meta: BatchMeta; counts: BatchCounts }> {
     const meta: BatchMeta = { batchId: randomUUID(), instanceId, createdAt: new Date().toISOString(), total: items.length };
     if (callbackUrl) meta.callbackUrl = callbackUrl;
+    if (linkOrigin) meta.linkOrigin = linkOrigin;
     const keys = this.keys(meta.batchId);
     const positions = Object.fromEntries(items.map((item, index) => [item.id, index]));
     const counts = countStatuses(items);

@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@wamedia/shared';
+import type { MediaLinks } from '../links/media-links.js';
 import { redisConnectionOptions } from '../redis/connection-options.js';
 import { BatchStore } from './batch-store.js';
 import { JobEndNotifier } from './job-end-notifier.js';
@@ -21,7 +22,8 @@ export interface JobFollowers {
   close(): Promise<void>;
 }
 
-export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
+/** @param links makes the links of batches submitted with `"links": true`. */
+export function createJobFollowers(config: Config, redis: Redis, links: MediaLinks): JobFollowers {
   const keys = { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds };
   const subscriptions = new JobSubscriptions(redis, keys);
   const batches = new BatchStore(redis, keys);
@@ -35,7 +37,7 @@ export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
     subscriptions,
     batches,
     outbox,
-    notifier: new JobEndNotifier({ subscriptions, batches, outbox }),
+    notifier: new JobEndNotifier({ subscriptions, batches, outbox, links, linkTtlSeconds: config.signedUrlTtlSeconds }),
     reuploads: new ReuploadNotifier({ subscriptions, batches, outbox }),
     close: async () => queue?.close(),
   };

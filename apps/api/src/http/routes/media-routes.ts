@@ -3,12 +3,15 @@ import type { z } from 'zod';
 import { InvalidRequestError, describeIssues, downloadRequestSchema, reuploadAnswerSchema, timeoutQuerySchema } from '@wamedia/shared';
 import type { MediaService } from '../../services/media-service.js';
 import type { ReuploadService } from '../../services/reupload-service.js';
+import type { MediaDelivery } from '../media-delivery.js';
 import { instanceOf } from '../require-instance-token.js';
 import { answerDownload } from './answer-download.js';
 
 export interface MediaRoutesOptions {
   service: MediaService;
   reuploads: ReuploadService;
+  /** Answers a ready media as its `response` query asks. */
+  delivery: MediaDelivery;
   /** Upper bound of the `timeout` query, in ms; also its default when below 600000. */
   maxWaitMs: number;
 }
@@ -19,16 +22,17 @@ export interface MediaRoutesOptions {
  * the phone's answers to re-upload requests).
  */
 export function mediaRoutes(options: MediaRoutesOptions): Router {
-  const { service, reuploads } = options;
+  const { service, reuploads, delivery } = options;
   const timeoutSchema = timeoutQuerySchema(options.maxWaitMs);
   const router = Router({ mergeParams: true });
 
   router.post('/api/v2/instance/:instanceId/media/directly-download', async (req, res) => {
     const timeoutMs = parseTimeout(req.query.timeout, timeoutSchema);
+    const query = delivery.parse(req);
     const request = parse(downloadRequestSchema, req.body);
     const signal = abortOnClose(res);
     const outcome = await service.download(instanceOf(res), request, { timeoutMs, signal, requestId: String(req.id) });
-    await answerDownload(req, res, outcome);
+    await answerDownload(req, res, outcome, delivery, query);
   });
 
   router.get('/api/v2/instance/:instanceId/media/jobs/:jobId', async (req, res) => {
@@ -36,7 +40,8 @@ export function mediaRoutes(options: MediaRoutesOptions): Router {
   });
 
   router.get('/api/v2/instance/:instanceId/media/jobs/:jobId/content', async (req, res) => {
-    await answerDownload(req, res, await service.jobContent(instanceOf(res), req.params.jobId));
+    const query = delivery.parse(req);
+    await answerDownload(req, res, await service.jobContent(instanceOf(res), req.params.jobId), delivery, query);
   });
 
   router.post('/api/v2/instance/:instanceId/media/jobs/:jobId/reupload', async (req, res) => {
