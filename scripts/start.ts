@@ -4,12 +4,13 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { assertRedisReachable, loadConfig, redactUrl, runMain, type Config } from '@wamedia/server';
+import { assertRedisReachable, loadConfig, nodeFlags, redactUrl, runMain, type Config } from '@wamedia/server';
 import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
- * `pnpm start`: the API and one worker, each its own process as in production, sharing this
- * terminal. It runs compiled (dist/start.js, built by `pnpm build`) and starts the compiled API
+ * `pnpm start`: the API and WORKER_PROCESSES workers (one per core unless set), each its own
+ * process as in production, sharing this terminal: verification is bound to the core of the
+ * worker doing it, so one worker per core lets every core verify. It runs compiled (dist/start.js, built by `pnpm build`) and starts the compiled API
  * and worker beside it with plain `node`: this process is the only supervisor in the tree.
  * Settings and Redis are checked once here, so a problem is reported in one line rather than
  * once per process. Where no Redis answers on a local REDIS_URL and a
@@ -21,7 +22,8 @@ runMain('wamedia', async () => {
   const children: ChildProcess[] = [];
   const redis = await ensureRedis(config);
   if (redis) children.push(redis);
-  children.push(start('api'), start('worker'));
+  children.push(start('api'));
+  for (let i = 0; i < config.workerProcesses; i++) children.push(start('worker', workerEnv(config, i)));
 
   let exiting = false;
   const stopAll = (signal: NodeJS.Signals) => {
@@ -50,9 +52,15 @@ runMain('wamedia', async () => {
 });
 
 /** Starts dist/<name>.js, compiled beside this file. */
-function start(name: 'api' | 'worker'): ChildProcess {
+function start(name: 'api' | 'worker', env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
-  return spawn(process.execPath, [entry], { stdio: 'inherit' });
+  return spawn(process.execPath, [...nodeFlags[name], entry], { stdio: 'inherit', env });
+}
+
+/** The i-th worker's environment: health ports follow on from WORKER_HEALTH_PORT (0 stays 0: any free port). */
+function workerEnv(config: Config, i: number): NodeJS.ProcessEnv {
+  const port = config.workerHealthPort === 0 ? 0 : config.workerHealthPort + i;
+  return { ...process.env, WORKER_HEALTH_PORT: String(port) };
 }
 
 /** The child's exit code; a child killed by a signal counts as failed (128 + the signal's number, as shells say). */

@@ -21,7 +21,7 @@ export async function apiPeakRss(): Promise<Figure> {
   const cdn = await FileCdn.start();
   try {
     const media = publishEncFile(cdn, await writeEncFile(path.join(dir, 'big.enc'), bytes, 'document'), 'p3');
-    const stack = await CompiledStack.start({ cdnOrigin: cdn.origin });
+    const stack = await CompiledStack.start({ cdnOrigin: cdn.origin, workers: 1 });
     try {
       const started = performance.now();
       const answer = await downloadThroughApi({ baseUrl: stack.baseUrl, token: stack.token(INSTANCE), body: JSON.stringify(downloadBody(media)) });

@@ -8,19 +8,20 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../../test/support/free-port.js';
 import { deleteKeysUnder } from '../../test/support/redis-client.js';
 import { repoRoot, ServiceProcess } from '../../test/support/service-process.js';
 import { environmentWithoutSettings } from '../../test/support/stack.js';
+import { nodeFlags } from '@wamedia/server';
 import { signToken } from '../../test/support/tokens.js';
 
 export interface CompiledStackOptions {
   /** Origin of the CDN stand-in (MEDIA_CDN_BASE_URL and MEDIA_ALLOWED_HOSTS). */
   cdnOrigin: string;
-  /** Worker processes (default 1). */
+  /** Worker processes (default: one per core, as `pnpm start` runs). */
   workers?: number;
   /** Entries added to or replacing the stack's environment. */
   env?: Record<string, string>;
@@ -85,10 +86,10 @@ export class CompiledStack {
     const env = benchSettings(tempDir, options.cdnOrigin, { PORT: String(apiPort), ...options.env });
     const stack = new CompiledStack(env, tempDir, `http://127.0.0.1:${apiPort}`);
     try {
-      const ready = [stack.spawn('api', 'dist/api.js', {}, stack.baseUrl)];
-      for (let i = 1; i <= (options.workers ?? 1); i++) {
+      const ready = [stack.spawn('api', 'api', {}, stack.baseUrl)];
+      for (let i = 1; i <= (options.workers ?? availableParallelism()); i++) {
         const healthPort = await freePort();
-        ready.push(stack.spawn(`worker-${i}`, 'dist/worker.js', { WORKER_HEALTH_PORT: String(healthPort) }, `http://127.0.0.1:${healthPort}`));
+        ready.push(stack.spawn(`worker-${i}`, 'worker', { WORKER_HEALTH_PORT: String(healthPort) }, `http://127.0.0.1:${healthPort}`));
       }
       await Promise.all(ready);
     } catch (error) {
@@ -124,8 +125,9 @@ export class CompiledStack {
     await rm(this.tempDir, { recursive: true, force: true });
   }
 
-  private async spawn(name: string, entry: string, env: Record<string, string>, origin: string): Promise<void> {
-    const child = new ServiceProcess({ name, entry, compiled: true, env: serviceEnv({ ...this.env, ...env }) });
+  /** Starts dist/<kind>.js with the node flags `pnpm start` gives it. */
+  private async spawn(name: string, kind: 'api' | 'worker', env: Record<string, string>, origin: string): Promise<void> {
+    const child = new ServiceProcess({ name, entry: `dist/${kind}.js`, compiled: true, nodeFlags: nodeFlags[kind], env: serviceEnv({ ...this.env, ...env }) });
     this.processes.push(child);
     await waitReady(origin, child);
   }

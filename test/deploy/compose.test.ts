@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { nodeFlags } from '@wamedia/server';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const available = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
@@ -49,6 +50,14 @@ describe.skipIf(!available)('docker-compose.yml', () => {
     expect(worker).toMatch(/stop_grace_period: 1m0?s|stop_grace_period: 60s/);
     expect(worker).not.toMatch(/container_name:/);
     expect(worker).not.toMatch(/\n    ports:/);
+  });
+
+  it('starts the worker with the node flags pnpm start gives it', () => {
+    const config = compose(['config'], env).stdout;
+    const worker = config.slice(config.indexOf('\n  worker:'));
+    const command = /\n    command:\n((?:    - .*\n)+)/.exec(worker)?.[1];
+    const args = command?.split('\n').filter(Boolean).map((line) => line.replace(/^    - /, '').replace(/^"(.*)"$/, '$1'));
+    expect(args).toEqual(['node', ...nodeFlags.worker, 'dist/worker.js']);
   });
 
   it('keeps Redis durable and never evicting', () => {

@@ -104,21 +104,25 @@ async function redisAnswers(url: string): Promise<boolean> {
 
 describe('pnpm start', () => {
   it.skipIf(!hasRedisServer)(
-    'starts a redis-server of its own when none answers, then the API and a worker; Ctrl-C (SIGINT to the group) stops all three, Redis last',
+    'starts a redis-server of its own when none answers, then the API and WORKER_PROCESSES workers; Ctrl-C (SIGINT to the group) stops them all, Redis last',
     async () => {
       const dir = await tempDir();
       const cdn = await FakeCdn.start();
       try {
         const env = await startEnv(dir, await freePort(), process.env.PATH ?? '');
-        Object.assign(env, { MEDIA_CDN_BASE_URL: cdn.origin, MEDIA_ALLOWED_HOSTS: cdn.origin });
+        Object.assign(env, { MEDIA_CDN_BASE_URL: cdn.origin, MEDIA_ALLOWED_HOSTS: cdn.origin, WORKER_PROCESSES: '2' });
         const redisUrl = env.REDIS_URL!;
         expect(await redisAnswers(redisUrl)).toBe(false);
 
         const start = startScript(env);
-        const [listening, ready] = await Promise.all([
-          start.waitForLog((line) => line.msg === 'api listening', START_TIMEOUT_MS, '"api listening"'),
-          start.waitForLog((line) => line.msg === 'worker ready', START_TIMEOUT_MS, '"worker ready"'),
-        ]);
+        const listening = await start.waitForLog((line) => line.msg === 'api listening', START_TIMEOUT_MS, '"api listening"');
+        const workers = await eventually(
+          async () => {
+            const ready = start.logsWithMsg('worker ready');
+            return ready.length === 2 ? ready : undefined;
+          },
+          { what: 'two "worker ready" lines', timeoutMs: START_TIMEOUT_MS },
+        );
         expect(start.stderr).toContain(`starting redis-server (data in ${path.join(dir, 'redis')})`);
         expect(await redisAnswers(redisUrl)).toBe(true);
         const redis = await RedisClient.connect(redisUrl);
@@ -127,7 +131,8 @@ describe('pnpm start', () => {
         const apiUrl = `http://127.0.0.1:${listening.port as number}`;
         expect(await connectionOutcome(`${apiUrl}/readyz`)).toBe(200);
         expect(await readdir(path.join(dir, 'redis'))).not.toEqual([]);
-        const pids = [start.pid!, listening.pid as number, ready.pid as number, redisPid];
+        const pids = [start.pid!, listening.pid as number, ...workers.map((line) => line.pid as number), redisPid];
+        expect(new Set(pids).size).toBe(pids.length);
         for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
 
         // A download the worker is still busy with at Ctrl-C: past the grace it goes back to
@@ -149,7 +154,7 @@ describe('pnpm start', () => {
         expect(code, start.describe()).toBe(0);
         // The API and the worker shut down in order (a second SIGINT did not kill them half-way);
         // the worker handed its job back without a Redis error.
-        expect(start.logsWithMsg('stopped').map((line) => line.name).sort()).toEqual(['api', 'worker']);
+        expect(start.logsWithMsg('stopped').map((line) => line.name).sort()).toEqual(['api', 'worker', 'worker']);
         expect(start.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
         expect(start.logs.filter((line) => line.level >= 40 && line.msg !== 'active download jobs did not finish in time; handing them back to the queue'))
           .toEqual([]);

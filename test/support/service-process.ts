@@ -30,6 +30,8 @@ export interface ServiceProcessOptions {
   entry: string;
   /** Run `entry` with plain node, without the TypeScript loader (for compiled entries). */
   compiled?: boolean;
+  /** Flags for node itself, before the entry (e.g. V8's heap sizes). */
+  nodeFlags?: readonly string[];
   /** The whole environment of the process. */
   env: NodeJS.ProcessEnv;
   /** Copy the process's output to this process's stderr (set WAMEDIA_E2E_ECHO=1 to debug). */
@@ -63,7 +65,8 @@ export class ServiceProcess {
 
   constructor(options: ServiceProcessOptions) {
     this.name = options.name;
-    const args = options.compiled ? [options.entry] : ['--import', 'tsx', options.entry];
+    const loader = options.compiled ? [] : ['--import', 'tsx'];
+    const args = [...(options.nodeFlags ?? []), ...loader, options.entry];
     this.child = spawn(process.execPath, args, {
       cwd: repoRoot,
       env: options.env,

@@ -14,7 +14,7 @@ import {
   type DownloadJobResult,
   type PlainVerifyStream,
 } from '@wamedia/shared';
-import type { CdnClient } from './cdn-client.js';
+import type { CdnClient, MediaRef } from './cdn-client.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface MediaProcessorDeps {
@@ -38,7 +38,11 @@ export interface MediaProcessorDeps {
 export class MediaProcessor {
   constructor(private readonly deps: MediaProcessorDeps) {}
 
-  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal): Promise<DownloadJobResult> {
+  /**
+   * @param from where to fetch the media instead of the request's references: the directPath of
+   *   a re-upload by the phone.
+   */
+  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal, from?: MediaRef): Promise<DownloadJobResult> {
     const data = downloadJobSchema.parse(job.data);
     const log = this.deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
     const cached = await this.deps.index.get(data.lookupKey);
@@ -51,7 +55,9 @@ export class MediaProcessor {
       throw new MediaTooLargeError(this.deps.maxMediaBytes);
     }
     const check = this.checkStage(data);
-    const stored = await this.downloadAndStore(data, check, signal).catch((error: unknown) => {
+    if (from) log.info('downloading the media the phone re-uploaded');
+    const ref = from ?? { directPath: data.directPath, url: data.url };
+    const stored = await this.downloadAndStore(ref, check, signal).catch((error: unknown) => {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
@@ -82,9 +88,9 @@ export class MediaProcessor {
     return createDecryptStream({ contentType: data.contentType, mediaKey, fileSha256, fileEncSha256, fileLength: data.fileLength });
   }
 
-  private async downloadAndStore(data: DownloadJobData, check: DecryptStream | PlainVerifyStream, signal?: AbortSignal) {
+  private async downloadAndStore(ref: MediaRef, check: DecryptStream | PlainVerifyStream, signal?: AbortSignal) {
     const started = performance.now();
-    const response = await this.deps.cdn.open({ directPath: data.directPath, url: data.url }, signal);
+    const response = await this.deps.cdn.open(ref, signal);
     this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
     // A CDN error destroys the check stage with it, so writeTemp sees it and cleans up.
     const plaintext = pipeline(response.body, check, () => undefined);

@@ -8,6 +8,8 @@ export * from './schemas.js';
 export * from './batch-schemas.js';
 export * from './message-media.js';
 export * from './message-schemas.js';
+export * from './reupload-schemas.js';
+export * from './delivery-schemas.js';
 export * from './webhook-signature.js';
 export * from './json-depth.js';
 export * from './media/byte-fields.js';

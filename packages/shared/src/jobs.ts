@@ -39,14 +39,14 @@ export const downloadJobSchema = z.object({
   fileSha256: z.string().optional(),
   fileEncSha256: z.string().optional(),
   fileLength: z.number().optional(),
+  /** The message that carried the media (the request's content.messageKey), for a media retry request. */
+  messageKey: messageKeySchema.optional(),
   /** The cache key (see mediaLookupKey). */
   lookupKey: z.string(),
   /** The instance that first asked; others may share the job. */
   instanceId: z.string(),
   /** The API request id, so worker log lines can be matched to it. */
   requestId: z.string().optional(),
-  /** The key of the message the media came in, when the request gave it (for the media-retry relay). */
-  messageKey: messageKeySchema.optional(),
 });
 export type DownloadJobData = z.infer<typeof downloadJobSchema>;
 

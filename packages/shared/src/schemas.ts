@@ -66,25 +66,24 @@ export const contentTypeSchema = z.enum(contentTypes, {
     (typeof issue.input === 'string' ? ` (got "${truncate(issue.input)}": pick one)` : ''),
 });
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(4096);
+
 /**
- * The key of the message a media came in, carried along for the media-retry relay (only the
- * phone that received a media can have it re-uploaded, and it is asked by this key).
+ * The key of the message that carried the media, as Baileys' `message.key` has it: what a media
+ * retry request (the re-upload of an expired media by the phone) names.
  */
 export const messageKeySchema = z
   .object(
     {
-      id: z.string({ error: 'must be a string' }).max(256),
-      remoteJid: z.string({ error: 'must be a string' }).max(256),
-      fromMe: z.boolean({ error: 'must be true or false' }),
-      participant: z.string({ error: 'must be a string' }).max(256).optional(),
+      id: z.string().min(1).max(128),
+      remoteJid: z.string().min(1).max(256),
+      fromMe: z.boolean(),
+      participant: z.string().min(1).max(256).optional(),
     },
     { error: 'must be an object {id, remoteJid, fromMe, participant?}' },
   )
-  .meta({ description: 'The key of the message the media came in: {id, remoteJid, fromMe, participant?}' });
-
+  .meta({ id: 'MessageKey' });
 export type MessageKey = z.infer<typeof messageKeySchema>;
-
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(4096);
 
 export const mediaContentSchema = z
   .object(
@@ -108,7 +107,9 @@ export const mediaContentSchema = z
       fileSha256: bytesField(32).optional(),
       fileEncSha256: bytesField(32).optional(),
       fileLength: fileLengthField.optional(),
-      messageKey: messageKeySchema.optional(),
+      messageKey: messageKeySchema
+        .optional()
+        .meta({ description: 'The message that carried the media: with it, an expired media can be re-uploaded by the phone' }),
     },
     { error: 'must be an object' },
   )
@@ -179,8 +180,31 @@ export const errorBodySchema = z
   .meta({ id: 'ErrorBody' });
 
 export const jobStateSchema = z
-  .enum(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'unknown'])
+  .enum(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'awaiting_reupload', 'completed', 'failed', 'unknown'])
   .meta({ id: 'JobState' });
+
+/**
+ * What the caller's WhatsApp session sends inside `<receipt type="server-error">` to have the phone
+ * re-upload the media: `encP` is AES-256-GCM (tag appended) of the protobuf ServerErrorReceipt,
+ * `encIv` its 12-byte IV; both base64.
+ */
+export const mediaRetryReceiptSchema = z
+  .object({
+    encP: z.string().meta({ description: 'The encrypted ServerErrorReceipt with its 16-byte tag appended, base64 (enc_p)' }),
+    encIv: z.string().meta({ description: 'The 12-byte IV, base64 (enc_iv)' }),
+  })
+  .meta({ id: 'MediaRetryReceipt' });
+export type MediaRetryReceipt = z.infer<typeof mediaRetryReceiptSchema>;
+
+/** A job waiting for the phone to re-upload its media: what the caller's session needs to ask for it. */
+export const reuploadRequestedSchema = z
+  .object({
+    messageKey: messageKeySchema,
+    receipt: mediaRetryReceiptSchema,
+    expiresAt: z.iso.datetime().meta({ description: 'When the job stops waiting and fails with 404' }),
+  })
+  .meta({ id: 'ReuploadRequested' });
+export type ReuploadRequested = z.infer<typeof reuploadRequestedSchema>;
 
 /** 202: the wait ran out (or was 0); the job goes on and can be followed. */
 export const jobAcceptedSchema = z
@@ -202,6 +226,7 @@ export const jobStatusSchema = z
     finishedAt: z.iso.datetime().optional(),
     result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
     error: z.object({ statusCode: z.number().int(), message: z.string() }).optional(),
+    reupload: reuploadRequestedSchema.optional().meta({ description: 'While the status is awaiting_reupload' }),
   })
   .meta({ id: 'JobStatus' });
 

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { type ByteRange } from '@wamedia/server';
-import { RangeNotSatisfiableError, extensionFor } from '@wamedia/shared';
+import { attachmentDisposition, type ByteRange } from '@wamedia/server';
+import { RangeNotSatisfiableError } from '@wamedia/shared';
 import type { ReadyMedia } from '../services/ready-media.js';
 
 /**
@@ -21,8 +21,13 @@ export async function sendMedia(req: Request, res: Response, media: ReadyMedia):
   // The media's headers only once nothing can fail before the bytes: an error answered after
   // them (416, storage down) would go out as JSON labelled with the media's type and filename.
   try {
-    res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
-    res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Length': String(length) });
+    res.set({
+      'Content-Disposition': attachmentDisposition(media.fileName),
+      'Content-Type': media.mimetype,
+      ETag: etag,
+      'Accept-Ranges': 'bytes',
+      'Content-Length': String(length),
+    });
   } catch (error) {
     // A header Node refuses: the open file is closed here, not left to leak.
     body.destroy();

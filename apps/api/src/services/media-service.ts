@@ -18,11 +18,13 @@ import {
   type DownloadRequest,
   type JobState,
   type JobStatus,
+  type ReuploadRequested,
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJob, DownloadJobs } from './download-jobs.js';
 import type { JobWaiter, JobOutcome } from './job-waiter.js';
 import { readyMedia, type MediaFile, type ReadyMedia } from './ready-media.js';
+import type { ReuploadService } from './reupload-service.js';
 
 /** What a download request (or a job's content request) comes to. */
 export type DownloadOutcome =
@@ -54,6 +56,8 @@ export class MediaService {
       metrics: { cacheLookup(hit: boolean): void };
       /** Seals the mediaKey of the job data (JOB_DATA_KEY). */
       secrets: JobSecrets;
+      /** Says which jobs wait for the phone to re-upload their media. */
+      reuploads: ReuploadService;
     },
   ) {}
 
@@ -69,10 +73,12 @@ export class MediaService {
 
     const data = toJobData(request, lookupKey, instanceId, options.requestId, this.deps.secrets);
     const job = await this.deps.jobs.enqueue(data, instanceId);
+    // Told of a re-upload request from the start: a client that waits for the file needs it then.
+    if (callbackUrl && content.messageKey) await this.deps.callbacks.followReuploads(job.id!, callbackUrl, instanceId);
     const outcome = await this.deps.waiter.wait(job.id!, options.timeoutMs, options.signal);
     if (!outcome) {
       if (callbackUrl) await this.deps.callbacks.followJob(job.id!, callbackUrl, instanceId);
-      return { kind: 'pending', jobId: job.id!, status: await job.getState() };
+      return { kind: 'pending', jobId: job.id!, status: (await this.stateOf(job)).status };
     }
     const media = await this.present(outcome, contentType, content.mimetype);
     if (media) return { kind: 'ready', media };
@@ -87,17 +93,28 @@ export class MediaService {
     const state = await job.getState();
     // The job may have ended between the two reads: read it again so its result matches the state.
     if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = await this.findJob(instanceId, jobId);
-    return describeJob(job, state);
+    return { ...describeJob(job, state), ...(await this.stateOf(job, state)) };
   }
 
   /** The content of one of this instance's jobs: ready, still pending, or the job's failure thrown. */
   async jobContent(instanceId: string, jobId: string): Promise<DownloadOutcome> {
     const job = await this.findJob(instanceId, jobId);
     const outcome = await this.deps.waiter.outcomeOf(jobId);
-    if (!outcome) return { kind: 'pending', jobId, status: await job.getState() };
+    if (!outcome) return { kind: 'pending', jobId, status: (await this.stateOf(job)).status };
     const media = await this.present(outcome, job.data.contentType, job.data.mimetype);
     if (!media) throw new JobNotFoundError(jobId);
     return { kind: 'ready', media };
+  }
+
+  /**
+   * A job's state as clients see it: `awaiting_reupload`, with what the caller's session needs to ask
+   * for it, while the job waits for the phone (BullMQ has it delayed, or is putting it to sleep).
+   */
+  private async stateOf(job: DownloadJob, known?: JobState): Promise<{ status: JobState; reupload?: ReuploadRequested }> {
+    const status = known ?? (await job.getState());
+    if (status === 'completed' || status === 'failed' || status === 'unknown') return { status };
+    const reupload = await this.deps.reuploads.requestOf(job.id!);
+    return reupload ? { status: 'awaiting_reupload', reupload } : { status };
   }
 
   private async findJob(instanceId: string, jobId: string): Promise<DownloadJob> {
@@ -140,10 +157,10 @@ export function toJobData(
     fileSha256: content.fileSha256?.toString('base64'),
     fileEncSha256: content.fileEncSha256?.toString('base64'),
     fileLength: content.fileLength,
+    messageKey: content.messageKey,
     lookupKey,
     instanceId,
     requestId,
-    messageKey: content.messageKey,
   };
 }
 

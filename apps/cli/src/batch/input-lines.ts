@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { MAX_JSON_DEPTH, batchItemBodySchema, describeIssues, jsonDepthExceeds, messageKeyId, type BatchItemRequestInput } from '@wamedia/shared';
+import { isRequestBody, problemsInMessage } from '../message-input.js';
 
 /** One line of the input, once read: an item to download, or why it can't be one. */
 export type InputLine =
@@ -53,7 +54,7 @@ export function parseLine(text: string, line: number): InputLine {
   const checked = batchItemBodySchema.safeParse(item);
   if (!checked.success) {
     const id = typeof item.id === 'string' ? item.id : String(line);
-    return { kind: 'invalid', line, id, messages: 'message' in item ? inLine(checked.error) : describeIssues(checked.error) };
+    return { kind: 'invalid', line, id, messages: 'message' in item ? problemsInMessage(checked.error) : describeIssues(checked.error) };
   }
   // A request body goes as the line says (the API reads every encoding itself); a message as the
   // request it comes to, so its thumbnails and captions are neither kept here nor sent.
@@ -66,14 +67,6 @@ export function parseLine(text: string, line: number): InputLine {
  * line number.
  */
 function asBatchItem(json: Record<string, unknown>, line: number): { id: unknown } & Record<string, unknown> {
-  if (Object.hasOwn(json, 'contentType') || Object.hasOwn(json, 'content')) return { ...json, id: json.id ?? String(line) };
+  if (isRequestBody(json)) return { ...json, id: json.id ?? String(line) };
   return { id: messageKeyId(json) ?? String(line), message: json };
-}
-
-/** A message line's problems, named from the line itself: the line is the message. */
-function inLine(error: { issues: { path: PropertyKey[]; message: string }[] }): string[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.slice(1).join('.');
-    return path ? `${path}: ${issue.message}` : issue.message;
-  });
 }

@@ -2,10 +2,12 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@wamedia/shared';
+import type { MediaLinks } from '../links/media-links.js';
 import { redisConnectionOptions } from '../redis/connection-options.js';
 import { BatchStore } from './batch-store.js';
 import { JobEndNotifier } from './job-end-notifier.js';
 import { JobSubscriptions } from './job-subscriptions.js';
+import { ReuploadNotifier } from './reupload-notifier.js';
 import { WebhookOutbox } from './webhook-outbox.js';
 
 /** Everything that follows download jobs for batches and webhooks, wired once per process. */
@@ -13,12 +15,15 @@ export interface JobFollowers {
   subscriptions: JobSubscriptions;
   batches: BatchStore;
   notifier: JobEndNotifier;
+  /** Tells followers that a job waits for the phone to re-upload its media. */
+  reuploads: ReuploadNotifier;
   /** Undefined when webhooks are off (no WEBHOOK_SECRET). */
   outbox: WebhookOutbox | undefined;
   close(): Promise<void>;
 }
 
-export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
+/** @param links makes the links of batches submitted with `"links": true`. */
+export function createJobFollowers(config: Config, redis: Redis, links: MediaLinks): JobFollowers {
   const keys = { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds };
   const subscriptions = new JobSubscriptions(redis, keys);
   const batches = new BatchStore(redis, keys);
@@ -32,7 +37,8 @@ export function createJobFollowers(config: Config, redis: Redis): JobFollowers {
     subscriptions,
     batches,
     outbox,
-    notifier: new JobEndNotifier({ subscriptions, batches, outbox }),
+    notifier: new JobEndNotifier({ subscriptions, batches, outbox, links, linkTtlSeconds: config.signedUrlTtlSeconds }),
+    reuploads: new ReuploadNotifier({ subscriptions, batches, outbox }),
     close: async () => queue?.close(),
   };
 }

@@ -1,7 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { Router, type Request, type RequestHandler } from 'express';
 import { type TokenVersions } from '@wamedia/server';
@@ -17,11 +14,9 @@ const BASE_PATH = '/admin/queues';
  *   every token of it minted so far is refused; answers `{instanceId, tokenVersion}`.
  */
 export function adminRoutes(options: { queue: Queue; adminToken: string; tokenVersions: Pick<TokenVersions, 'revoke'> }): Router {
-  const board = new ExpressAdapter();
-  board.setBasePath(BASE_PATH);
-  createBullBoard({ queues: [new BullMQAdapter(options.queue)], serverAdapter: board });
   const router = Router();
-  router.use(BASE_PATH, requireAdminToken(options.adminToken, 'the queue dashboard'), board.getRouter());
+  const dashboard = loadedOnFirstUse(async () => (await import('./queue-dashboard.js')).queueDashboard(options.queue, BASE_PATH));
+  router.use(BASE_PATH, requireAdminToken(options.adminToken, 'the queue dashboard'), dashboard);
   router.post(
     '/admin/instances/:instanceId/revoke-tokens',
     requireAdminToken(options.adminToken, 'revoking tokens'),
@@ -33,6 +28,21 @@ export function adminRoutes(options: { queue: Queue; adminToken: string; tokenVe
     },
   );
   return router;
+}
+
+/**
+ * Bull Board brings a UI bundle and its template engine, tens of MiB of heap in every API process
+ * (measured with a heap snapshot); most never serve the dashboard, so it is imported when first asked for.
+ */
+function loadedOnFirstUse(load: () => Promise<RequestHandler>): RequestHandler {
+  let loading: Promise<RequestHandler> | undefined;
+  return (req, res, next) => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    loading.then((handler) => handler(req, res, next), next);
+  };
 }
 
 function requireAdminToken(token: string, what: string): RequestHandler {

@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
-import swaggerUi from 'swagger-ui-dist';
+// Only the folder's path: the package's main module loads the whole UI bundle into the server.
+import swaggerUiFolder from 'swagger-ui-dist/absolute-path.js';
 
 /** The OpenAPI document at /openapi.json and Swagger UI, served from its npm package, at /docs. */
 export function docsRoutes(document: object): Router {
@@ -11,7 +12,7 @@ export function docsRoutes(document: object): Router {
   router.get('/docs', (_req, res) => {
     res.type('html').send(docsPage);
   });
-  router.use('/docs/assets', express.static(swaggerUi.getAbsoluteFSPath(), { index: false }));
+  router.use('/docs/assets', express.static(swaggerUiFolder(), { index: false }));
   return router;
 }
 
