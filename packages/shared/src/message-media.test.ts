@@ -90,6 +90,8 @@ describe('messageMedia', () => {
     const { content } = messageMedia({ key: { ...key, participant: null }, message: { imageMessage: { ...fields, url: null } } }) as { content: Record<string, object> };
     expect(content).not.toHaveProperty('url');
     expect(content.messageKey).toEqual(key);
+    const empty = messageMedia({ key: { ...key, participant: '' }, message: { imageMessage: fields } }) as { content: Record<string, object> };
+    expect(empty.content.messageKey).toEqual(key);
   });
 
   it('carries a key that is not an object as it is, for the schema to refuse', () => {

@@ -114,7 +114,11 @@ function messageEnvelope(value: Json) {
 function carriedKey(key: unknown): unknown {
   if (!isObject(key)) return key === null ? undefined : key;
   const chat = own(key, 'remoteJid');
-  return chat === undefined || chat === null ? undefined : pickFields(key, keyFields);
+  if (chat === undefined || chat === null) return undefined;
+  const carried = pickFields(key, keyFields);
+  // Some bridges write an empty participant for chats that have none.
+  if (carried.participant === '') delete carried.participant;
+  return carried;
 }
 
 type Found = { field: string; media: Json; path: string[] };
