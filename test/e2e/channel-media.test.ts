@@ -58,6 +58,16 @@ describe('channel media', () => {
     expect(response.header('content-type')).toBe('video/mp4');
   });
 
+  it('answers a channel message whose media expired with 404 at once: without a mediaKey there is no re-upload to wait for', async () => {
+    const media = suite.cdn.publishPlain(randomBytes(1_000), 'image');
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(media.urlPathname, { kind: 'status', status: 410 });
+    const { url, directPath, fileSha256 } = media;
+    const message = { key: { remoteJid: '120363000000000000@newsletter', fromMe: false, id: '3EB0EE77' }, message: { imageMessage: { url, directPath, fileSha256 } } };
+    // A job waiting for a re-upload would answer 202 when the 5 s run out.
+    expectError(await suite.api.download(INSTANCE, { message }, { timeout: 5_000 }), 404, /expired/);
+  });
+
   it('answers bytes that do not match fileSha256 with 422 and stores nothing', async () => {
     const media = suite.cdn.publishPlain(randomBytes(30_000), 'image');
     suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', body: corrupt(media.plaintext) });
