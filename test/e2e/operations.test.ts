@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { contentTypes, type ContentType } from '@wamedia/shared';
+import { ApiFileLinks, FileLinkSignature } from '@wamedia/server';
+import { contentTypes, type ContentType, type MediaLink } from '@wamedia/shared';
 import { ApiClient, downloadBody, eventually, type ApiResponse, type ErrorBody } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
@@ -27,6 +28,10 @@ const ADMIN_TOKEN = `admin-${randomBytes(18).toString('base64url')}`;
 const MAX_WAIT_MS = 120_000;
 const MAX_MEDIA_BYTES = 1024 * 1024;
 const DOWNLOAD_ROUTE = '/api/v2/instance/:instanceId/media/directly-download';
+const downloadPath = (instanceId: string) => `/api/v2/instance/${instanceId}/media/directly-download`;
+const SIGNED_URL_SECRET = `links-${randomBytes(12).toString('hex')}`;
+/** Between the coverage scenario's cached media (5 000 bytes) and its slow one (8 000). */
+const BASE64_MAX_BYTES = 6_000;
 
 /** s3rver store, two workers, ADMIN_TOKEN. */
 const suite = useCdnStack({
@@ -38,6 +43,8 @@ const suite = useCdnStack({
     MAX_WAIT_MS: String(MAX_WAIT_MS),
     MAX_MEDIA_BYTES: String(MAX_MEDIA_BYTES),
     JOB_ATTEMPTS: '3',
+    SIGNED_URL_SECRET,
+    BASE64_MAX_BYTES: String(BASE64_MAX_BYTES),
   },
 });
 /**
@@ -49,6 +56,8 @@ const bare = useCdnStack({ cdnOf: suite, workers: 0, privateRedis: true, env: { 
 /** Every media published and every mediaKey sent: none of them may show up in any output. */
 const published: PublishedMedia[] = [];
 const otherMediaKeys: Buffer[] = [];
+/** Every link answered or requested: their signatures may not show up in any output either. */
+const links: string[] = [];
 
 /**
  * Answers of the probe routes (/healthz, /readyz, /metrics): app.ts leaves them out of the
@@ -294,6 +303,13 @@ describe('the OpenAPI document', () => {
     expect(schemas.DownloadRequest.required).toEqual(expect.arrayContaining(['contentType', 'content']));
     expect(schemas.ErrorBody.required).toEqual(expect.arrayContaining(['message', 'error', 'statusCode']));
     expect(schemas.ErrorBody.properties.message).toMatchObject({ type: 'array', items: { type: 'string' } });
+    // A WhatsApp message is the other form of the download body and of a batch item.
+    expect(schemas.MessageDownloadRequest.required).toEqual(['message']);
+    expect(schemas.MessageBatchItemRequest.required).toEqual(['message']);
+    const body = (document.paths['/api/v2/instance/{instanceId}/media/directly-download']!.post as any).requestBody.content['application/json'].schema;
+    expect(body.anyOf).toEqual([{ $ref: '#/components/schemas/DownloadRequest' }, { $ref: '#/components/schemas/MessageDownloadRequest' }]);
+    expect(schemas.BatchRequest.properties.items.items.anyOf).toHaveLength(2);
+    expect(schemas.MessageKey.required).toEqual(['id', 'remoteJid', 'fromMe']);
     // The timeout query follows the configuration: MAX_WAIT_MS is its maximum.
     const download = document.paths['/api/v2/instance/{instanceId}/media/directly-download']!.post!;
     const timeout = download.parameters!.find((p: any) => p.name === 'timeout');
@@ -354,6 +370,16 @@ describe('the OpenAPI document', () => {
     await scenario.expect(422, 'a wrong mediaKey', (headers) =>
       suite.api.download(INSTANCE, downloadBody(cached, { content: { mediaKey: aWrongMediaKey() } }), { headers }),
     );
+    const answeredLink = await scenario.expect(200, 'a link', (headers) =>
+      suite.api.call('POST', `${downloadPath(INSTANCE)}?response=url&ttl=60`, { instanceId: INSTANCE, headers, body: JSON.stringify(cachedBody) }),
+    );
+    links.push(answeredLink.json<MediaLink>().url);
+    await scenario.expect(200, 'base64', (headers) =>
+      suite.api.call('POST', `${downloadPath(INSTANCE)}?response=base64`, { instanceId: INSTANCE, headers, body: JSON.stringify(cachedBody) }),
+    );
+    await scenario.expect(400, 'an invalid response mode', (headers) =>
+      suite.api.call('POST', `${downloadPath(INSTANCE)}?response=zip`, { instanceId: INSTANCE, headers, body: JSON.stringify(cachedBody) }),
+    );
 
     // A job, followed through its routes.
     const slow = publish(8_000);
@@ -376,6 +402,33 @@ describe('the OpenAPI document', () => {
     await scenario.expect(416, 'an unsatisfiable Range of job content', (headers) =>
       suite.api.get(contentUrl, INSTANCE, { headers: { ...headers, range: 'bytes=99999-' } }),
     );
+    // A media retry: a job waiting for the phone's re-upload, answered.
+    const gone = publish(1_000);
+    suite.cdn.setBehaviour(gone.directPathname, { kind: 'status', status: 410 });
+    suite.cdn.setBehaviour(gone.urlPathname, { kind: 'status', status: 410 });
+    const messageKey = { id: `3EB0${randomBytes(8).toString('hex')}`, remoteJid: '5511999999999@s.whatsapp.net', fromMe: false };
+    const waiting = await suite.api.download(INSTANCE, downloadBody(gone, { content: { messageKey } }), { timeout: 0 });
+    const goneStatusUrl = waiting.json<{ statusUrl: string }>().statusUrl;
+    const reuploadUrl = `${goneStatusUrl}/reupload`;
+    await eventually(async () => ((await suite.api.get(goneStatusUrl, INSTANCE)).json().status === 'awaiting_reupload' ? true : undefined), {
+      what: 'the job awaiting a re-upload',
+    });
+    const reupload = (body: unknown, options: { token?: string | null; url?: string } = {}) => (headers: Record<string, string>) =>
+      suite.api.call('POST', options.url ?? reuploadUrl, { instanceId: INSTANCE, headers, body: JSON.stringify(body), token: options.token });
+    const undecryptable = { notification: { ciphertext: randomBytes(40).toString('base64'), iv: randomBytes(12).toString('base64') } };
+    await scenario.expect(400, 'a re-upload answer of the wrong shape', reupload({}));
+    await scenario.expect(401, 'a re-upload answer without token', reupload({ directPath: '/v/x' }, { token: null }));
+    await scenario.expect(403, "a re-upload answer with another instance's token", reupload({ directPath: '/v/x' }, { token: suite.stack.token(OTHER_INSTANCE) }));
+    await scenario.expect(404, 'a re-upload answer for an unknown job', reupload({ directPath: '/v/x' }, { url: `/api/v2/instance/${INSTANCE}/media/jobs/dl-${'0'.repeat(64)}/reupload` }));
+    await scenario.expect(422, 'a notification that does not decrypt', reupload(undecryptable));
+    await scenario.expect(202, 'a re-upload answer', reupload({ directPath: '/v/t62.7118-24/not-there.enc' }));
+    await scenario.expect(409, 'a second re-upload answer', reupload({ directPath: '/v/x' }));
+
+    await scenario.expect(200, 'a link to job content', (headers) => suite.api.get(`${contentUrl}?response=url`, INSTANCE, { headers }));
+    await scenario.expect(413, 'job content too large for base64', (headers) =>
+      suite.api.get(`${contentUrl}?response=base64`, INSTANCE, { headers }),
+    );
+    await scenario.expect(400, 'job content with a ttl but no link', (headers) => suite.api.get(`${contentUrl}?ttl=5`, INSTANCE, { headers }));
     // A batch: a ready item, a slow one and an invalid one, followed through its routes.
     const batches = `/api/v2/instance/${INSTANCE}/media/batch`;
     const submit = (body: unknown) => (headers: Record<string, string>) =>
@@ -412,6 +465,27 @@ describe('the OpenAPI document', () => {
     await scenario.expect(304, 'If-None-Match on a batch item', (headers) =>
       suite.api.get(item('ready'), INSTANCE, { headers: { ...headers, 'if-none-match': `"${cached.sha256}"` } }),
     );
+    await scenario.expect(200, 'a link to a batch item', (headers) => suite.api.get(`${item('slow')}?response=url`, INSTANCE, { headers }));
+    const linked = await scenario.expect(200, 'a batch status with links', (headers) => suite.api.get(`${batch.statusUrl}?links=1`, INSTANCE, { headers }));
+    links.push(...linked.json<{ items: { link?: MediaLink }[] }>().items.flatMap((entry) => (entry.link ? [entry.link.url] : [])));
+
+    // A link the API signs (folder storage), made here with its key: the route serves from any store.
+    const fileLinks = new ApiFileLinks(new FileLinkSignature(Buffer.from(SIGNED_URL_SECRET)));
+    const fileLink = await fileLinks.link(
+      { sha256: cached.sha256, size, mimetype: 'application/pdf', fileName: 'document-x.pdf' },
+      { ttlSeconds: 60, origin: '' },
+    );
+    const missingLink = await fileLinks.link({ sha256: 'f'.repeat(64), size: 1, mimetype: 'text/plain', fileName: 'x.txt' }, { ttlSeconds: 60, origin: '' });
+    links.push(fileLink.url, missingLink.url);
+    const getLink = (url: string, headers: Record<string, string>) => suite.api.call('GET', url, { headers });
+    await scenario.expect(200, 'a signed link', (headers) => getLink(fileLink.url, headers));
+    await scenario.expect(206, 'a Range of a signed link', (headers) => getLink(fileLink.url, { ...headers, range: 'bytes=0-9' }));
+    await scenario.expect(304, 'If-None-Match on a signed link', (headers) =>
+      getLink(fileLink.url, { ...headers, 'if-none-match': `"${cached.sha256}"` }),
+    );
+    await scenario.expect(416, 'an unsatisfiable Range of a signed link', (headers) => getLink(fileLink.url, { ...headers, range: `bytes=${size}-` }));
+    await scenario.expect(403, 'a tampered signed link', (headers) => getLink(fileLink.url.replace('document-x.pdf', 'document-y.pdf'), headers));
+    await scenario.expect(404, 'a signed link to a file not stored', (headers) => getLink(missingLink.url, headers));
 
     const unknownJob = `/api/v2/instance/${INSTANCE}/media/jobs/dl-${'0'.repeat(64)}`;
     await scenario.expect(404, 'an unknown job', (headers) => suite.api.get(unknownJob, INSTANCE, { headers }));
@@ -580,6 +654,15 @@ describe('logs', () => {
       }
     }
     secrets.push(['bearer token', token], ['bearer token signature', token.split('.')[2]!], ['ADMIN_TOKEN', ADMIN_TOKEN]);
+    // The links of the coverage scenario: presigned S3 URLs answered, and API links requested.
+    expect(links.length).toBeGreaterThan(3);
+    for (const link of links) {
+      const query = new URL(link, 'http://any').searchParams;
+      const signature = query.get('sig') ?? query.get('X-Amz-Signature');
+      expect(signature, link).toMatch(/^[\w-]{40,}$/);
+      secrets.push(['link signature', signature!]);
+    }
+    secrets.push(['SIGNED_URL_SECRET', SIGNED_URL_SECRET]);
 
     const outputs = [...suite.stack.processes, ...bare.stack.processes].map((service) => ({
       name: service.name,

@@ -5,78 +5,22 @@
  * own secret, read from the API with the instance's token.
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEBHOOK_SIGNATURE_HEADER, verifyWebhook, type BatchStatus, type WebhookEvent } from '@wamedia/shared';
+import { verifyWebhook, type BatchStatus } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectError } from '../support/expectations.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const INSTANCE = 'hooked';
 const SECRET = 'webhook-secret-for-the-e2e-test';
 
-interface Delivery {
-  event: WebhookEvent;
-  verified: boolean;
-  path: string;
-  body: string;
-  signature: string;
-}
-
-/** A callback receiver on 127.0.0.1 that verifies each signature; per-path failures on demand. */
-class Receiver {
-  readonly deliveries: Delivery[] = [];
-  readonly hits = new Map<string, number>();
-  /** Answers 500 to the first N POSTs of a path. */
-  readonly failFirst = new Map<string, number>();
-  /** The secret the receiver verifies with: its instance's, once read from the API. */
-  secret = '';
-  private constructor(private readonly server: Server) {}
-
-  static async start(host = '127.0.0.1'): Promise<Receiver> {
-    const receiver: Receiver = new Receiver(createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const path = req.url ?? '/';
-        const hits = (receiver.hits.get(path) ?? 0) + 1;
-        receiver.hits.set(path, hits);
-        if (hits <= (receiver.failFirst.get(path) ?? 0)) return res.writeHead(500).end();
-        const body = Buffer.concat(chunks).toString();
-        const signature = String(req.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] ?? '');
-        const verified = verifyWebhook(receiver.secret, body, signature);
-        receiver.deliveries.push({ event: JSON.parse(body) as WebhookEvent, verified, path, body, signature });
-        res.writeHead(204).end();
-      });
-    }));
-    receiver.server.listen(0, host);
-    await once(receiver.server, 'listening');
-    return receiver;
-  }
-
-  get origin(): string {
-    const { address, port } = this.server.address() as AddressInfo;
-    return `http://${address}:${port}`;
-  }
-
-  events(path: string): WebhookEvent[] {
-    return this.deliveries.filter((d) => d.path === path).map((d) => d.event);
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
 describe('webhooks', () => {
-  let receiver: Receiver;
-  let outsider: Receiver;
+  let receiver: WebhookReceiver;
+  let outsider: WebhookReceiver;
 
   beforeAll(async () => {
-    [receiver, outsider] = await Promise.all([Receiver.start(), Receiver.start('127.0.0.2')]);
+    [receiver, outsider] = await Promise.all([WebhookReceiver.start(SECRET), WebhookReceiver.start(SECRET, '127.0.0.2')]);
   });
 
   afterAll(async () => {
@@ -88,9 +32,7 @@ describe('webhooks', () => {
   });
 
   beforeAll(async () => {
-    const answer = await suite.api.get(`/api/v2/instance/${INSTANCE}/webhook-secret`, INSTANCE);
-    expect(answer.status, answer.body.toString()).toBe(200);
-    receiver.secret = answer.json<{ secret: string }>().secret;
+    await receiver.useSecretOf(suite.api, INSTANCE);
   });
 
   const submit = (body: unknown) =>
@@ -121,10 +63,49 @@ describe('webhooks', () => {
     const ok = itemEvents.find((event) => event.item.id === 'ok-1')!;
     expect(ok.item).toMatchObject({ status: 'completed', result: { sha256: medias[1]!.sha256 } });
     expect(ok.item.contentUrl).toContain(`/batch/${batch.batchId}/items/ok-1/content`);
+    // No links unless the batch asked for them.
+    expect(itemEvents.every((event) => event.item.link === undefined)).toBe(true);
     expect(itemEvents.find((event) => event.item.id === 'gone')!.item).toMatchObject({ status: 'failed', error: { statusCode: 404 } });
     expect(events.filter((event) => event.type === 'batch.done')).toEqual([
       { type: 'batch.done', batchId: batch.batchId, instanceId: INSTANCE, counts: { pending: 0, completed: 3, failed: 1, invalid: 0 } },
     ]);
+  });
+
+  it('carries each completed item\'s link in its event when the batch asked for links, which a plain client fetches', async () => {
+    const media = suite.cdn.publish(randomBytes(3_000), 'image');
+    const stored = suite.cdn.publish(randomBytes(2_000), 'document');
+    // Stored before the batch: its item completes (and its event goes out) while the batch is submitted.
+    expect((await suite.api.download(INSTANCE, downloadBody(stored))).status).toBe(200);
+    const expired = suite.cdn.publish(randomBytes(100), 'audio');
+    suite.cdn.setBehaviour(expired.directPathname, { kind: 'status', status: 404 });
+    suite.cdn.setBehaviour(expired.urlPathname, { kind: 'status', status: 404 });
+    const items = [
+      { id: 'fresh', ...downloadBody(media) },
+      { id: 'stored', ...downloadBody(stored) },
+      { id: 'gone', ...downloadBody(expired) },
+    ];
+    await submit({ items, callbackUrl: `${receiver.origin}/linked`, links: true });
+    const events = await eventually(async () => {
+      const got = receiver.events('/linked');
+      return got.some((event) => event.type === 'batch.done') ? got : undefined;
+    }, { timeoutMs: 20_000, what: 'the batch.done webhook' });
+    // Events with links are signed with the instance's own secret like every other.
+    expect(receiver.deliveries.filter((d) => d.path === '/linked').every((d) => d.verified)).toBe(true);
+    const item = (id: string) => events.flatMap((event) => (event.type === 'batch.item' && event.item.id === id ? [event.item] : []))[0]!;
+    expect(item('gone').link).toBeUndefined();
+    for (const [id, published] of [['fresh', media], ['stored', stored]] as const) {
+      const { link } = item(id);
+      expect(link, id).toMatchObject({ sha256: published.sha256, size: published.fileLength });
+      // The API's own origin: the batch was submitted to it, and PUBLIC_BASE_URL is unset.
+      expect(link!.url.startsWith(`${suite.stack.baseUrl}/media/files/${published.sha256}?`)).toBe(true);
+      const response = await fetch(link!.url);
+      expect(Buffer.from(await response.arrayBuffer()).equals(published.plaintext), id).toBe(true);
+    }
+  });
+
+  it('refuses "links": true without a callbackUrl: 400', async () => {
+    const media = suite.cdn.publish(randomBytes(100), 'image');
+    expectError(await submit({ items: [{ id: 'x', ...downloadBody(media) }], links: true }), 400, /links: only goes with a callbackUrl/);
   });
 
   it('reports a batch done once when its last item finishes while the batch is being submitted', async () => {

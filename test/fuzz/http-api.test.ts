@@ -2,8 +2,11 @@
  * Fuzzing the HTTP API: over 10 000 requests made up by fast-check, sent to a running API (and
  * a worker, and a fake CDN), most with a valid token so they get past authentication into
  * validation and beyond. Bodies of every wrong type and size, odd unicode, prototype keys, odd
- * numbers; odd `timeout` queries, headers, encodings, paths and methods; the batch routes; and
- * requests broken at the byte level, written on sockets of their own.
+ * numbers; WhatsApp messages as input (every shape, wrappers nested past the limit, odd keys and
+ * flags, channel media without a mediaKey); odd `timeout`, `response`, `ttl` and `links` queries,
+ * headers, encodings, paths and methods; the batch and re-upload routes; signed links, real ones
+ * changed in every way (none of which may serve the file); and requests broken at the byte level,
+ * written on sockets of their own.
  *
  * Every answer must be below 500, and every error in the contract's shape; the API must still
  * serve at the end, with nothing uncaught on its stderr and its memory in bounds.
@@ -12,17 +15,20 @@
  * sends the same requests again.
  */
 import { randomBytes, createHmac } from 'node:crypto';
+import { parse as parseQuery } from 'node:querystring';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentTypes } from '@wamedia/shared';
-import { type PublishedMedia } from '../support/fake-cdn.js';
+import { type PublishedMedia, type PublishedPlainMedia } from '../support/fake-cdn.js';
 import { FuzzPool, contractViolation, mapLimited, residentSetSize, sendRaw, type FuzzResponse } from '../support/fuzz-http.js';
 import {
   anyJson,
   bytesField,
   deepValue,
+  encodedBytes,
   obj,
+  oddKey,
   oddNumber,
   oddScalar,
   oddString,
@@ -41,6 +47,10 @@ const CONCURRENCY = 32;
 /** The `timeout` bound of the API under test: waits stay short, and its edges are easy to hit. */
 const MAX_WAIT_MS = 1_000;
 const BATCH_MAX_ITEMS = 100;
+/** SIGNED_URL_TTL_SECONDS of the API under test: small, so the edges of `ttl` are easy to hit. */
+const LINK_TTL_SECONDS = 600;
+/** BASE64_MAX_BYTES of the API under test: between the sizes of the published media, so both answers come. */
+const BASE64_MAX_BYTES = 2_000;
 const INSTANCE = 'fuzz-a';
 const OTHER_INSTANCE = 'fuzz-b';
 
@@ -67,6 +77,8 @@ interface PooledCase {
   auth: AuthSpec;
   headers: [string, string][];
   body?: { json: JsonModel; contentType: string | null; encoding: EncodingSpec; encodingLabel?: string };
+  /** A property of this case's answer beyond the contract's shape: a description of how it was broken. */
+  check?: (response: FuzzResponse) => string | undefined;
 }
 
 interface RawCase {
@@ -88,6 +100,10 @@ type FuzzCase = PooledCase | RawCase;
 
 let pool: FuzzPool;
 let media: PublishedMedia[];
+/** Channel media: served in clear, referred to without a mediaKey. */
+let channelMedia: PublishedPlainMedia[];
+/** A link the API signed for media[0] (`response=url`): the link cases change it. */
+let signedLink: string;
 /** Jobs and batches the API reported, so later cases can ask for real ones. */
 const knownJobs: string[] = [];
 const knownBatches: { batchId: string; itemIds: string[] }[] = [];
@@ -109,6 +125,10 @@ const suite = useCdnStack({
     WEBHOOK_ATTEMPTS: '1',
     WEBHOOK_TIMEOUT_MS: '1000',
     JOB_ATTEMPTS: '1',
+    // Media that expired with a message key wait this long for a re-upload answer, then fail.
+    REUPLOAD_WAIT_MS: '3000',
+    SIGNED_URL_TTL_SECONDS: String(LINK_TTL_SECONDS),
+    BASE64_MAX_BYTES: String(BASE64_MAX_BYTES),
   }),
 });
 
@@ -121,8 +141,30 @@ beforeAll(async () => {
     suite.cdn.publish(randomBytes(20_000), 'audio'),
     suite.cdn.publish(Buffer.alloc(0), 'video'),
   ];
+  // The first media's file again, from a channel: the same bytes in the other cache namespace.
+  channelMedia = [suite.cdn.publishPlain(media[0]!.plaintext, 'document'), suite.cdn.publishPlain(randomBytes(2_000), 'image')];
+  signedLink = await linkTo(media[0]!);
   rss.push({ when: 'after start', bytes: await residentSetSize(suite.stack.api.pid!) });
 }, 120_000);
+
+/** The path and query of the link the API answers for `published` (downloading it first). */
+async function linkTo(published: PublishedMedia): Promise<string> {
+  const body = Buffer.from(JSON.stringify({ contentType: published.contentType, content: { directPath: published.directPath, mediaKey: published.mediaKey } }));
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const answer = await pool.send({
+      method: 'POST',
+      path: `/api/v2/instance/${INSTANCE}/media/directly-download?timeout=${MAX_WAIT_MS}&response=url`,
+      headers: { authorization: `Bearer ${suite.stack.token(INSTANCE)}`, 'content-type': 'application/json' },
+      body,
+    });
+    if (answer.status === 200) {
+      const url = new URL((JSON.parse(answer.body.toString()) as { url: string }).url);
+      return url.pathname + url.search;
+    }
+    if (answer.status !== 202) throw new Error(`no link: HTTP ${answer.status} ${answer.body.toString().slice(0, 300)}`);
+  }
+  throw new Error('no link: the download did not finish');
+}
 
 afterAll(async () => {
   await pool?.close();
@@ -258,7 +300,7 @@ async function runCases(cases: FuzzCase[]): Promise<string[]> {
     statusCounts.set(key, (statusCounts.get(key) ?? 0) + 1);
     if (!response) return failure && describeCase(fuzzCase, failure);
     learn(response);
-    const violation = contractViolation(method, response);
+    const violation = contractViolation(method, response) ?? (fuzzCase.via === 'pool' ? fuzzCase.check?.(response) : undefined);
     return violation && describeCase(fuzzCase, `${violation}: ${response.body.toString('utf8').slice(0, 400)}`);
   });
   return results.filter((r): r is string => r !== undefined);
@@ -370,6 +412,20 @@ const fileLengthField: fc.Arbitrary<JsonModel> = fc.oneof(
   anyJson,
 );
 
+/** The messageKey field: a message key as Baileys has it, near ones, or anything. */
+const messageKeyField: fc.Arbitrary<JsonModel> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ id: fc.stringMatching(/^[0-9A-F]{16,32}$/), fromMe: fc.boolean(), participant: fc.option(fc.constant('5511888888888@s.whatsapp.net'), { nil: undefined }) })
+      .map(({ id, fromMe, participant }) =>
+        obj(['id', id], ['remoteJid', '5511999999999@s.whatsapp.net'], ['fromMe', fromMe], ...(participant ? [['participant', participant] as [string, JsonModel]] : [])),
+      ),
+  },
+  { weight: 1, arbitrary: fc.record({ id: anyJson, remoteJid: anyJson, fromMe: anyJson }).map(({ id, remoteJid, fromMe }) => obj(['id', id], ['remoteJid', remoteJid], ['fromMe', fromMe])) },
+  { weight: 1, arbitrary: anyJson },
+);
+
 /** A value from `arb` about `tenths` times in ten, else null. */
 function sometimes<T>(tenths: number, arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
   return fc.oneof({ weight: 10 - tenths, arbitrary: fc.constant(null) }, { weight: tenths, arbitrary: arb });
@@ -406,6 +462,8 @@ const contentObject: fc.Arbitrary<JsonModel> = fc
     field('fileSha256', fc.oneof(bytesField(32), anyJson), 0.3),
     field('fileEncSha256', fc.oneof(bytesField(32), anyJson), 0.3),
     field('fileLength', fileLengthField, 0.3),
+    // Nothing is served at the generated references: with a message key their jobs wait for a re-upload.
+    field('messageKey', messageKeyField, 0.3),
     extraFields,
   )
   .chain((parts) => fc.shuffledSubarray(parts.flat(), { minLength: parts.flat().length }))
@@ -442,6 +500,128 @@ function publishedContent(): fc.Arbitrary<{ contentType: JsonModel; content: Jso
     });
 }
 
+/** A reference to a channel media the CDN really serves, without a mediaKey: right, or wrong (hash, length, no hash). */
+function publishedChannelContent(): fc.Arbitrary<{ contentType: JsonModel; content: JsonModel }> {
+  return fc
+    .record({ index: fc.nat(channelMedia.length - 1), mutation: fc.constantFrom('none', 'none', 'wrong-sha', 'wrong-length', 'no-sha', 'enc-sha') })
+    .map(({ index, mutation }) => {
+      const m = channelMedia[index]!;
+      const entries: [string, JsonModel][] = [['directPath', m.directPath], ['url', m.url], ['fileLength', mutation === 'wrong-length' ? m.fileLength + 1 : m.fileLength]];
+      if (mutation === 'wrong-sha') entries.push(['fileSha256', media[1]!.fileSha256]);
+      else if (mutation !== 'no-sha') entries.push(['fileSha256', m.fileSha256]);
+      if (mutation === 'enc-sha') entries.push(['fileEncSha256', m.fileSha256]);
+      return { contentType: m.contentType, content: { $obj: entries } };
+    });
+}
+
+/** The message field that holds each contentType's media. */
+const mediaFieldOf: Record<string, string> = {
+  image: 'imageMessage', sticker: 'stickerMessage', video: 'videoMessage', gif: 'videoMessage', ptv: 'ptvMessage',
+  audio: 'audioMessage', ptt: 'audioMessage', document: 'documentMessage',
+};
+const MEDIA_FIELDS = ['imageMessage', 'videoMessage', 'audioMessage', 'documentMessage', 'stickerMessage', 'ptvMessage'];
+const WRAPPERS = ['ephemeralMessage', 'viewOnceMessage', 'viewOnceMessageV2', 'viewOnceMessageV2Extension', 'documentWithCaptionMessage'];
+
+/** A message's `key`: the real shape (chats, groups, channels), near it (no remoteJid: not carried), or anything. */
+const keyOfMessage: fc.Arbitrary<JsonModel> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ id: fc.stringMatching(/^[0-9A-F]{8,32}$/), jid: fc.constantFrom('5511999999999@s.whatsapp.net', '120363000000000000@g.us', '120363000000000000@newsletter'), fromMe: fc.boolean() })
+      .map(({ id, jid, fromMe }) => obj(['remoteJid', jid], ['fromMe', fromMe], ['id', id])),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(field('id', fc.oneof(oddString, anyJson), 0.8), field('remoteJid', fc.oneof(oddString, anyJson, fc.constant(null)), 0.8), field('fromMe', fc.oneof(oddScalar, fc.boolean()), 0.7), field('participant', anyJson, 0.3), extraFields)
+      .map((parts): JsonModel => ({ $obj: parts.flat() })),
+  },
+  { weight: 1, arbitrary: anyJson },
+);
+
+/** A media message's fields: a generated reference, a published one, or a channel's; with flags and noise. */
+function mediaInMessage(): fc.Arbitrary<{ field: string; value: JsonModel }> {
+  const flags = fc.tuple(
+    field('ptt', fc.oneof(fc.boolean(), oddScalar), 0.3),
+    field('gifPlayback', fc.oneof(fc.boolean(), oddScalar), 0.3),
+    field('caption', oddString, 0.3),
+    field('jpegThumbnail', fc.oneof(bytesField(32), fc.integer({ min: 100, max: 20_000 }).map((n): JsonModel => ({ $long: { unit: 'A', times: n } }))), 0.2),
+    field('contextInfo', anyJson, 0.2),
+  );
+  const withFlags = (content: JsonModel, extra: [string, JsonModel][][]): JsonModel =>
+    isObject(content) ? { $obj: [...content.$obj, ...extra.flat()] } : content;
+  return fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ field: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...MEDIA_FIELDS) }, { weight: 1, arbitrary: oddString }), content: fc.oneof({ weight: 5, arbitrary: contentObject }, { weight: 1, arbitrary: anyJson }), flags })
+        .map(({ field: name, content, flags: extra }) => ({ field: name, value: withFlags(content, extra) })),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({ ref: fc.oneof(publishedContent(), publishedChannelContent()), flags }).map(({ ref, flags: extra }) => ({
+        field: mediaFieldOf[String(ref.contentType)] ?? 'documentMessage',
+        value: withFlags(ref.content, extra),
+      })),
+    },
+  );
+}
+
+/** The Message: a media inside 0 to 6 wrappers (the API looks through 4), or a message with none. */
+function innerMessage(): fc.Arbitrary<JsonModel> {
+  const wrapped = fc
+    .record({
+      media: mediaInMessage(),
+      wrappers: fc.array(fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...WRAPPERS) }, { weight: 1, arbitrary: oddString }), { maxLength: 6 }),
+      siblings: sometimes(2, extraFields),
+      broken: sometimes(1, anyJson),
+    })
+    .map(({ media: m, wrappers, siblings, broken }): JsonModel =>
+      wrappers.reduceRight<JsonModel>(
+        (message, wrapper) => obj([wrapper, broken ?? obj(['message', message])]),
+        { $obj: [[m.field, m.value], ...(siblings ?? [])] },
+      ),
+    );
+  const noMedia: fc.Arbitrary<JsonModel> = fc.oneof(
+    fc.constantFrom<JsonModel>(obj(['conversation', 'hi']), obj(['reactionMessage', obj(['text', '👍'])]), obj(), obj(['protocolMessage', obj(['type', 0])])),
+    fc.array(fc.tuple(oddKey, anyJson), { maxLength: 12 }).map(($obj): JsonModel => ({ $obj })),
+    fc.integer({ min: 100, max: 3_000 }).map((n): JsonModel => ({ $obj: Array.from({ length: n }, (_, i): [string, JsonModel] => [`f${i}${'x'.repeat(i % 90)}`, i]) })),
+  );
+  return fc.oneof({ weight: 6, arbitrary: wrapped }, { weight: 1, arbitrary: noMedia });
+}
+
+/** A WhatsApp message in each shape a library hands over, or something that is not one. */
+function messageValue(): fc.Arbitrary<JsonModel> {
+  return fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(field('key', keyOfMessage, 0.9), innerMessage(), sometimes(2, extraFields))
+        .map(([key, message, extra]): JsonModel => ({ $obj: [...key, ['message', message], ...(extra ?? [])] })),
+    },
+    { weight: 2, arbitrary: innerMessage() },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(field('key', keyOfMessage, 0.9), innerMessage(), fc.constantFrom<JsonModel>('messages.upsert', 'send.message', 7))
+        .map(([key, message, event]): JsonModel => obj(['event', event], ['instance', 'shop'], ['data', { $obj: [...key, ['message', message], ['messageType', 'imageMessage']] }])),
+    },
+    { weight: 1, arbitrary: anyJson },
+  );
+}
+
+/** A body holding a message: with a callbackUrl sometimes, the other form's fields rarely, odd extra keys. */
+function messageBody(): fc.Arbitrary<JsonModel> {
+  return fc
+    .tuple(
+      messageValue(),
+      field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), anyJson), 0.1),
+      field('contentType', contentTypeField, 0.05),
+      sometimes(3, extraFields),
+    )
+    .map(([message, callbackUrl, contentType, extra]): JsonModel => ({ $obj: [['message', message], ...callbackUrl, ...contentType, ...(extra ?? [])] }));
+}
+
 /** A directly-download body (or a batch item without its id). */
 function downloadBody(): fc.Arbitrary<JsonModel> {
   const generated = fc
@@ -452,10 +632,13 @@ function downloadBody(): fc.Arbitrary<JsonModel> {
       extraFields,
     )
     .map((parts): JsonModel => ({ $obj: parts.flat() }));
-  const published = publishedContent().map(({ contentType, content }): JsonModel => obj(['contentType', contentType], ['content', content]));
+  const published = fc
+    .oneof(publishedContent(), publishedChannelContent())
+    .map(({ contentType, content }): JsonModel => obj(['contentType', contentType], ['content', content]));
   return fc.oneof(
     { weight: 6, arbitrary: generated },
     { weight: 2, arbitrary: published },
+    { weight: 4, arbitrary: messageBody() },
     // Not an object at all, or not JSON.
     { weight: 1, arbitrary: anyJson },
     { weight: 1, arbitrary: deepValue },
@@ -497,6 +680,49 @@ const timeoutQuery: fc.Arbitrary<string> = fc
     }
     return parts.length ? `?${parts.join('&')}` : '';
   });
+
+/** A query value: usual ones, edge cases, odd spellings, or anything (percent-encoded). */
+function queryValue(usual: string[], odd: string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...usual) },
+    { weight: 3, arbitrary: fc.constantFrom(...odd) },
+    { weight: 1, arbitrary: oddString.map(pct) },
+  );
+}
+
+/** `name=value` once, twice, bracketed or bare: what the simple query parser makes arrays or strings of. */
+function queryParam(name: string, value: fc.Arbitrary<string>): fc.Arbitrary<string[]> {
+  return fc.tuple(value, fc.constantFrom('single', 'single', 'single', 'twice', 'brackets', 'bare')).map(([v, form]) =>
+    form === 'twice' ? [`${name}=${v}`, `${name}=url`] : form === 'brackets' ? [`${name}[]=${v}`] : form === 'bare' ? [name] : [`${name}=${v}`],
+  );
+}
+
+const ttlValue = queryValue(
+  ['1', '60', String(LINK_TTL_SECONDS)],
+  ['0', '-1', '1.5', '1e2', '0x10', 'NaN', 'Infinity', '', String(LINK_TTL_SECONDS + 1), '99999999999999999999', '%ZZ', '%00', '+5'],
+);
+
+/** The `response` and `ttl` queries of the routes that answer a media, mostly sane, often not. */
+const deliveryQuery: fc.Arbitrary<string[]> = fc
+  .tuple(
+    sometimes(6, queryParam('response', queryValue(['file', 'url', 'url', 'base64', 'base64'], ['', 'URL', 'link', 'url%20', '%75rl', 'base64%00', 'url%2Cbase64', '__proto__', 'toString', 'constructor']))),
+    sometimes(3, queryParam('ttl', ttlValue)),
+  )
+  .map(([response, ttl]) => [...(response ?? []), ...(ttl ?? [])]);
+
+/** The `links` and `ttl` queries of the batch status route. */
+const batchLinksQuery: fc.Arbitrary<string[]> = fc
+  .tuple(
+    sometimes(5, queryParam('links', queryValue(['1', '0', 'true', 'false'], ['', '2', 'yes', 'TRUE', '%31', '1%20', '__proto__']))),
+    sometimes(3, queryParam('ttl', ttlValue)),
+  )
+  .map(([links, ttl]) => [...(links ?? []), ...(ttl ?? [])]);
+
+/** `path` with more query parameters, after any it has. */
+function withQuery(path: string, parts: string[]): string {
+  if (parts.length === 0) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}${parts.join('&')}`;
+}
 
 /** Most cases carry a valid token for the route's instance; some another instance's, a broken one, or none. */
 const authSpec: fc.Arbitrary<AuthSpec> = fc.oneof(
@@ -544,11 +770,11 @@ function jsonBody(json: JsonModel): PooledCase['body'] {
 }
 
 const directlyDownloadCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
-  fc.record({ body: downloadBody(), query: timeoutQuery, auth: authSpec }).map(
-    ({ body, query, auth }): FuzzCase => ({
+  fc.record({ body: downloadBody(), query: timeoutQuery, delivery: deliveryQuery, auth: authSpec }).map(
+    ({ body, query, delivery, auth }): FuzzCase => ({
       via: 'pool',
       method: 'POST',
-      path: `/api/v2/instance/${INSTANCE}/media/directly-download${query}`,
+      path: withQuery(`/api/v2/instance/${INSTANCE}/media/directly-download${query}`, delivery),
       instance: INSTANCE,
       auth,
       headers: [],
@@ -593,15 +819,16 @@ const headerCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
       headers: fc.array(extraHeader, { maxLength: 3 }),
       auth: authSpec,
       query: fc.oneof(fc.constant(''), timeoutQuery),
+      delivery: deliveryQuery,
       known: fc.nat(),
     })
-    .map(({ route, body, contentType, encoding, encodingLabel, headers, auth, query, known }): FuzzCase => {
+    .map(({ route, body, contentType, encoding, encodingLabel, headers, auth, query, delivery, known }): FuzzCase => {
       const job = knownJob(known);
       const path =
-        route === 'download' ? `/api/v2/instance/${INSTANCE}/media/directly-download${query}`
+        route === 'download' ? withQuery(`/api/v2/instance/${INSTANCE}/media/directly-download${query}`, delivery)
           : route === 'batch' ? `/api/v2/instance/${INSTANCE}/media/batch`
             : route === 'job' ? `/api/v2/instance/${INSTANCE}/media/jobs/${job}`
-              : `/api/v2/instance/${INSTANCE}/media/jobs/${job}/content`;
+              : withQuery(`/api/v2/instance/${INSTANCE}/media/jobs/${job}/content`, delivery);
       const method = route === 'job' || route === 'content' ? 'GET' : 'POST';
       const wrapped: JsonModel = route === 'batch' ? obj(['items', [body]]) : body;
       return {
@@ -635,9 +862,12 @@ const ROUTES = [
   ['POST', '/api/v2/instance/{i}/media/directly-download'],
   ['GET', '/api/v2/instance/{i}/media/jobs/{j}'],
   ['GET', '/api/v2/instance/{i}/media/jobs/{j}/content'],
+  ['POST', '/api/v2/instance/{i}/media/jobs/{j}/reupload'],
   ['POST', '/api/v2/instance/{i}/media/batch'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}/items/{t}/content'],
+  ['GET', '/media/files/{t}'],
+  ['GET', '/media/files'],
   ['GET', '/api/v2/instance/{i}/media'],
   ['GET', '/api/v2/instance/{i}'],
   ['GET', '/healthz'],
@@ -663,7 +893,7 @@ const pathMutation: fc.Arbitrary<(path: string) => string> = fc.constantFrom(
   (p: string) => p.replace('/media', '/./media'),
   (p: string) => p.replace('/media', '/x/../media'),
   (p: string) => p.replace('/media', '/%2e%2e/media'),
-  (p: string) => p.replace('/media/', '%2Fmedia%2F'),
+  (p: string) => p.replace(/(.)\/media\//, '$1%2Fmedia%2F'),
   (p: string) => p.toUpperCase(),
   (p: string) => `${p};a=b`,
   (p: string) => `${p}#frag`,
@@ -728,7 +958,11 @@ const batchCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
             { weight: 1, arbitrary: fc.integer({ min: BATCH_MAX_ITEMS + 1, max: BATCH_MAX_ITEMS + 50 }).map((n) => Array.from({ length: n }, () => obj(['id', 'x']))) },
             { weight: 1, arbitrary: anyJson },
           ),
-          extras: fc.tuple(field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), anyJson), 0.15), extraFields),
+          extras: fc.tuple(
+            field('callbackUrl', fc.oneof(fc.constant(`${suite.cdn.origin}/hook`), anyJson), 0.15),
+            field('links', fc.oneof({ weight: 3, arbitrary: fc.boolean() }, { weight: 1, arbitrary: anyJson }), 0.15),
+            extraFields,
+          ),
           whole: sometimes(1, anyJson),
           auth: authSpec,
         })
@@ -751,25 +985,188 @@ const batchCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
           offset: sometimes(7, fc.oneof(fc.nat({ max: 200 }).map(String), fc.constantFrom('-1', '1e3', 'NaN', 'Infinity', '0x1', '1.5', '', '99999999999999999999', '%ZZ'))),
           limit: sometimes(7, fc.oneof(fc.integer({ min: 0, max: 1_001 }).map(String), fc.constantFrom('-1', '1e3', 'NaN', 'Infinity', '0x1', '1.5', '', '99999999999999999999', '%ZZ'))),
           twice: fc.boolean(),
+          links: batchLinksQuery,
           auth: authSpec,
         })
-        .map(({ known, batchId, offset, limit, twice, auth }): FuzzCase => {
+        .map(({ known, batchId, offset, limit, twice, links, auth }): FuzzCase => {
           const id = batchId ?? knownBatch(known).batchId;
-          const query = [offset !== null ? `offset=${offset}` : '', limit !== null ? `limit=${limit}` : '', twice ? 'limit=1&offset=2' : ''].filter(Boolean).join('&');
+          const query = [offset !== null ? `offset=${offset}` : '', limit !== null ? `limit=${limit}` : '', twice ? 'limit=1&offset=2' : '', ...links].filter(Boolean).join('&');
           return { via: 'pool', method: 'GET', path: `/api/v2/instance/${INSTANCE}/media/batch/${id}${query ? `?${query}` : ''}`, instance: INSTANCE, auth, headers: [] };
         }),
     },
     {
       weight: 2,
       arbitrary: fc
-        .record({ known: fc.nat(), item: sometimes(4, segment(fc.constantFrom('a', 'dup', '#0', '%230'))), range: sometimes(5, extraHeader), auth: authSpec })
-        .map(({ known, item, range, auth }): FuzzCase => {
+        .record({
+          known: fc.nat(),
+          item: sometimes(4, segment(fc.constantFrom('a', 'dup', '#0', '%230'))),
+          range: sometimes(5, extraHeader),
+          delivery: deliveryQuery,
+          auth: authSpec,
+        })
+        .map(({ known, item, range, delivery, auth }): FuzzCase => {
           const { batchId, itemIds } = knownBatch(known);
           const itemPart = item?.encoded ?? pct(itemIds[known % Math.max(itemIds.length, 1)] ?? 'a');
-          return { via: 'pool', method: 'GET', path: `/api/v2/instance/${INSTANCE}/media/batch/${batchId}/items/${itemPart}/content`, instance: INSTANCE, auth, headers: range ?? [] };
+          const path = withQuery(`/api/v2/instance/${INSTANCE}/media/batch/${batchId}/items/${itemPart}/content`, delivery);
+          return { via: 'pool', method: 'GET', path, instance: INSTANCE, auth, headers: range ?? [] };
         }),
     },
   ),
+);
+
+/** Bytes of `min` to `max` bytes in every encoding a byte field takes, or about that many. */
+function variableBytes(min: number, max: number): fc.Arbitrary<JsonModel> {
+  return fc
+    .oneof(
+      { weight: 4, arbitrary: fc.uint8Array({ minLength: min, maxLength: max }) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: min }) },
+      { weight: 1, arbitrary: fc.integer({ min: max, max: max + 64 }).map((n) => new Uint8Array(n)) },
+    )
+    .chain(encodedBytes);
+}
+
+/** A notification: `{ciphertext, iv}` of right, wrong or odd sizes and encodings, or anything. */
+const notificationField: fc.Arbitrary<JsonModel> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc
+      .tuple(field('ciphertext', variableBytes(16, 300), 0.9), field('iv', fc.oneof(bytesField(12), anyJson), 0.9), extraFields)
+      .map((parts): JsonModel => ({ $obj: parts.flat() })),
+  },
+  { weight: 1, arbitrary: variableBytes(16, 64) },
+  { weight: 1, arbitrary: anyJson },
+);
+
+/** A re-upload answer: a directPath, a notification, both, neither, or anything at all. */
+const reuploadBody: fc.Arbitrary<JsonModel> = fc.constant(null).chain(() =>
+  fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc
+        .tuple(field('directPath', directPathField, 0.4), field('notification', notificationField, 0.6), extraFields)
+        .map((parts): JsonModel => ({ $obj: parts.flat() })),
+    },
+    { weight: 1, arbitrary: anyJson },
+    { weight: 1, arbitrary: deepValue },
+  ),
+);
+
+/** The re-upload route: generated answers to known jobs (some waiting for one), odd job ids and tokens. */
+const reuploadCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
+  fc
+    .record({
+      known: fc.nat(),
+      job: sometimes(2, segment(fc.constantFrom(`dl-${'0'.repeat(64)}`, 'dl-', 'x'))),
+      body: reuploadBody,
+      auth: authSpec,
+    })
+    .map(({ known, job, body, auth }): FuzzCase => ({
+      via: 'pool',
+      method: 'POST',
+      path: `/api/v2/instance/${INSTANCE}/media/jobs/${job?.encoded ?? knownJob(known)}/reupload`,
+      instance: INSTANCE,
+      auth,
+      headers: [],
+      body: jsonBody(body),
+    })),
+);
+
+/** What a link route reads of a path: its folder, the SHA-256 segment and the query, decoded as express decodes them. */
+function readLink(path: string): { folder: string; sha256: string; query: Record<string, unknown> } {
+  const [pathname = '', search = ''] = path.split('?', 2);
+  const segments = pathname.replace(/\/+$/, '').split('/');
+  // Express routes ignore case and one trailing slash.
+  const folder = segments.slice(0, -1).join('/').toLowerCase();
+  return { folder, sha256: decodeSegment(segments.at(-1) ?? ''), query: parseQuery(search) };
+}
+
+/** Every parameter of a signed link: a changed link that decodes to all of these is the same link. */
+const LINK_PARAMS = ['exp', 'name', 'type', 'sig'] as const;
+
+/** Whether `path` decodes to exactly the link that was signed. */
+function isSignedLink(path: string): boolean {
+  const original = readLink(signedLink);
+  const given = readLink(path);
+  return (
+    given.folder === original.folder &&
+    given.sha256 === original.sha256 &&
+    LINK_PARAMS.every((name) => given.query[name] === original.query[name])
+  );
+}
+
+/** Changes one thing of a link (or nothing): a character, a parameter's value, its presence or its count. */
+const linkMutation: fc.Arbitrary<(path: string) => string> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant((path: string) => path) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(fc.nat(), fc.constantFrom(...'0123456789abcdefABCDEF-_%=&.+/')).map(([at, char]) => (path: string) => {
+      const start = '/media/files/'.length;
+      const index = start + (at % (path.length - start));
+      return path.slice(0, index) + char + path.slice(index + 1);
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...LINK_PARAMS), queryValue(['', '0', '1', 'x', 'image-x.jpg', 'text/html', 'A'.repeat(43)], ['%ZZ', '%00', '-1', '1e20', '99999999999', 'a'.repeat(300), '%E2%80%AE']))
+      .map(([name, value]) => (path: string) => {
+        const [pathname, search = ''] = path.split('?', 2);
+        const params = search.split('&').map((pair) => (pair.startsWith(`${name}=`) ? `${name}=${value}` : pair));
+        return `${pathname}?${params.join('&')}`;
+      }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.constantFrom(...LINK_PARAMS), fc.constantFrom('drop', 'twice', 'brackets', 'bare')).map(([name, how]) => (path: string) => {
+      const [pathname, search = ''] = path.split('?', 2);
+      const params = search.split('&').flatMap((pair) => {
+        if (!pair.startsWith(`${name}=`)) return [pair];
+        if (how === 'drop') return [];
+        if (how === 'twice') return [pair, pair];
+        if (how === 'brackets') return [pair.replace('=', '[]=')];
+        return [name];
+      });
+      return `${pathname}?${params.join('&')}`;
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      (path: string) => path.split('?')[0]!,
+      (path: string) => `${path}&exp=1`,
+      (path: string) => path.replace('/media/files/', '/media/files/../files/'),
+      (path: string) => path.replace('?', '/?'),
+      (path: string) => path.replace(/\/media\/files\/[0-9a-f]+/, (p) => p.toUpperCase()),
+      (path: string) => path.replace(/[0-9a-f]{64}/, (hex) => pct(hex).replace(/a/g, '%61')),
+      (path: string) => path.replace(/[0-9a-f]{64}/, '..%2F..%2Fpackage.json'),
+      (path: string) => `${path}&__proto__[sig]=x`,
+    ),
+  },
+);
+
+/** The link route: real links changed in one way, with odd headers; only the signed link itself may serve the file. */
+const linkCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
+  fc
+    .record({ mutations: fc.array(linkMutation, { minLength: 1, maxLength: 2 }), headers: fc.array(extraHeader, { maxLength: 2 }), auth: sometimes(2, authSpec) })
+    .map(({ mutations, headers, auth }): FuzzCase => {
+      const path = mutations.reduce((current, mutate) => mutate(current), signedLink);
+      return {
+        via: 'pool',
+        method: 'GET',
+        path,
+        instance: INSTANCE,
+        auth: auth ?? { kind: 'none' },
+        headers: headers.flat(),
+        check: (response) => {
+          // The link as signed (percent-encoded otherwise, perhaps): the file, a range of it, or 304/416.
+          if (isSignedLink(path)) return [200, 206, 304, 416].includes(response.status) ? undefined : `the signed link answered ${response.status}`;
+          // Changed: refused (403), or refused before the route (a path that does not decode, headers too large,
+          // another path); never anything only a valid signature gets: the file, a range's 416, "no longer stored".
+          const reachedTheFile = response.status < 400 || response.status === 416 || /no longer stored/.test(response.body.toString());
+          return reachedTheFile ? `a changed link answered ${response.status}` : undefined;
+        },
+      };
+    }),
 );
 
 /** A UTF-8 string spelled as latin1 text, so it goes on the wire as its UTF-8 bytes. */
@@ -787,7 +1184,16 @@ const rawCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
       ),
       target: fc.oneof(
         { weight: 4, arbitrary: fc.oneof(oddString, fc.constantFrom('ä', '\u202e', '\ud800', '😀')).map((s) => utf8Bytes(`/api/v2/instance/${s}/media/directly-download`)) },
-        { weight: 2, arbitrary: fc.constantFrom(`/api/v2/instance/${INSTANCE}/media/directly-download`, `/api/v2/instance/${INSTANCE}/media/jobs/x`, `/api/v2/instance/${INSTANCE}/media/batch`) },
+        {
+          weight: 2,
+          arbitrary: fc.constantFrom(
+            `/api/v2/instance/${INSTANCE}/media/directly-download`,
+            `/api/v2/instance/${INSTANCE}/media/directly-download?response=url`,
+            `/api/v2/instance/${INSTANCE}/media/directly-download?response=base64`,
+            `/api/v2/instance/${INSTANCE}/media/jobs/x`,
+            `/api/v2/instance/${INSTANCE}/media/batch`,
+          ),
+        },
         {
           weight: 2,
           arbitrary: fc.constantFrom('*', 'http://evil.example/api/v2/instance/fuzz-a/media/batch', '/../../../etc/passwd', '/ space', '/\ttab',
@@ -866,6 +1272,14 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
     await fuzz('batch routes', batchCase, 8, 150);
   }, 120_000 * SCALE);
 
+  it('answers generated re-upload answers within the contract', async () => {
+    await fuzz('re-upload answers', reuploadCase, 8, 150);
+  }, 120_000 * SCALE);
+
+  it('answers signed links changed in every way with a refusal, and serves only the link as signed', async () => {
+    await fuzz('signed links', linkCase, 10, 150);
+  }, 120_000 * SCALE);
+
   it('answers requests broken at the byte level within the contract', async () => {
     await fuzz('raw requests', rawCase, 10, 100);
   }, 120_000 * SCALE);
@@ -896,6 +1310,7 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
         400,
         /nested deeper than 32 levels/,
       ],
+      ...messageCases(),
       ['an HTTP/1.1 request without Host (was a bare 400)', () => raw('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'), 400, /Host is required/],
       ['raw UTF-8 in the path (was a bare 400)', () => raw(`GET /api/v2/instance/${utf8Bytes('ä')}/media/jobs/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`), 400, /not valid HTTP/],
       ['an unknown method (was a bare 400)', () => raw('FOO /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), 400, /not valid HTTP/],
@@ -907,6 +1322,21 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
         /./,
       ],
     ];
+
+    /** Hostile WhatsApp messages as input: each a clear 400, never a 500. */
+    function messageCases(): [string, () => Promise<FuzzResponse>, number, RegExp][] {
+      const post = (body: string) => withToken(`/api/v2/instance/${INSTANCE}/media/directly-download`, { 'content-type': 'application/json' }, Buffer.from(body));
+      const image = JSON.stringify({ directPath: '/v/t62.7118-24/x.enc', mediaKey: 'A'.repeat(43) + '=' });
+      const wrapped = (depth: number) => `${'{"ephemeralMessage":{"message":'.repeat(depth)}{"imageMessage":${image}}${'}}'.repeat(depth)}`;
+      return [
+        ['a message with wrappers nested 5 deep', () => post(`{"message":${wrapped(5)}}`), 400, /^message(\.ephemeralMessage\.message){5}: wrappers nested more than 4 deep/],
+        ['a message with wrappers nested 20 deep', () => post(`{"message":${wrapped(20)}}`), 400, /nested deeper than 32 levels/],
+        ['a message whose media hides behind __proto__', () => post(`{"message":{"__proto__":{"imageMessage":${image}}}}`), 400, /^message: no media: .*"__proto__"$/],
+        ['a message of 50,000 fields', () => post(`{"message":{${Array.from({ length: 50_000 }, (_, i) => `"f${i}":0`).join(',')}}}`), 400, /^message: no media: .*, \.\.\.$/],
+        ['a message key that is an array', () => post(`{"message":{"key":[1],"message":{"imageMessage":${image}}}}`), 400, /^message\.key: must be an object/],
+        ['a message and a reference at once', () => post(`{"message":{"imageMessage":${image}},"content":{}}`), 400, /not both/],
+      ];
+    }
 
     it.each(cases)('answers %s in the error shape', async (_name, request, status, message) => {
       const response = await request();

@@ -27,6 +27,7 @@ let buckets = 0;
 function settings(at: string): S3Settings {
   return {
     endpoint: at,
+    publicEndpoint: undefined,
     region: 'us-east-1',
     bucket: 'unused',
     accessKeyId: 'S3RVER',

@@ -1,6 +1,6 @@
 /**
  * A stand-in for the WhatsApp CDN: a node:http server on 127.0.0.1 (or another loopback address)
- * serving .enc files made by the project's own encryptor, with scripted misbehaviour per path
+ * serving .enc files made by the project's own encryptor (and channel media, in clear), with scripted misbehaviour per path
  * (error statuses, N failures then success, slow or dripping bodies, redirects, wrong bytes,
  * dropped connections) and a log of every request, so tests can assert how often it was asked.
  */
@@ -89,6 +89,12 @@ export interface PublishedMedia {
   fileLength: number;
 }
 
+/**
+ * A channel (newsletter) media published on the fake CDN: not encrypted, so its message has no
+ * mediaKey, and the CDN serves the file itself.
+ */
+export type PublishedPlainMedia = Omit<PublishedMedia, 'enc' | 'mediaKey' | 'fileEncSha256'>;
+
 export interface PublishOptions {
   /** The mediaKey to encrypt with (32 bytes); a random one by default. */
   mediaKey?: Buffer;
@@ -170,26 +176,41 @@ export class FakeCdn {
     fileLength: number;
   }): PublishedMedia {
     const { plaintext, contentType } = encrypted;
-    const id = `${Date.now().toString(36)}${(this.sequence++).toString(36)}${randomBytes(6).toString('hex')}`;
     // Shaped like the real thing: /v/t62.7118-24/<id>.enc?ccb=..&oh=<signature>&oe=<hex expiry>.
-    const query = `ccb=11-4&oh=01_${randomBytes(12).toString('base64url')}&oe=${(Math.floor(Date.now() / 1000) + 86_400).toString(16).toUpperCase()}`;
-    const directPathname = `/v/t62.7118-24/${id}.enc`;
-    const urlPathname = `/o1/v/t62.7118-24/${id}.enc`;
-    this.serveBytes(directPathname, encrypted.enc);
-    this.serveBytes(urlPathname, encrypted.enc);
+    const paths = this.serveAtNewPaths('/v/t62.7118-24/', '.enc', encrypted.enc);
     return {
       contentType,
       plaintext,
       sha256: createHash('sha256').update(plaintext).digest('hex'),
+      ...paths,
       enc: encrypted.enc,
-      directPath: `${directPathname}?${query}`,
-      directPathname,
-      url: `${this.origin}${urlPathname}?${query}&mms3=true`,
-      urlPathname,
       mediaKey: encrypted.mediaKey.toString('base64'),
       fileSha256: encrypted.fileSha256.toString('base64'),
       fileEncSha256: encrypted.fileEncSha256.toString('base64'),
       fileLength: encrypted.fileLength,
+    };
+  }
+
+  /** Serves `plaintext` itself, as a channel's media, at a directPath's and a url's path. */
+  publishPlain(plaintext: Buffer, contentType: ContentType): PublishedPlainMedia {
+    const paths = this.serveAtNewPaths('/m1/v/t24.15575-24/', '', plaintext);
+    const fileSha256 = createHash('sha256').update(plaintext).digest();
+    return { contentType, plaintext, sha256: fileSha256.toString('hex'), ...paths, fileSha256: fileSha256.toString('base64'), fileLength: plaintext.length };
+  }
+
+  /** Serves `bytes` at two new paths under `folder`: the directPath's and the url's. */
+  private serveAtNewPaths(folder: string, extension: string, bytes: Buffer) {
+    const id = `${Date.now().toString(36)}${(this.sequence++).toString(36)}${randomBytes(6).toString('hex')}`;
+    const query = `ccb=11-4&oh=01_${randomBytes(12).toString('base64url')}&oe=${(Math.floor(Date.now() / 1000) + 86_400).toString(16).toUpperCase()}`;
+    const directPathname = `${folder}${id}${extension}`;
+    const urlPathname = `/o1${folder}${id}${extension}`;
+    this.serveBytes(directPathname, bytes);
+    this.serveBytes(urlPathname, bytes);
+    return {
+      directPath: `${directPathname}?${query}`,
+      directPathname,
+      url: `${this.origin}${urlPathname}?${query}&mms3=true`,
+      urlPathname,
     };
   }
 

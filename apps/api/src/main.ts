@@ -5,6 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  FileLinkSignature,
   createJobServices,
   reconnectDelay,
   redisConnectionOptions,
@@ -16,13 +17,16 @@ import { DOWNLOAD_QUEUE, type DownloadJobData, type DownloadJobResult } from '@w
 import { answerClientError } from './http/protocol-errors.js';
 import { buildOpenApiDocument } from './http/openapi-document.js';
 import { createApp } from './http/app.js';
+import { MediaDelivery } from './http/media-delivery.js';
 import { ApiMetrics } from './services/api-metrics.js';
 import { BatchService } from './services/batch-service.js';
 import { Callbacks } from './services/callbacks.js';
 import { DownloadJobs } from './services/download-jobs.js';
 import { JobWaiter } from './services/job-waiter.js';
+import { LinkedFiles } from './services/linked-files.js';
 import { MediaService } from './services/media-service.js';
 import { RequestRateLimiter } from './services/request-rate-limiter.js';
+import { ReuploadService } from './services/reupload-service.js';
 import { TokenVerifier } from './services/token-verifier.js';
 
 /** Connections the kernel queues before the API accepts them (Linux caps it at net.core.somaxconn). */
@@ -56,7 +60,7 @@ runService('api', async ({ config, logger, store }) => {
   // The webhook queue serves requests too (events of batches that end as they are submitted).
   const shared = createJobServices(config, redis, store, failFast);
   await shared.followers.waitUntilReady();
-  const { followers, secrets, index, mediaHosts: allowList } = shared;
+  const { followers, secrets, index, links, mediaHosts: allowList } = shared;
   const jobs = new DownloadJobs(
     queue,
     redis,
@@ -68,11 +72,31 @@ runService('api', async ({ config, logger, store }) => {
       prefix: config.redisPrefix,
     },
     shared.jobsInFlight,
+    shared.reuploads,
   );
   const metrics = new ApiMetrics(queue, () => waiter.size);
-  const callbacks = new Callbacks(followers, shared.callbackPolicy);
-  const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets });
-  const batches = new BatchService({ jobs, index, store, followers, allowList, callbacks, maxItems: config.batchMaxItems, secrets });
+  const reuploads = new ReuploadService({ jobs, reuploads: shared.reuploads, secrets });
+  const callbacks = new Callbacks(followers, shared.callbackPolicy, reuploads);
+  const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets, reuploads });
+  const batches = new BatchService({
+    jobs,
+    index,
+    store,
+    followers,
+    allowList,
+    callbacks,
+    maxItems: config.batchMaxItems,
+    secrets,
+    reuploads,
+    links,
+  });
+  const delivery = new MediaDelivery({
+    links,
+    linkTtlSeconds: config.signedUrlTtlSeconds,
+    publicBaseUrl: config.publicBaseUrl,
+    base64MaxBytes: config.base64MaxBytes,
+  });
+  const linkedFiles = new LinkedFiles({ signature: new FileLinkSignature(config.signedUrlKey), store });
   // Revocations are announced on pub/sub: a connection of its own, in subscriber mode.
   const revocations = new Redis(config.redisUrl, { retryStrategy: reconnectDelay });
   revocations.on('error', onRedisError);
@@ -97,13 +121,22 @@ runService('api', async ({ config, logger, store }) => {
     logger,
     service,
     batches,
+    reuploads,
+    delivery,
+    linkedFiles,
     queue,
     metrics,
     checks: [
       { name: 'redis', ping: () => redis.ping() },
       { name: 'storage', ping: () => store.ping() },
     ],
-    openApiDocument: buildOpenApiDocument({ maxWaitMs: config.maxWaitMs, maxBatchItems: config.batchMaxItems, version: API_VERSION }),
+    openApiDocument: buildOpenApiDocument({
+      maxWaitMs: config.maxWaitMs,
+      maxBatchItems: config.batchMaxItems,
+      maxLinkTtlSeconds: config.signedUrlTtlSeconds,
+      base64MaxBytes: config.base64MaxBytes,
+      version: API_VERSION,
+    }),
     tokens,
     tokenVersions,
     maxWaitMs: config.maxWaitMs,

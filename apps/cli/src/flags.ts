@@ -39,6 +39,14 @@ export function required(value: string | undefined, flag: string): string {
   return value;
 }
 
+/** A whole-number flag from `min` to `max`; `fallback` when absent. */
+export function integerFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(number >= min && number <= max)) throw new UsageError(`${flag}: must be a whole number from ${min} to ${max} (got "${value}")`);
+  return number;
+}
+
 /** `--type`: the WhatsApp message type, which picks the keys. */
 export function contentTypeFlag(value: string | undefined): ContentType {
   const type = required(value, '--type');

@@ -30,6 +30,7 @@ const commands: Record<string, CommandEntry> = {
   token: { summary: 'print a bearer token for an instance (JWT_SECRET)', load: () => import('./commands/token.js') },
   revoke: { summary: 'revoke every token of an instance made so far (Redis)', load: () => import('./commands/revoke.js') },
   'webhook-secret': { summary: "print the secret an instance's webhooks are signed with (WEBHOOK_SECRET)", load: () => import('./commands/webhook-secret.js') },
+  download: { summary: 'download one media through the API: the file, a link to it, or base64', load: () => import('./commands/download.js') },
   batch: { summary: 'download many media through the API into a folder, resumable', load: () => import('./commands/batch.js') },
 };
 

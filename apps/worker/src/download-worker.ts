@@ -1,9 +1,10 @@
-import type { ConnectionOptions, Job } from 'bullmq';
+import { DelayedError, type ConnectionOptions, type Job } from 'bullmq';
 import { type JobEnd, type JobEndNotifier, type JobsInFlight, type Logger } from '@wamedia/server';
-import { DOWNLOAD_QUEUE, toErrorBody, withoutSignature, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
+import { DOWNLOAD_QUEUE, MediaExpiredError, toErrorBody, withoutSignature, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
 import { asWamediaError, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
 import { QueueWorker } from './queue-worker.js';
+import type { ReuploadRelay, ReuploadState } from './reupload-relay.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 type DownloadJob = Job<DownloadJobData, DownloadJobResult>;
@@ -30,6 +31,8 @@ export interface DownloadWorkerOptions {
   notifier: JobEndNotifier;
   /** Each instance's jobs in flight (INSTANCE_MAX_JOBS_IN_FLIGHT): an ended job frees its slot. */
   jobsInFlight: JobsInFlight;
+  /** Jobs whose media expired on the CDN wait for the phone's re-upload through it. */
+  relay: ReuploadRelay;
 }
 
 /**
@@ -56,12 +59,47 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
     );
   }
 
-  protected override async process(job: DownloadJob, signal?: AbortSignal): Promise<DownloadJobResult> {
-    const result = await this.processor.process(job, signal);
+  protected override async process(job: DownloadJob, signal: AbortSignal | undefined, token: string | undefined): Promise<DownloadJobResult> {
+    const round = await this.options.relay.stateOf(job);
+    if (round.kind === 'waiting') return this.sleepUntil(job, token, round.until);
+    const result = await this.download(job, signal, token, round);
     const { sha256, size, mimetype } = result;
     await this.jobEnded(job, { status: 'completed', result: { sha256, size, mimetype } });
     this.options.metrics.jobEnded(result.cached ? 'cached' : 'completed');
     return result;
+  }
+
+  /**
+   * Downloads the job's media: from the re-uploaded directPath once the phone answered, else from
+   * the request's references. When these all expired and the request named its message's key,
+   * the job waits for a re-upload instead of failing (once: a re-uploaded media that expired too fails).
+   */
+  private async download(
+    job: DownloadJob,
+    signal: AbortSignal | undefined,
+    token: string | undefined,
+    round: Exclude<ReuploadState, { kind: 'waiting' }>,
+  ): Promise<DownloadJobResult> {
+    try {
+      return await this.processor.process(job, signal, round.kind === 'resumed' ? { directPath: round.directPath } : undefined);
+    } catch (error) {
+      if (!(error instanceof MediaExpiredError) || round.kind !== 'none') throw error;
+      const until = await this.options.relay.request(job, error);
+      if (until === undefined) throw error;
+      return this.sleepUntil(job, token, until);
+    }
+  }
+
+  /**
+   * Puts the job to sleep until `until` (Unix ms) without using an attempt: BullMQ wakes it then,
+   * or the reupload route does sooner. Its clients go on waiting; nothing of it is released.
+   */
+  private async sleepUntil(job: DownloadJob, token: string | undefined, until: number): Promise<never> {
+    await job.moveToDelayed(until, token);
+    // An answer that came before the job was delayed found nothing to wake: wake it now.
+    if (await this.options.relay.answered(job.id!)) await job.promote().catch(() => undefined);
+    this.options.metrics.jobEnded('awaiting_reupload');
+    throw new DelayedError();
   }
 
   protected override async failed(job: DownloadJob, error: unknown): Promise<Error> {

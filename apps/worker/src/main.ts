@@ -4,6 +4,7 @@ import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
 import { HealthServer } from './health-server.js';
 import { MediaProcessor, maxEncryptedBytes } from './media-processor.js';
+import { ReuploadRelay } from './reupload-relay.js';
 import { StaleTempSweeper } from './stale-temp-sweeper.js';
 import { WebhookSender } from './webhook-sender.js';
 import { WebhookWorker } from './webhook-worker.js';
@@ -44,6 +45,13 @@ runService('worker', async ({ config, logger, store }) => {
     metrics,
     notifier: shared.followers.notifier,
     jobsInFlight: shared.jobsInFlight,
+    relay: new ReuploadRelay({
+      store: shared.reuploads,
+      notifier: shared.followers.reuploads,
+      secrets: shared.secrets,
+      waitMs: config.reuploadWaitMs,
+      logger,
+    }),
   });
   await worker.ready();
   // What killed workers left half-written: removed at start and every few minutes.

@@ -6,12 +6,16 @@ import {
   MAC_LENGTH,
   MediaTooLargeError,
   createDecryptStream,
+  createPlainVerifyStream,
   defaultMimetype,
   downloadJobSchema,
+  plainMediaLookupKey,
+  type DecryptStream,
   type DownloadJobData,
   type DownloadJobResult,
+  type PlainVerifyStream,
 } from '@wamedia/shared';
-import type { CdnClient } from './cdn-client.js';
+import type { CdnClient, MediaRef } from './cdn-client.js';
 import { assertPlausibleLength } from './declared-length.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
@@ -28,14 +32,19 @@ export interface MediaProcessorDeps {
 }
 
 /**
- * One download job: cache re-check → CDN → one streaming pass of decrypt and verify into a
- * temporary object → publish under the sha256 → index. Nothing unverified is ever published.
+ * One download job: cache re-check → CDN → one streaming pass of decrypt and verify (or, for
+ * channel media, which is not encrypted, of verify alone) into a temporary object → publish
+ * under the sha256 → index. Nothing unverified is ever published.
  * Throws wamedia errors; the worker decides what is final.
  */
 export class MediaProcessor {
   constructor(private readonly deps: MediaProcessorDeps) {}
 
-  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal): Promise<DownloadJobResult> {
+  /**
+   * @param from where to fetch the media instead of the request's references: the directPath of
+   *   a re-upload by the phone.
+   */
+  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal, from?: MediaRef): Promise<DownloadJobResult> {
     const data = downloadJobSchema.parse(job.data);
     const log = this.deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
     const cached = await this.deps.index.get(data.lookupKey);
@@ -44,13 +53,13 @@ export class MediaProcessor {
       // Served with this request's Content-Type (the API filled in the default), not the first one's.
       return { ...cached, mimetype: data.mimetype, cached: true };
     }
-    if (!data.mediaKey) throw new InternalError('job has no mediaKey left (it already ended)');
     if (data.fileLength !== undefined && data.fileLength > this.deps.maxMediaBytes) {
       throw new MediaTooLargeError(this.deps.maxMediaBytes);
     }
-    // Opened only here, for this attempt: the clear key lives in this process's memory, never in Redis.
-    const mediaKey = this.deps.secrets.open(data.mediaKey, data.lookupKey);
-    const stored = await this.downloadAndStore(data, mediaKey, signal).catch((error: unknown) => {
+    const check = this.checkStage(data);
+    if (from) log.info('downloading the media the phone re-uploaded');
+    const ref = from ?? { directPath: data.directPath, url: data.url };
+    const stored = await this.downloadAndStore(ref, check, !data.plain, signal).catch((error: unknown) => {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
@@ -62,30 +71,48 @@ export class MediaProcessor {
     return { ...entry, mimetype: data.mimetype, cached: false };
   }
 
-  private async downloadAndStore(data: DownloadJobData, mediaKey: Buffer, signal?: AbortSignal) {
-    const started = performance.now();
-    const response = await this.deps.cdn.open({ directPath: data.directPath, url: data.url }, signal);
-    this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
-    try {
-      assertPlausibleLength(response.contentLength, response.url);
-    } catch (error) {
-      response.body.destroy();
-      throw error;
+  /**
+   * The stream stage that checks this job's download: decrypt-and-verify under the mediaKey, or,
+   * for channel media, verify by fileSha256 alone.
+   */
+  private checkStage(data: DownloadJobData): DecryptStream | PlainVerifyStream {
+    const fileSha256 = data.fileSha256 ? Buffer.from(data.fileSha256, 'base64') : undefined;
+    const fileEncSha256 = data.fileEncSha256 ? Buffer.from(data.fileEncSha256, 'base64') : undefined;
+    if (data.plain) {
+      // Filed under its hash's plain key only: even altered job data cannot put unencrypted bytes
+      // under the key of an encrypted media (see plainMediaLookupKey).
+      if (!fileSha256 || plainMediaLookupKey(fileSha256) !== data.lookupKey) {
+        throw new InternalError('channel media job without a fileSha256 matching its lookup key');
+      }
+      return createPlainVerifyStream({ fileSha256, fileEncSha256, fileLength: data.fileLength });
     }
-    const decrypt = createDecryptStream({
-      contentType: data.contentType,
-      mediaKey,
-      fileSha256: data.fileSha256 ? Buffer.from(data.fileSha256, 'base64') : undefined,
-      fileEncSha256: data.fileEncSha256 ? Buffer.from(data.fileEncSha256, 'base64') : undefined,
-      fileLength: data.fileLength,
-    });
-    // A CDN error destroys the decrypt stream with it, so writeTemp sees it and cleans up.
-    const plaintext = pipeline(response.body, decrypt, () => undefined);
+    if (!data.mediaKey) throw new InternalError('job has no mediaKey left (it already ended)');
+    // Opened only here, for this attempt: the clear key lives in this process's memory, never in Redis.
+    const mediaKey = this.deps.secrets.open(data.mediaKey, data.lookupKey);
+    return createDecryptStream({ contentType: data.contentType, mediaKey, fileSha256, fileEncSha256, fileLength: data.fileLength });
+  }
+
+  /** @param encrypted the CDN serves a .enc (every media but a channel's), whose length has a shape. */
+  private async downloadAndStore(ref: MediaRef, check: DecryptStream | PlainVerifyStream, encrypted: boolean, signal?: AbortSignal) {
+    const started = performance.now();
+    const response = await this.deps.cdn.open(ref, signal);
+    this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
+    if (encrypted) {
+      // A channel media is the plaintext itself: any length is plausible. Only a .enc has a shape.
+      try {
+        assertPlausibleLength(response.contentLength, response.url);
+      } catch (error) {
+        response.body.destroy();
+        throw error;
+      }
+    }
+    // A CDN error destroys the check stage with it, so writeTemp sees it and cleans up.
+    const plaintext = pipeline(response.body, check, () => undefined);
     const temp = await this.deps.store.writeTemp(plaintext);
-    const digest = decrypt.result;
+    const digest = check.result;
     if (!digest) {
       await this.deps.store.discard(temp);
-      throw new InternalError('decrypt stream ended without a verification result');
+      throw new InternalError('the check stage ended without a verification result');
     }
     // The CDN client's limit is on the .enc (see maxEncryptedBytes), up to 26 bytes more than this.
     if (digest.length > this.deps.maxMediaBytes) {

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from '@wamedia/server';
 import { retryDelay, type Backoff } from './retry-delay.js';
 
@@ -68,8 +68,11 @@ export abstract class QueueWorker<Data, Result> {
     logger.warn(`could not hand the ${jobsName} back (is Redis reachable?); stall detection will recover them`);
   }
 
-  /** One attempt of `job`; `signal` aborts when {@link stop} cancels it. */
-  protected abstract process(job: Job<Data, Result>, signal?: AbortSignal): Promise<Result>;
+  /**
+   * One attempt of `job`; `signal` aborts when {@link stop} cancels it. `token` is the job's lock,
+   * for moving the job while it runs; an attempt that moved the job away throws BullMQ's DelayedError.
+   */
+  protected abstract process(job: Job<Data, Result>, signal: AbortSignal | undefined, token: string | undefined): Promise<Result>;
 
   /** What BullMQ is told about an attempt that threw `error` (not a hand-back): the error to rethrow. */
   protected abstract failed(job: Job<Data, Result>, error: unknown): Promise<Error> | Error;
@@ -79,8 +82,10 @@ export abstract class QueueWorker<Data, Result> {
 
   private async run(job: Job<Data, Result>, token: string | undefined, signal?: AbortSignal): Promise<Result> {
     try {
-      return await this.process(job, signal);
+      return await this.process(job, signal, token);
     } catch (error) {
+      // Moved to delayed by the attempt itself: not a failure, and no attempt used.
+      if (error instanceof DelayedError) throw error;
       // Cancelled by stop: the job is not failed, it waits for another worker.
       if (this.stopping && signal?.aborted) {
         await job.moveToWait(token);

@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-const JOB_OUTCOMES = ['completed', 'cached', 'failed', 'retried', 'handed_back'] as const;
+const JOB_OUTCOMES = ['completed', 'cached', 'failed', 'retried', 'handed_back', 'awaiting_reupload'] as const;
 
 /** How a job attempt ended, as counted in wamedia_jobs_total. */
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];

@@ -15,6 +15,10 @@ export interface BatchResultsOptions {
   retries?: number;
   /** Ends the polling: the generator throws the signal's reason. */
   signal?: AbortSignal;
+  /** Each completed item with its link (`item.link`), made when the item is yielded. */
+  links?: boolean;
+  /** With `links`: how long the links hold, in seconds; the API's SIGNED_URL_TTL_SECONDS when absent. */
+  ttlSeconds?: number;
 }
 
 /** Reads one page of a batch's status. */
@@ -22,9 +26,9 @@ export type BatchPageReader = (page: { offset: number; limit: number; signal?: A
 
 /**
  * Yields every item of a batch once, as soon as it is final (completed, failed or invalid),
- * polling the pages of its status until no item is pending. Items are told apart by position
- * (an id could repeat); each round starts at the first item still pending in the one before,
- * so a batch that is nearly done costs one small request per round.
+ * polling the pages of its status until no item is pending or awaiting a re-upload. Items are
+ * told apart by position (an id could repeat); each round starts at the first item still pending
+ * in the one before, so a batch that is nearly done costs one small request per round.
  */
 export async function* pollBatchResults(
   readPage: BatchPageReader,
@@ -49,7 +53,7 @@ export async function* pollBatchResults(
       }
       for (const [index, item] of page.items.entries()) {
         const position = offset + index;
-        if (item.status === 'pending') firstPending ??= position;
+        if (item.status === 'pending' || item.status === 'awaiting_reupload') firstPending ??= position;
         else if (!yielded.has(position)) {
           yielded.add(position);
           yield item;

@@ -1,10 +1,14 @@
 /** The public surface of @wamedia/client: a typed client of the wamedia HTTP API. */
 export {
   WamediaClient,
+  type AsBase64,
+  type AsFile,
+  type AsLink,
   type BatchItemContentOptions,
   type BatchPageOptions,
   type DownloadOptions,
   type RequestOptions,
+  type ResponseOptions,
   type SubmitBatchOptions,
   type WamediaClientOptions,
 } from './wamedia-client.js';
@@ -19,4 +23,8 @@ export type {
   ErrorBody,
   JobAccepted,
   JobStatus,
+  MediaBase64,
+  MediaLink,
+  MessageBatchItemRequestInput,
+  MessageDownloadRequestInput,
 } from '@wamedia/shared';

@@ -111,6 +111,33 @@ describe('download', () => {
     expect((await readAll(result.body)).equals(media)).toBe(true);
   });
 
+  it('sends a WhatsApp message as the request it comes to: its media fields and key, no thumbnail or caption', async () => {
+    handler = (_request, res) => sendMedia(res, media, 'image/jpeg');
+    const key = { remoteJid: '5511999999999@s.whatsapp.net', fromMe: false, id: '3EB0C767D82B0A4F' };
+    const imageMessage = { directPath: '/v/t62/x.enc', mediaKey, mimetype: 'image/jpeg', caption: 'hi', jpegThumbnail: randomBytes(5_000) };
+    const message = { event: 'messages.upsert', data: { key, message: { viewOnceMessageV2: { message: { imageMessage } } } } };
+    const result = await client().download({ message, callbackUrl: 'https://hooks.example/x' });
+    expect(JSON.parse(requests[0]!.body)).toEqual({
+      contentType: 'image',
+      content: { directPath: '/v/t62/x.enc', mediaKey: mediaKey.toString('base64'), mimetype: 'image/jpeg', messageKey: key },
+      callbackUrl: 'https://hooks.example/x',
+    });
+    expect((await readAll(result.body)).equals(media)).toBe(true);
+  });
+
+  it('sends a message without a valid media as it is, and throws the 400 the API answers', async () => {
+    const message = { key: { id: 'x' }, message: { conversation: 'hello' } };
+    handler = (_request, res) => json(res, 400, errorBody(400, 'Bad Request', 'message.message: no media: ...'));
+    const error = await client().download({ message }).catch((e: unknown) => e);
+    expect(JSON.parse(requests[0]!.body)).toEqual({ message });
+    expect(error).toMatchObject({ statusCode: 400, messages: ['message.message: no media: ...'] });
+
+    // Nested too deep to read safely: sent as it is too, for the API's 400.
+    const deep = JSON.parse(`{"imageMessage":{"directPath":"/x","mediaKey":${'['.repeat(100)}${']'.repeat(100)}}}`);
+    await expect(client().download({ message: deep })).rejects.toMatchObject({ statusCode: 400 });
+    expect(JSON.parse(requests[1]!.body)).toEqual({ message: deep });
+  });
+
   it('follows a 202: polls the job status until it ends, then fetches the content', async () => {
     const jobId = `dl-${'a'.repeat(64)}`;
     const jobPath = `${BASE}/jobs/${jobId}`;
@@ -188,6 +215,71 @@ describe('download', () => {
   });
 });
 
+describe('response modes', () => {
+  const bytes = randomBytes(3_000);
+  const mediaKey = randomBytes(32);
+  const reference = { contentType: 'image', content: { directPath: '/v/t62/x.enc', mediaKey } } as const;
+  const link = {
+    url: 'http://files.example/media/files/abc?exp=1&name=image-x.jpg&type=image%2Fjpeg&sig=s',
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    sha256: sha256(bytes),
+    size: bytes.length,
+    mimetype: 'image/jpeg',
+    fileName: 'image-0123456789abcdef.jpg',
+  };
+  const base64 = { mimetype: 'image/jpeg', fileName: link.fileName, size: bytes.length, sha256: sha256(bytes), base64: bytes.toString('base64') };
+
+  it("download with response 'url' asks for a link, with its ttl, and returns it checked", async () => {
+    handler = (_request, res) => json(res, 200, link);
+    const answer = await client().download(reference, { response: 'url', ttlSeconds: 120, timeoutMs: 10 });
+    expect(answer).toEqual(link);
+    expect(Object.fromEntries(requests[0]!.query)).toEqual({ response: 'url', ttl: '120', timeout: '10' });
+  });
+
+  it("download with response 'base64' returns the JSON; the file needs no query", async () => {
+    handler = (_request, res) => json(res, 200, base64);
+    expect(await client().download(reference, { response: 'base64' })).toEqual(base64);
+    expect(Object.fromEntries(requests[0]!.query)).toEqual({ response: 'base64' });
+    handler = (_request, res) => sendMedia(res, bytes, 'image/jpeg');
+    await readAll((await client().download(reference, { response: 'file' })).body);
+    expect(requests[1]!.query.toString()).toBe('');
+  });
+
+  it('follows a 202 to the content route in the same mode', async () => {
+    const jobId = `dl-${'c'.repeat(64)}`;
+    const jobPath = `${BASE}/jobs/${jobId}`;
+    handler = ({ path }, res) => {
+      if (path.endsWith('/directly-download')) return json(res, 202, { jobId, status: 'active', statusUrl: jobPath, contentUrl: `${jobPath}/content` });
+      if (path === jobPath) return json(res, 200, { jobId, status: 'completed', attemptsMade: 1, createdAt: new Date().toISOString() });
+      json(res, 200, link);
+    };
+    expect(await client().download(reference, { response: 'url', ttlSeconds: 60, pollIntervalMs: 1 })).toEqual(link);
+    const content = requests.at(-1)!;
+    expect(content.path).toBe(`${jobPath}/content`);
+    expect(Object.fromEntries(content.query)).toEqual({ response: 'url', ttl: '60' });
+  });
+
+  it('refuses a link answer that does not match the contract', async () => {
+    handler = (_request, res) => json(res, 200, { url: 'x' });
+    await expect(client().download(reference, { response: 'url' })).rejects.toMatchObject({
+      error: 'Unexpected Response',
+      messages: [expect.stringMatching(/expiresAt/)],
+    });
+  });
+
+  it('throws the 413 of a media too large for base64', async () => {
+    handler = (_request, res) => json(res, 413, errorBody(413, 'Payload Too Large', 'over BASE64_MAX_BYTES: ask for response=url'));
+    await expect(client().download(reference, { response: 'base64' })).rejects.toMatchObject({ statusCode: 413, retryable: false });
+  });
+
+  it("batchItemContent with response 'url' returns the item's link", async () => {
+    handler = (_request, res) => json(res, 200, link);
+    expect(await client().batchItemContent('b-2', 'x', { response: 'url' })).toEqual(link);
+    expect(requests[0]!.path).toBe(`${BASE}/batch/b-2/items/x/content`);
+    expect(Object.fromEntries(requests[0]!.query)).toEqual({ response: 'url' });
+  });
+});
+
 describe('batches', () => {
   const batchId = 'b-1';
 
@@ -223,6 +315,24 @@ describe('batches', () => {
     });
   });
 
+  it('submitBatch sends message items as their references, each with its id (its own, else key.id)', async () => {
+    const mediaKey = randomBytes(32);
+    handler = (_request, res) => json(res, 202, status([item('K1', 'pending'), item('mine', 'pending'), item('#2', 'invalid')]));
+    const key = { remoteJid: '1@s.whatsapp.net', fromMe: true, id: 'K1' };
+    const audioMessage = { url: 'https://mmg.whatsapp.net/a', mediaKey, ptt: true, seconds: 3 };
+    await client().submitBatch([
+      { message: { key, message: { audioMessage } } },
+      { id: 'mine', message: { videoMessage: { directPath: '/v', mediaKey, gifPlayback: true } } },
+      { message: { stickerMessage: { directPath: '/s', mediaKey } } },
+    ]);
+    expect(JSON.parse(requests[0]!.body).items).toEqual([
+      { id: 'K1', contentType: 'ptt', content: { url: 'https://mmg.whatsapp.net/a', mediaKey: mediaKey.toString('base64'), messageKey: key } },
+      { id: 'mine', contentType: 'gif', content: { directPath: '/v', mediaKey: mediaKey.toString('base64') } },
+      // No id to go by: sent as it is, for the API to mark invalid.
+      { message: { stickerMessage: { directPath: '/s', mediaKey: mediaKey.toString('base64') } } },
+    ]);
+  });
+
   it('submitBatch throws the 400 of a bad envelope', async () => {
     handler = (_request, res) => json(res, 400, errorBody(400, 'Bad Request', 'items: must hold at least one item'));
     await expect(client().submitBatch([])).rejects.toMatchObject({ statusCode: 400, messages: ['items: must hold at least one item'] });
@@ -236,6 +346,17 @@ describe('batches', () => {
     expect(page.nextOffset).toBe(2);
     expect(requests[0]!.path).toBe(`${BASE}/batch/${batchId}`);
     expect(requests[0]!.query.toString()).toBe('offset=1&limit=1');
+  });
+
+  it('batchStatus and batchResults ask for links; submitBatch asks for them in the webhooks', async () => {
+    handler = (_request, res) => json(res, 200, status([item('a', 'completed')], 0, 100));
+    await client().batchStatus(batchId, { links: true, ttlSeconds: 30 });
+    expect(requests[0]!.query.toString()).toBe('links=1&ttl=30');
+    for await (const _ of client().batchResults(batchId, { links: true }));
+    expect(requests[1]!.query.get('links')).toBe('1');
+    handler = (_request, res) => json(res, 202, status([item('a', 'pending')], 0, 100));
+    await client().submitBatch([], { callbackUrl: 'https://hooks.example/x', links: true });
+    expect(JSON.parse(requests[2]!.body)).toEqual({ items: [], callbackUrl: 'https://hooks.example/x', links: true });
   });
 
   it('batchResults yields every item once as it ends, across pages, resuming at the first pending one', async () => {

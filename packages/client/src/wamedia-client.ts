@@ -4,15 +4,25 @@ import {
   batchStatusSchema,
   jobAcceptedSchema,
   jobStatusSchema,
+  reuploadAcceptedSchema,
+  mediaBase64Schema,
+  mediaLinkSchema,
   type BatchItem,
   type BatchItemRequestInput,
   type BatchStatus,
   type DownloadRequestInput,
   type JobStatus,
+  type MessageBatchItemRequestInput,
+  type MessageDownloadRequestInput,
+  type ReuploadAccepted,
+  type ReuploadAnswerInput,
+  type MediaBase64,
+  type MediaLink,
 } from '@wamedia/shared';
 import { pollBatchResults, type BatchResultsOptions } from './batch-results.js';
 import { toDownloadedMedia, type DownloadedMedia } from './downloaded-media.js';
 import { toJsonBody } from './json-body.js';
+import { batchItemBody, downloadBody } from './request-bodies.js';
 import { WamediaApiError } from './wamedia-api-error.js';
 
 export interface WamediaClientOptions {
@@ -42,9 +52,31 @@ export interface DownloadOptions extends RequestOptions {
   pollIntervalMs?: number;
 }
 
+/** The file itself, streamed (the default). */
+export interface AsFile {
+  response?: 'file';
+}
+
+/** A link to the file that needs no token and expires (a presigned S3 URL, or one the API signs). */
+export interface AsLink {
+  response: 'url';
+  /** How long the link holds, in seconds; the API's SIGNED_URL_TTL_SECONDS (also the most) when absent. */
+  ttlSeconds?: number;
+}
+
+/** The file as base64 inside JSON, for media up to the API's BASE64_MAX_BYTES (else a 413). */
+export interface AsBase64 {
+  response: 'base64';
+}
+
+/** How a media is answered: the `response` query of the API. */
+export type ResponseOptions = AsFile | AsLink | AsBase64;
+
 export interface SubmitBatchOptions extends RequestOptions {
   /** POSTed a signed webhook per finished item and once when the batch is done. */
   callbackUrl?: string;
+  /** With `callbackUrl`: each completed item's webhook carries its link (`item.link`). */
+  links?: boolean;
 }
 
 export interface BatchPageOptions extends RequestOptions {
@@ -52,6 +84,10 @@ export interface BatchPageOptions extends RequestOptions {
   offset?: number;
   /** Items in the page, 1 to 1000. The API's default (100) when absent. */
   limit?: number;
+  /** Each completed item with its link (`item.link`), valid `ttlSeconds`. */
+  links?: boolean;
+  /** With `links`: how long the links hold, in seconds; the API's SIGNED_URL_TTL_SECONDS when absent. */
+  ttlSeconds?: number;
 }
 
 export interface BatchItemContentOptions extends RequestOptions {
@@ -60,7 +96,14 @@ export interface BatchItemContentOptions extends RequestOptions {
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 1000;
-const PENDING_STATES: ReadonlySet<JobStatus['status']> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+const PENDING_STATES: ReadonlySet<JobStatus['status']> = new Set([
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'awaiting_reupload',
+]);
 
 /**
  * A typed client of the wamedia HTTP API (docs/http-contract.md), for one instance.
@@ -77,13 +120,21 @@ export class WamediaClient {
 
   /**
    * Downloads one media: the bytes when the API has them within `timeoutMs`, else follows the
-   * 202 (polls the job's status, then fetches its content). Buffers in `request` go as base64.
-   * @throws WamediaApiError with the API's status: 400 invalid, 404 expired, 422 integrity, ...
+   * 202 (polls the job's status, then fetches its content). `request` is a media reference
+   * (`{contentType, content}`), or a WhatsApp message holding one (`{message}`: a Baileys
+   * WebMessageInfo, a bare Message or an Evolution API webhook). Buffers go as base64.
+   * With `response: 'url'` the answer is a link to the verified file instead, with
+   * `response: 'base64'` the file as base64 inside JSON.
+   * @throws WamediaApiError with the API's status: 400 invalid, 404 expired, 422 integrity, 413 too large for base64, ...
    */
-  async download(request: DownloadRequestInput, options: DownloadOptions = {}): Promise<DownloadedMedia> {
-    const query = options.timeoutMs === undefined ? '' : `?timeout=${options.timeoutMs}`;
-    const response = await this.call('POST', `/directly-download${query}`, options.signal, request);
-    if (response.status !== 202) return this.media(response);
+  download(request: DownloadRequestInput | MessageDownloadRequestInput, options: DownloadOptions & AsLink): Promise<MediaLink>;
+  download(request: DownloadRequestInput | MessageDownloadRequestInput, options: DownloadOptions & AsBase64): Promise<MediaBase64>;
+  download(request: DownloadRequestInput | MessageDownloadRequestInput, options?: DownloadOptions & AsFile): Promise<DownloadedMedia>;
+  async download(request: DownloadRequestInput | MessageDownloadRequestInput, options: DownloadOptions & ResponseOptions = {}): Promise<MediaContent> {
+    const query = responseQuery(options);
+    if (options.timeoutMs !== undefined) query.set('timeout', String(options.timeoutMs));
+    const response = await this.call('POST', `/directly-download${search(query)}`, options.signal, downloadBody(request));
+    if (response.status !== 202) return this.content(response, options);
     const accepted = await readJson(response, jobAcceptedSchema);
     const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     for (;;) {
@@ -91,9 +142,10 @@ export class WamediaClient {
       const status = await this.jobStatus(accepted.jobId, options);
       if (PENDING_STATES.has(status.status)) continue;
       // Completed, failed or gone: the content route answers the bytes or the job's error.
-      const content = await this.call('GET', `/jobs/${encodeURIComponent(accepted.jobId)}/content`, options.signal);
+      const path = `/jobs/${encodeURIComponent(accepted.jobId)}/content${search(responseQuery(options))}`;
+      const content = await this.call('GET', path, options.signal);
       if (content.status === 202) await discard(content);
-      else return this.media(content);
+      else return this.content(content, options);
     }
   }
 
@@ -103,12 +155,22 @@ export class WamediaClient {
   }
 
   /**
-   * POST .../media/batch: hands many media references over at once. Each item is validated on
-   * its own: the answer lists every item, the invalid ones with their error.
+   * POST .../jobs/:jobId/reupload: the phone's answer to a job's re-upload request, the new
+   * `directPath` or the encrypted `notification` of Baileys' `messages.media-update` event.
+   * @throws WamediaApiError 409 when the job is not awaiting a re-upload, 422 when the notification does not decrypt.
+   */
+  async answerReupload(jobId: string, answer: ReuploadAnswerInput, options: RequestOptions = {}): Promise<ReuploadAccepted> {
+    return readJson(await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/reupload`, options.signal, answer), reuploadAcceptedSchema);
+  }
+
+  /**
+   * POST .../media/batch: hands many media references over at once, each `{id, contentType,
+   * content}` or a WhatsApp message `{id?, message}` (its id defaults to the message's key.id).
+   * Each item is validated on its own: the answer lists every item, the invalid ones with their error.
    * @throws WamediaApiError 400 when the envelope is wrong (no items, too many, ...).
    */
-  async submitBatch(items: BatchItemRequestInput[], options: SubmitBatchOptions = {}): Promise<BatchStatus> {
-    const body = options.callbackUrl === undefined ? { items } : { items, callbackUrl: options.callbackUrl };
+  async submitBatch(items: (BatchItemRequestInput | MessageBatchItemRequestInput)[], options: SubmitBatchOptions = {}): Promise<BatchStatus> {
+    const body = { items: items.map(batchItemBody), callbackUrl: options.callbackUrl, links: options.links };
     return readJson(await this.call('POST', '/batch', options.signal, body), batchStatusSchema);
   }
 
@@ -117,8 +179,9 @@ export class WamediaClient {
     const query = new URLSearchParams();
     if (options.offset !== undefined) query.set('offset', String(options.offset));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
-    const search = query.toString() ? `?${query}` : '';
-    return readJson(await this.call('GET', `/batch/${encodeURIComponent(batchId)}${search}`, options.signal), batchStatusSchema);
+    if (options.links) query.set('links', '1');
+    if (options.ttlSeconds !== undefined) query.set('ttl', String(options.ttlSeconds));
+    return readJson(await this.call('GET', `/batch/${encodeURIComponent(batchId)}${search(query)}`, options.signal), batchStatusSchema);
   }
 
   /**
@@ -126,21 +189,36 @@ export class WamediaClient {
    * page of the batch until none is pending. See BatchResultsOptions.
    */
   batchResults(batchId: string, options: BatchResultsOptions = {}): AsyncGenerator<BatchItem, void, undefined> {
-    return pollBatchResults((page) => this.batchStatus(batchId, page), options);
+    const { links, ttlSeconds } = options;
+    return pollBatchResults((page) => this.batchStatus(batchId, { ...page, links, ttlSeconds }), options);
   }
 
   /**
-   * The file of a batch item; waits (polling) while it is pending.
+   * The file of a batch item (or its link, or base64, as `response` asks); waits (polling) while it is pending.
    * @throws WamediaApiError with the item's error: 404 expired, 422 integrity, 400 invalid, ...
    */
-  async batchItemContent(batchId: string, itemId: string, options: BatchItemContentOptions = {}): Promise<DownloadedMedia> {
-    const path = `/batch/${encodeURIComponent(batchId)}/items/${encodeURIComponent(itemId)}/content`;
+  batchItemContent(batchId: string, itemId: string, options: BatchItemContentOptions & AsLink): Promise<MediaLink>;
+  batchItemContent(batchId: string, itemId: string, options: BatchItemContentOptions & AsBase64): Promise<MediaBase64>;
+  batchItemContent(batchId: string, itemId: string, options?: BatchItemContentOptions & AsFile): Promise<DownloadedMedia>;
+  async batchItemContent(
+    batchId: string,
+    itemId: string,
+    options: BatchItemContentOptions & ResponseOptions = {},
+  ): Promise<MediaContent> {
+    const path = `/batch/${encodeURIComponent(batchId)}/items/${encodeURIComponent(itemId)}/content${search(responseQuery(options))}`;
     for (;;) {
       const response = await this.call('GET', path, options.signal);
-      if (response.status !== 202) return this.media(response);
+      if (response.status !== 202) return this.content(response, options);
       await discard(response);
       await delay(options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, undefined, { signal: options.signal });
     }
+  }
+
+  /** A media answer as `options.response` asked for it. */
+  private content(response: Response, options: ResponseOptions): Promise<MediaContent> {
+    if (options.response === 'url') return readJson(response, mediaLinkSchema);
+    if (options.response === 'base64') return readJson(response, mediaBase64Schema);
+    return this.media(response);
   }
 
   private async media(response: Response): Promise<DownloadedMedia> {
@@ -163,6 +241,23 @@ export class WamediaClient {
       signal,
     });
   }
+}
+
+/** What a media route answers, by response mode. */
+type MediaContent = DownloadedMedia | MediaLink | MediaBase64;
+
+/** The `response` (and `ttl`) query of a response mode; empty for the file. */
+function responseQuery(options: ResponseOptions): URLSearchParams {
+  const query = new URLSearchParams();
+  if (options.response && options.response !== 'file') query.set('response', options.response);
+  if (options.response === 'url' && options.ttlSeconds !== undefined) query.set('ttl', String(options.ttlSeconds));
+  return query;
+}
+
+/** `?<query>`, or '' when it is empty. */
+function search(query: URLSearchParams): string {
+  const text = query.toString();
+  return text ? `?${text}` : '';
 }
 
 /** A 2xx JSON answer checked against `schema`; anything else thrown as WamediaApiError. */

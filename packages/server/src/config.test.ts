@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
+import { deriveLinkKey } from './links/file-link-signature.js';
 
 describe('instance limits in the configuration', () => {
   const base = { JWT_SECRET: 'a-jwt-secret-of-some-length' };
@@ -58,5 +59,57 @@ describe('loadConfig', () => {
       port: 8083,
       adminToken: undefined,
     });
+  });
+});
+
+describe('links and base64 in the configuration', () => {
+  const base = { JWT_SECRET: 'a-jwt-secret-of-some-length' };
+
+  it('default to links of an hour, signed with a key derived from JWT_SECRET, and base64 up to 16 MiB', () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({ signedUrlTtlSeconds: 3600, publicBaseUrl: undefined, base64MaxBytes: 16 * 1024 * 1024 });
+    expect(config.signedUrlKey).toEqual(deriveLinkKey(base.JWT_SECRET));
+    // Not the job data key: one key per purpose.
+    expect(config.signedUrlKey).not.toEqual(config.jobDataKey);
+  });
+
+  it('take SIGNED_URL_SECRET as the key, PUBLIC_BASE_URL without its trailing slash, S3_PUBLIC_ENDPOINT for presigning', () => {
+    const config = loadConfig({
+      ...base,
+      SIGNED_URL_SECRET: 'links-secret-of-16-chars',
+      PUBLIC_BASE_URL: 'https://media.example.com/wamedia/',
+      STORAGE: 's3',
+      S3_BUCKET: 'b',
+      S3_ACCESS_KEY_ID: 'k',
+      S3_SECRET_ACCESS_KEY: 's',
+      S3_ENDPOINT: 'http://minio:9000',
+      S3_PUBLIC_ENDPOINT: 'https://s3.example.com',
+    });
+    expect(config.signedUrlKey).toEqual(Buffer.from('links-secret-of-16-chars'));
+    expect(config.publicBaseUrl).toBe('https://media.example.com/wamedia');
+    expect(config.storage).toMatchObject({ endpoint: 'http://minio:9000', publicEndpoint: 'https://s3.example.com' });
+  });
+
+  it('refuse a short secret, a lifetime beyond S3\'s 7 days, a base URL that is not http(s) and base64 beyond 256 MiB, naming each', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig({
+        ...base,
+        SIGNED_URL_SECRET: 'short',
+        SIGNED_URL_TTL_SECONDS: '604801',
+        PUBLIC_BASE_URL: 'ftp://x',
+        BASE64_MAX_BYTES: String(256 * 1024 * 1024 + 1),
+      });
+    } catch (error) {
+      problems = (error as { problems: string[] }).problems;
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(/^SIGNED_URL_SECRET must be at least 16/),
+      expect.stringMatching(/^SIGNED_URL_TTL_SECONDS must be at most 604800/),
+      expect.stringMatching(/^PUBLIC_BASE_URL must be an http\(s\) URL/),
+      expect.stringMatching(/^BASE64_MAX_BYTES must be at most/),
+    ]);
+    expect(loadConfig({ ...base, SIGNED_URL_TTL_SECONDS: '604800' }).signedUrlTtlSeconds).toBe(604_800);
+    expect(() => loadConfig({ ...base, PUBLIC_BASE_URL: 'https://media.example.com/?x=1' })).toThrow(/PUBLIC_BASE_URL must have no query/);
   });
 });

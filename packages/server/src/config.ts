@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ConfigError } from '@wamedia/shared';
+import { ConfigError, DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS } from '@wamedia/shared';
 import { deriveJobDataKey, parseJobDataKey } from './job-secrets.js';
+import { deriveLinkKey } from './links/file-link-signature.js';
 
 /**
  * Every setting wamedia reads, parsed once from the environment at start-up.
@@ -42,6 +43,8 @@ const envSchema = z
     S3_ACCESS_KEY_ID: z.string().min(1).optional(),
     S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
     S3_FORCE_PATH_STYLE: boolean.default(false),
+    /** The S3 endpoint presigned links name, when clients reach S3 elsewhere than the services do. */
+    S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
     JWT_SECRET: z.string({ error: 'is required' }).min(16, 'must be at least 16 characters'),
     /** Leeway on a token's exp and nbf, in seconds: clocks of issuers and APIs drift apart. */
     JWT_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(600).default(30),
@@ -75,6 +78,11 @@ const envSchema = z
     JOB_RETENTION_SECONDS: positiveInt.default(24 * 3600),
     /** A failed job is reused for identical requests this long, then a new attempt starts, in ms. */
     FAILED_JOB_REUSE_MS: z.coerce.number().int().min(0).default(10_000),
+    /**
+     * How long a job whose media expired on the CDN waits for the phone's re-upload, in ms (only
+     * jobs whose request named the message's key). At most a day: the caller's session asks at once.
+     */
+    REUPLOAD_WAIT_MS: positiveInt.max(86_400_000, 'must be at most 86400000 (a day)').default(600_000),
     /** Stall detection: a job whose worker stops renewing its lock for this long (ms) is given to another worker. */
     JOB_LOCK_MS: positiveInt.min(1_000).default(30_000),
     /** How long in-flight work may go on after SIGTERM, in ms (API responses; worker jobs before hand-back). */
@@ -105,6 +113,25 @@ const envSchema = z
       .string()
       .refine((value) => parseJobDataKey(value) !== undefined, 'must be 32 bytes as 64 hex digits or base64')
       .optional(),
+    /** Key of the links the API signs (folder storage); derived from JWT_SECRET when unset. */
+    SIGNED_URL_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Lifetime of a link, in seconds; a client may ask for less. At most S3's own ceiling (7 days). */
+    SIGNED_URL_TTL_SECONDS: positiveInt
+      .max(MAX_LINK_TTL_SECONDS, `must be at most ${MAX_LINK_TTL_SECONDS} (7 days, the longest S3 presigns)`)
+      .default(DEFAULT_LINK_TTL_SECONDS),
+    /**
+     * Where clients reach the API (scheme, host, any path prefix): the origin of the links it signs.
+     * Unset, a link names the host the request was sent to.
+     */
+    PUBLIC_BASE_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .refine((url) => !/[?#]/.test(url), 'must have no query or fragment: links add their own')
+      .optional(),
+    /**
+     * Largest media answered as base64 JSON. At most 256 MiB: its base64 (341 MiB of text) is still
+     * a string a JavaScript client can hold and parse (V8 caps strings at about 512 MiB).
+     */
+    BASE64_MAX_BYTES: positiveInt.max(256 * MiB, `must be at most ${256 * MiB} (256 MiB)`).default(16 * MiB),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
 
@@ -123,6 +150,8 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
 
 export interface S3Settings {
   endpoint: string | undefined;
+  /** S3_PUBLIC_ENDPOINT: the endpoint presigned links name; `endpoint` when undefined. */
+  publicEndpoint: string | undefined;
   region: string;
   bucket: string;
   accessKeyId: string;
@@ -166,6 +195,8 @@ export interface Config {
   jobBackoffMs: number;
   jobRetentionSeconds: number;
   failedJobReuseMs: number;
+  /** REUPLOAD_WAIT_MS. */
+  reuploadWaitMs: number;
   jobLockMs: number;
   shutdownGraceMs: number;
   workerHealthPort: number;
@@ -181,6 +212,14 @@ export interface Config {
   instanceRequestsPerMinute: number;
   /** The AES-256-GCM key of the sealed mediaKey in job data: JOB_DATA_KEY, or derived from JWT_SECRET. */
   jobDataKey: Buffer;
+  /** The HMAC key of the links the API signs: SIGNED_URL_SECRET, or derived from JWT_SECRET. */
+  signedUrlKey: Buffer;
+  /** SIGNED_URL_TTL_SECONDS: the lifetime of a link, and the longest a client may ask for. */
+  signedUrlTtlSeconds: number;
+  /** PUBLIC_BASE_URL without a trailing "/"; links name the request's host when undefined. */
+  publicBaseUrl: string | undefined;
+  /** BASE64_MAX_BYTES. */
+  base64MaxBytes: number;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -208,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? {
             kind: 's3',
             endpoint: e.S3_ENDPOINT,
+            publicEndpoint: e.S3_PUBLIC_ENDPOINT,
             region: e.S3_REGION,
             bucket: e.S3_BUCKET!,
             accessKeyId: e.S3_ACCESS_KEY_ID!,
@@ -234,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobBackoffMs: e.JOB_BACKOFF_MS,
     jobRetentionSeconds: e.JOB_RETENTION_SECONDS,
     failedJobReuseMs: e.FAILED_JOB_REUSE_MS,
+    reuploadWaitMs: e.REUPLOAD_WAIT_MS,
     jobLockMs: e.JOB_LOCK_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     workerHealthPort: e.WORKER_HEALTH_PORT,
@@ -246,6 +287,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     instanceMaxJobsInFlight: e.INSTANCE_MAX_JOBS_IN_FLIGHT,
     instanceRequestsPerMinute: e.INSTANCE_REQUESTS_PER_MINUTE,
     jobDataKey: e.JOB_DATA_KEY ? parseJobDataKey(e.JOB_DATA_KEY)! : deriveJobDataKey(e.JWT_SECRET),
+    signedUrlKey: e.SIGNED_URL_SECRET ? Buffer.from(e.SIGNED_URL_SECRET, 'utf8') : deriveLinkKey(e.JWT_SECRET),
+    signedUrlTtlSeconds: e.SIGNED_URL_TTL_SECONDS,
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    base64MaxBytes: e.BASE64_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
   };
 }

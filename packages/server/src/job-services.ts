@@ -4,6 +4,9 @@ import { createJobFollowers, type JobFollowers } from './batch/job-followers.js'
 import type { Config } from './config.js';
 import { JobSecrets } from './job-secrets.js';
 import { JobsInFlight } from './jobs-in-flight.js';
+import { ReuploadStore } from './reupload/reupload-store.js';
+import { createMediaLinks } from './links/create-media-links.js';
+import type { MediaLinks } from './links/media-links.js';
 import { CallbackPolicy } from './ssrf/callback-policy.js';
 import { HostAllowList } from './ssrf/host-allow-list.js';
 import type { BlobStore } from './storage/blob-store.js';
@@ -17,12 +20,16 @@ export interface JobServices {
   jobsInFlight: JobsInFlight;
   /** Seals (API) and opens (worker) the mediaKey in job data: JOB_DATA_KEY. */
   secrets: JobSecrets;
+  /** Re-upload rounds of jobs whose media expired: the worker opens them, the API answers them. */
+  reuploads: ReuploadStore;
   /** Cache key → stored media. */
   index: MediaIndex;
   /** MEDIA_ALLOWED_HOSTS. */
   mediaHosts: HostAllowList;
   /** WEBHOOK_ALLOWED_HOSTS. */
   callbackPolicy: CallbackPolicy;
+  /** Links to stored media: presigned on S3, signed by the API (SIGNED_URL_SECRET) on a folder. */
+  links: MediaLinks;
   /** Closes what the services opened (the webhook queue); `redis` and `store` stay the caller's. */
   close(): Promise<void>;
 }
@@ -37,7 +44,8 @@ export function createJobServices(
   store: BlobStore,
   queueConnection: Partial<ConnectionOptions> = {},
 ): JobServices {
-  const followers = createJobFollowers(config, redis, queueConnection);
+  const links = createMediaLinks(config);
+  const followers = createJobFollowers(config, redis, links, queueConnection);
   return {
     followers,
     jobsInFlight: new JobsInFlight(redis, {
@@ -46,9 +54,11 @@ export function createJobServices(
       ttlSeconds: config.jobRetentionSeconds,
     }),
     secrets: new JobSecrets(config.jobDataKey),
+    reuploads: new ReuploadStore(redis, { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds }),
     index: new MediaIndex(store),
     mediaHosts: new HostAllowList(config.allowedHosts),
     callbackPolicy: new CallbackPolicy(config.webhookAllowedHosts),
+    links,
     close: () => followers.close(),
   };
 }

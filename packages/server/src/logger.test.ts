@@ -14,6 +14,15 @@ describe('scrubLogLine', () => {
     expect(scrubLogLine('?OE=ABC"')).toBe('?OE=[redacted]"');
   });
 
+  it("masks the signature of a link the API signs and of a presigned S3 URL, and keeps the rest", () => {
+    const link = `/media/files/${'a'.repeat(64)}?exp=1893499200&name=image-x.jpg&type=image%2Fjpeg&sig=Zm9vYmFyLWJhei1xdXV4LWxpbmstc2lnbmF0dXJlLTQz`;
+    expect(scrubLogLine(JSON.stringify({ url: link }))).toBe(
+      JSON.stringify({ url: link.replace(/sig=.*$/, 'sig=[redacted]') }),
+    );
+    const presigned = 'http://s3/b/sha256/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd&x-id=GetObject';
+    expect(scrubLogLine(presigned)).toBe('http://s3/b/sha256/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=[redacted]&x-id=GetObject');
+  });
+
   it('masks anything shaped like a JWT', () => {
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJpbnN0YW5jZUlkIjoiYSJ9.c2lnbmF0dXJl-_x';
     expect(scrubLogLine(`{"msg":"token ${jwt} refused"}`)).toBe('{"msg":"token [redacted-jwt] refused"}');

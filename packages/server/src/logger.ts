@@ -14,6 +14,8 @@ const redactPaths = [
   '*.token',
   'req.headers.authorization',
   'req.headers.cookie',
+  // A signed link's signature, in the parsed query the request log carries beside the URL (which the scrubber masks).
+  'req.query.sig',
   'headers.authorization',
   '*.headers.authorization',
   // Settings, should a config object ever be logged.
@@ -21,14 +23,20 @@ const redactPaths = [
   'jobDataKey',
   'webhookSecret',
   'adminToken',
+  'signedUrlKey',
   '*.jwtSecret',
   '*.jobDataKey',
   '*.webhookSecret',
   '*.adminToken',
+  '*.signedUrlKey',
 ];
 
-/** The signature (oh=) and expiry (oe=) of a CDN URL's query: whoever holds them can fetch the file. */
-const SIGNED_QUERY = /([?&](?:oh|oe)=)[^&\s"\\]+/gi;
+/**
+ * The signatures of URLs that fetch a file without a token: a CDN URL's (oh=, with its expiry
+ * oe=), a link the API signs (sig=), a presigned S3 URL's (X-Amz-Signature=). Whoever holds one
+ * can fetch the file.
+ */
+const SIGNED_QUERY = /([?&](?:oh|oe|sig|x-amz-signature)=)[^&\s"\\]+/gi;
 /** Anything shaped like a JWT (a bearer token, whoever it belongs to). */
 const JWT = /eyJ[\w-]*\.eyJ[\w-]*\.[\w-]*/g;
 

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { callbackUrlSchema, contentTypeSchema, errorBodySchema, mediaContentSchema } from './schemas.js';
+import { mediaLinkSchema } from './delivery-schemas.js';
+import {
+  callbackUrlSchema,
+  contentTypeSchema,
+  errorBodySchema,
+  mediaContentSchema,
+  mediaRetryReceiptSchema,
+  messageKeySchema,
+} from './schemas.js';
 
 /**
  * The batch contract: many media references handed over at once, each item validated and
@@ -27,7 +35,6 @@ export const batchItemSchema = z
 export type BatchItemRequest = z.output<typeof batchItemSchema>;
 export type BatchItemRequestInput = z.input<typeof batchItemSchema>;
 
-
 /** Body of POST .../media/batch. Items are checked one by one after this envelope. */
 export function batchRequestSchema(maxItems: number) {
   return z
@@ -37,18 +44,33 @@ export function batchRequestSchema(maxItems: number) {
           .array(z.unknown(), { error: 'must be an array of items' })
           .min(1, 'must hold at least one item')
           .max(maxItems, `must hold at most ${maxItems} items`)
-          .meta({ items: { $ref: '#/components/schemas/BatchItemRequest' } }),
+          .meta({
+            items: { anyOf: [{ $ref: '#/components/schemas/BatchItemRequest' }, { $ref: '#/components/schemas/MessageBatchItemRequest' }] },
+          }),
         callbackUrl: callbackUrlSchema
           .optional()
           .meta({ description: 'POSTed a signed webhook per finished item and once when the batch is done' }),
+        links: z
+          .boolean({ error: 'must be true or false' })
+          .optional()
+          .meta({ description: "true: each completed item's webhook carries its link (MediaLink), valid SIGNED_URL_TTL_SECONDS" }),
       },
       { error: 'must be a JSON object' },
     )
+    .refine((body) => !body.links || body.callbackUrl !== undefined, {
+      path: ['links'],
+      message: 'only goes with a callbackUrl (the links go in its webhooks; GET the batch with ?links=1 for them)',
+    })
     .meta({ id: 'BatchRequest' });
 }
 
-/** Where an item stands: `pending` until its job ends; `invalid` items never had a job. */
-export const batchItemStatusSchema = z.enum(['pending', 'completed', 'failed', 'invalid']).meta({ id: 'BatchItemStatus' });
+/**
+ * Where an item stands: `pending` until its job ends (`awaiting_reupload` while the job waits for
+ * the phone to re-upload the media, counted as pending); `invalid` items never had a job.
+ */
+export const batchItemStatusSchema = z
+  .enum(['pending', 'awaiting_reupload', 'completed', 'failed', 'invalid'])
+  .meta({ id: 'BatchItemStatus' });
 export type BatchItemStatus = z.infer<typeof batchItemStatusSchema>;
 
 /** One item's state, as the batch routes and the webhooks report it. */
@@ -63,6 +85,9 @@ export const batchItemSchemaOut = z
     jobId: z.string().optional(),
     contentUrl: z.string().optional().meta({ description: 'GET it for the file once completed' }),
     result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
+    link: mediaLinkSchema
+      .optional()
+      .meta({ description: 'A completed item\'s link: with ?links=1, or in the webhooks of a batch submitted with "links": true' }),
     error: errorBodySchema.optional(),
   })
   .meta({ id: 'BatchItem' });
@@ -70,7 +95,7 @@ export type BatchItem = z.infer<typeof batchItemSchemaOut>;
 
 export const batchCountsSchema = z
   .object({
-    pending: z.number().int(),
+    pending: z.number().int().meta({ description: 'Items whose job has not ended, those awaiting a re-upload included' }),
     completed: z.number().int(),
     failed: z.number().int(),
     invalid: z.number().int(),
@@ -132,6 +157,15 @@ export const webhookEventSchema = z
       status: z.enum(['completed', 'failed']),
       result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
       error: errorBodySchema.optional(),
+    }),
+    z.object({
+      type: z.literal('media.reupload_requested'),
+      jobId: z.string(),
+      instanceId: z.string(),
+      messageKey: messageKeySchema,
+      receipt: mediaRetryReceiptSchema,
+      reuploadUrl: z.string().meta({ description: 'POST the re-upload answer here' }),
+      expiresAt: z.iso.datetime(),
     }),
   ])
   .meta({ id: 'WebhookEvent' });

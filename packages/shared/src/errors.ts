@@ -17,18 +17,27 @@ export const errorCatalogue = {
   REQUEST_TIMEOUT: { status: 408, retryable: true },
   RANGE_NOT_SATISFIABLE: { status: 416, retryable: false },
   ROUTE_NOT_FOUND: { status: 404, retryable: false },
+  BASE64_TOO_LARGE: { status: 413, retryable: false },
   // Auth
   UNAUTHORIZED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
+  LINK_REFUSED: { status: 403, retryable: false },
   // Limits
   RATE_LIMITED: { status: 429, retryable: true },
   // Jobs
   JOB_NOT_FOUND: { status: 404, retryable: false },
   BATCH_NOT_FOUND: { status: 404, retryable: false },
+  MEDIA_NOT_STORED: { status: 404, retryable: false },
   // CDN
   MEDIA_EXPIRED: { status: 404, retryable: false },
   MEDIA_TOO_LARGE: { status: 413, retryable: false },
   CDN_UNAVAILABLE: { status: 502, retryable: true },
+  // Media retry: the phone's re-upload of an expired media
+  NOT_AWAITING_REUPLOAD: { status: 409, retryable: false },
+  NOTIFICATION_UNREADABLE: { status: 422, retryable: false },
+  REUPLOAD_NOT_FOUND: { status: 404, retryable: false },
+  REUPLOAD_DECRYPTION_FAILED: { status: 422, retryable: false },
+  REUPLOAD_FAILED: { status: 502, retryable: false },
   // Integrity: the checks run in this order
   MEDIA_TOO_SHORT: { status: 422, retryable: false },
   NOT_BLOCK_ALIGNED: { status: 422, retryable: false },
@@ -155,6 +164,23 @@ export class RouteNotFoundError extends WamediaError {
   }
 }
 
+/**
+ * `response=base64` for a media over BASE64_MAX_BYTES: a JSON string that large is better fetched
+ * as a link or as the file itself.
+ */
+export class Base64TooLargeError extends WamediaError {
+  readonly code = 'BASE64_TOO_LARGE';
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      `the media has ${size} bytes, over the limit of ${limit} bytes (BASE64_MAX_BYTES) for response=base64: ` +
+        'ask for response=url (a link to the file) or for the file itself',
+    );
+  }
+}
+
 // ---- Auth --------------------------------------------------------------------------------
 
 /** No token, a malformed or badly signed one, or an expired one. */
@@ -165,6 +191,14 @@ export class UnauthorizedError extends WamediaError {
 /** A valid token for another instance. */
 export class ForbiddenError extends WamediaError {
   readonly code = 'FORBIDDEN';
+}
+
+/**
+ * A signed media link that does not hold: missing or malformed parameters, a signature that does
+ * not match (tampered), or an expiry in the past. Its message never says anything about the file.
+ */
+export class LinkRefusedError extends WamediaError {
+  readonly code = 'LINK_REFUSED';
 }
 
 // ---- Limits ------------------------------------------------------------------------------
@@ -194,10 +228,17 @@ export class JobNotFoundError extends WamediaError {
   }
 }
 
-
 /** No such batch, or no such item in it, for this instance. */
 export class BatchNotFoundError extends WamediaError {
   readonly code = 'BATCH_NOT_FOUND';
+}
+
+/** A signed link holds, but the store no longer has the file it names (the store was emptied). */
+export class MediaNotStoredError extends WamediaError {
+  readonly code = 'MEDIA_NOT_STORED';
+  constructor() {
+    super('the linked media is no longer stored: ask for the media again to get a new link');
+  }
 }
 
 // ---- CDN ---------------------------------------------------------------------------------
@@ -233,6 +274,54 @@ export class CdnUnavailableError extends WamediaError {
   }
   /** How long the CDN asked us to wait (Retry-After), when it did. */
   readonly retryAfterMs: number | undefined;
+}
+
+// ---- Media retry -------------------------------------------------------------------------
+
+/** A re-upload answer for a job that is not waiting for one (never was, already answered, or ended). */
+export class NotAwaitingReuploadError extends WamediaError {
+  readonly code = 'NOT_AWAITING_REUPLOAD';
+  constructor(jobId: string) {
+    super(`job ${jobId} is not awaiting a re-upload`);
+  }
+}
+
+/**
+ * The phone's MediaRetryNotification does not decrypt with the job's mediaKey and message id, or
+ * holds no usable answer. The job keeps waiting for a good one.
+ */
+export class NotificationUnreadableError extends WamediaError {
+  readonly code = 'NOTIFICATION_UNREADABLE';
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`the media retry notification is unreadable: ${reason}`, options);
+  }
+}
+
+/** The phone answered the media retry request with NOT_FOUND: it no longer has the media. */
+export class ReuploadNotFoundError extends WamediaError {
+  readonly code = 'REUPLOAD_NOT_FOUND';
+  constructor() {
+    super('media expired on the WhatsApp CDN, and the phone that received it no longer has it (media retry answered NOT_FOUND)');
+  }
+}
+
+/**
+ * The phone answered DECRYPTION_ERROR: it could not decrypt the retry receipt, so the mediaKey or
+ * the message key given do not belong to this message.
+ */
+export class ReuploadDecryptionFailedError extends WamediaError {
+  readonly code = 'REUPLOAD_DECRYPTION_FAILED';
+  constructor() {
+    super('the phone could not decrypt the media retry request (DECRYPTION_ERROR): the mediaKey or the messageKey do not match the message');
+  }
+}
+
+/** The phone answered GENERAL_ERROR: the re-upload failed on its side. */
+export class ReuploadFailedError extends WamediaError {
+  readonly code = 'REUPLOAD_FAILED';
+  constructor() {
+    super('the phone failed to re-upload the media (media retry answered GENERAL_ERROR)');
+  }
 }
 
 // ---- Integrity ---------------------------------------------------------------------------
@@ -275,17 +364,18 @@ export class BadPaddingError extends IntegrityError {
   }
 }
 
+/** `file` says which: the decrypted one, or the downloaded one of media that is not encrypted (channel media). */
 export class Sha256MismatchError extends IntegrityError {
   readonly code = 'SHA256_MISMATCH';
-  constructor() {
-    super('integrity check failed: SHA-256 of the decrypted file does not match fileSha256');
+  constructor(file: 'decrypted' | 'downloaded' = 'decrypted') {
+    super(`integrity check failed: SHA-256 of the ${file} file does not match fileSha256`);
   }
 }
 
 export class LengthMismatchError extends IntegrityError {
   readonly code = 'LENGTH_MISMATCH';
-  constructor(expected: number, actual: number) {
-    super(`integrity check failed: decrypted length ${actual} does not match fileLength ${expected}`);
+  constructor(expected: number, actual: number, file: 'decrypted' | 'downloaded' = 'decrypted') {
+    super(`integrity check failed: ${file} length ${actual} does not match fileLength ${expected}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { webhookEventSchema } from './batch-schemas.js';
 import { JobFailedError, WamediaError, errorCatalogue, type ErrorCode } from './errors.js';
-import { contentTypeSchema } from './schemas.js';
+import { contentTypeSchema, messageKeySchema } from './schemas.js';
 
 /**
  * The job contract between the API (producer) and the workers (consumers): queue and job names,
@@ -29,11 +29,18 @@ export const downloadJobSchema = z.object({
   directPath: z.string().optional(),
   /** Sealed (`v1.<key id>.<data>`, see JobSecrets), bound to lookupKey; absent once the job has ended. */
   mediaKey: z.string().optional(),
+  /**
+   * Media that is not encrypted (channel media): no mediaKey, downloaded as it is and checked by
+   * fileSha256, which it then always has; its lookupKey is plainMediaLookupKey(fileSha256).
+   */
+  plain: z.literal(true).optional(),
   /** The Content-Type to serve: the request's, else the default of its contentType (decided by the API). */
   mimetype: z.string(),
   fileSha256: z.string().optional(),
   fileEncSha256: z.string().optional(),
   fileLength: z.number().optional(),
+  /** The message that carried the media (the request's content.messageKey), for a media retry request. */
+  messageKey: messageKeySchema.optional(),
   /** The cache key (see mediaLookupKey). */
   lookupKey: z.string(),
   /** The instance that first asked; others may share the job. */

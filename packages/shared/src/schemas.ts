@@ -69,6 +69,23 @@ export const contentTypeSchema = z.enum(contentTypes, {
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(4096);
 
+/**
+ * The key of the message that carried the media, as Baileys' `message.key` has it: what a media
+ * retry request (the re-upload of an expired media by the phone) names.
+ */
+export const messageKeySchema = z
+  .object(
+    {
+      id: z.string().min(1).max(128),
+      remoteJid: z.string().min(1).max(256),
+      fromMe: z.boolean(),
+      participant: z.string().min(1).max(256).optional(),
+    },
+    { error: 'must be an object {id, remoteJid, fromMe, participant?}' },
+  )
+  .meta({ id: 'MessageKey' });
+export type MessageKey = z.infer<typeof messageKeySchema>;
+
 export const mediaContentSchema = z
   .object(
     {
@@ -83,11 +100,11 @@ export const mediaContentSchema = z
           'must be a path starting with "/" on the CDN (e.g. "/v/t62.7118-24/<id>.enc?ccb=..."): not a URL, not "//host", no backslash or whitespace',
         )
         .optional(),
-      mediaKey: z
-        .unknown()
-        .refine((v) => v !== undefined, 'is required')
-        .transform((v, ctx) => bytes(v, ctx, MEDIA_KEY_LENGTH))
-        .meta(bytesMeta(MEDIA_KEY_LENGTH)),
+      mediaKey: bytesField(MEDIA_KEY_LENGTH)
+        .optional()
+        .meta({
+          description: `${bytesMeta(MEDIA_KEY_LENGTH).description}. Absent for channel (newsletter) media, which is not encrypted: then fileSha256 is required`,
+        }),
       mimetype: z
         .string()
         .max(255)
@@ -96,11 +113,19 @@ export const mediaContentSchema = z
       fileSha256: bytesField(32).optional(),
       fileEncSha256: bytesField(32).optional(),
       fileLength: fileLengthField.optional(),
+      messageKey: messageKeySchema
+        .optional()
+        .meta({ description: 'The message that carried the media: with it, an expired media can be re-uploaded by the phone' }),
     },
     { error: 'must be an object' },
   )
   .refine((c) => c.url !== undefined || c.directPath !== undefined, {
     message: 'must have a url or a directPath',
+  })
+  // Without a mediaKey there is no MAC: the file's hash is then all there is to check it against.
+  .refine((c) => c.mediaKey !== undefined || c.fileSha256 !== undefined, {
+    message: 'is required; media without one (channel media, not encrypted) needs a fileSha256 instead',
+    path: ['mediaKey'],
   });
 
 /** Where webhooks go; its host is checked against WEBHOOK_ALLOWED_HOSTS. */
@@ -161,8 +186,31 @@ export const errorBodySchema = z
   .meta({ id: 'ErrorBody' });
 
 export const jobStateSchema = z
-  .enum(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'unknown'])
+  .enum(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'awaiting_reupload', 'completed', 'failed', 'unknown'])
   .meta({ id: 'JobState' });
+
+/**
+ * What the caller's WhatsApp session sends inside `<receipt type="server-error">` to have the phone
+ * re-upload the media: `encP` is AES-256-GCM (tag appended) of the protobuf ServerErrorReceipt,
+ * `encIv` its 12-byte IV; both base64.
+ */
+export const mediaRetryReceiptSchema = z
+  .object({
+    encP: z.string().meta({ description: 'The encrypted ServerErrorReceipt with its 16-byte tag appended, base64 (enc_p)' }),
+    encIv: z.string().meta({ description: 'The 12-byte IV, base64 (enc_iv)' }),
+  })
+  .meta({ id: 'MediaRetryReceipt' });
+export type MediaRetryReceipt = z.infer<typeof mediaRetryReceiptSchema>;
+
+/** A job waiting for the phone to re-upload its media: what the caller's session needs to ask for it. */
+export const reuploadRequestedSchema = z
+  .object({
+    messageKey: messageKeySchema,
+    receipt: mediaRetryReceiptSchema,
+    expiresAt: z.iso.datetime().meta({ description: 'When the job stops waiting and fails with 404' }),
+  })
+  .meta({ id: 'ReuploadRequested' });
+export type ReuploadRequested = z.infer<typeof reuploadRequestedSchema>;
 
 /** 202: the wait ran out (or was 0); the job goes on and can be followed. */
 export const jobAcceptedSchema = z
@@ -184,6 +232,7 @@ export const jobStatusSchema = z
     finishedAt: z.iso.datetime().optional(),
     result: z.object({ sha256: z.string(), size: z.number().int(), mimetype: z.string() }).optional(),
     error: z.object({ statusCode: z.number().int(), message: z.string() }).optional(),
+    reupload: reuploadRequestedSchema.optional().meta({ description: 'While the status is awaiting_reupload' }),
   })
   .meta({ id: 'JobStatus' });
 

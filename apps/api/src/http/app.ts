@@ -5,17 +5,21 @@ import { pinoHttp } from 'pino-http';
 import type { DependencyCheck, Logger, TokenVersions } from '@wamedia/server';
 import type { ApiMetrics } from '../services/api-metrics.js';
 import type { BatchService } from '../services/batch-service.js';
+import type { LinkedFiles } from '../services/linked-files.js';
 import type { MediaService } from '../services/media-service.js';
 import type { RequestRateLimiter } from '../services/request-rate-limiter.js';
+import type { ReuploadService } from '../services/reupload-service.js';
 import type { TokenVerifier } from '../services/token-verifier.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { limitJsonDepth } from './limit-json-depth.js';
 import { limitRequestRate } from './limit-request-rate.js';
+import type { MediaDelivery } from './media-delivery.js';
 import { requireHostHeader } from './protocol-errors.js';
 import { requireInstanceToken } from './require-instance-token.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { batchRoutes } from './routes/batch-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
+import { fileLinkRoutes } from './routes/file-link-routes.js';
 import { mediaRoutes } from './routes/media-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { webhookRoutes } from './routes/webhook-routes.js';
@@ -26,6 +30,12 @@ export interface AppOptions {
   logger: Logger;
   service: MediaService;
   batches: BatchService;
+  /** Answers of the phone to re-upload requests. */
+  reuploads: ReuploadService;
+  /** Answers ready media as the `response` query asks (file, url, base64). */
+  delivery: MediaDelivery;
+  /** The files behind the links the API signs, served at /media/files without a token. */
+  linkedFiles: LinkedFiles;
   queue: Queue;
   metrics: ApiMetrics;
   /** What /readyz asks. */
@@ -56,6 +66,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(requireHostHeader);
   app.use(opsRoutes(options));
   app.use(docsRoutes(options.openApiDocument));
+  app.use(fileLinkRoutes(options));
   if (options.adminToken) {
     app.use(adminRoutes({ queue: options.queue, adminToken: options.adminToken, tokenVersions: options.tokenVersions }));
   }

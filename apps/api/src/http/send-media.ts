@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { type ByteRange } from '@wamedia/server';
-import { RangeNotSatisfiableError, extensionFor } from '@wamedia/shared';
+import { attachmentDisposition, type ByteRange } from '@wamedia/server';
+import { RangeNotSatisfiableError } from '@wamedia/shared';
 import type { ReadyMedia } from '../services/ready-media.js';
 import { byteCap } from './byte-cap.js';
 
@@ -20,8 +20,13 @@ export async function sendMedia(req: Request, res: Response, media: ReadyMedia):
   const length = range ? range.end - range.start + 1 : media.size;
   // Headers first, the store's stream after: a header Node refuses then leaves no file open.
   // An error answered after them goes out without them (the error handler drops them).
-  res.attachment(`${media.contentType}-${media.sha256.slice(0, 16)}.${extensionFor(media.mimetype)}`);
-  res.set({ 'Content-Type': media.mimetype, ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Length': String(length) });
+  res.set({
+    'Content-Disposition': attachmentDisposition(media.fileName),
+    'Content-Type': media.mimetype,
+    ETag: etag,
+    'Accept-Ranges': 'bytes',
+    'Content-Length': String(length),
+  });
   const body = await media.open(range);
   res.status(range ? 206 : 200);
   if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${media.size}`);

@@ -1,11 +1,15 @@
 import {
+  itemMedia,
   presentItem,
+  withLink,
   type BatchMeta,
   type BlobStore,
   type HostAllowList,
   type JobFollowers,
   type JobSecrets,
+  type LinkOptions,
   type MediaIndex,
+  type MediaLinks,
   type MediaIndexEntry,
   type StoredItem,
 } from '@wamedia/server';
@@ -14,13 +18,15 @@ import {
   InvalidRequestError,
   JobFailedError,
   WamediaError,
+  batchItemBodySchema,
   batchItemIdSchema,
-  batchItemSchema,
   batchPath,
   batchRequestSchema,
+  claimedItemId,
   describeIssues,
-  mediaLookupKey,
+  referenceLookupKey,
   toErrorBody,
+  type BatchItem,
   type BatchItemRequest,
   type BatchStatus,
   type DownloadJobData,
@@ -28,10 +34,19 @@ import {
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJobs } from './download-jobs.js';
 import { fromCache, toJobData, type DownloadOutcome } from './media-service.js';
-import { readyMedia } from './ready-media.js';
+import { storedMedia } from './ready-media.js';
+import type { ReuploadService } from './reupload-service.js';
 
 /** How many cache lookups run at once for one batch. */
 const LOOKUP_CONCURRENCY = 32;
+
+/** Who submits a batch, and from where. */
+export interface SubmitContext {
+  /** The HTTP request id, passed to the workers for their logs. */
+  requestId?: string;
+  /** Where clients reach the API: the origin of the links a batch submitted with `"links": true` carries. */
+  linkOrigin: string;
+}
 
 /**
  * Batches: many references handed over at once. Each item is validated on its own, answered
@@ -53,33 +68,45 @@ export class BatchService {
       maxItems: number;
       /** Seals the mediaKey of the job data (JOB_DATA_KEY). */
       secrets: JobSecrets;
+      /** Says which items' jobs wait for the phone to re-upload their media. */
+      reuploads: ReuploadService;
+      /** Links to completed items' media (`?links=1`). */
+      links: MediaLinks;
     },
   ) {
     this.envelope = batchRequestSchema(deps.maxItems);
   }
 
   /** Accepts a batch: every item gets its status at once (invalid, completed from the cache, or pending). */
-  async submit(instanceId: string, body: unknown, requestId?: string): Promise<BatchStatus> {
+  async submit(instanceId: string, body: unknown, context: SubmitContext): Promise<BatchStatus> {
     const parsed = this.envelope.safeParse(body);
     if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
-    const { items: rawItems, callbackUrl } = parsed.data;
+    const { items: rawItems, callbackUrl, links } = parsed.data;
     if (callbackUrl) this.deps.callbacks.check(callbackUrl);
 
-    const items = await this.resolveItems(rawItems, instanceId, requestId);
+    const items = await this.resolveItems(rawItems, instanceId, context.requestId);
     const { followers } = this.deps;
-    const { meta, counts } = await followers.batches.create(instanceId, items, callbackUrl);
+    const linkOrigin = links ? context.linkOrigin : undefined;
+    const { meta, counts } = await followers.batches.create(instanceId, items, { callbackUrl, linkOrigin });
     await Promise.all(items.map((item, index) => this.follow(meta, item, index)));
     // With items pending, the follower that finishes the last one reports the batch done.
     if (counts.pending === 0) await followers.notifier.batchDone(meta, counts);
     return this.status(instanceId, meta.batchId, { offset: 0, limit: meta.total });
   }
 
-  /** One page of a batch's items, with its counts. */
-  async status(instanceId: string, batchId: string, page: { offset: number; limit: number }): Promise<BatchStatus> {
+  /** One page of a batch's items, with its counts; with `links`, each completed item with its link. */
+  async status(
+    instanceId: string,
+    batchId: string,
+    page: { offset: number; limit: number },
+    links?: LinkOptions,
+  ): Promise<BatchStatus> {
     const meta = await this.findBatch(instanceId, batchId);
     const { batches } = this.deps.followers;
     const [counts, items] = await Promise.all([batches.counts(batchId), batches.items(batchId, page.offset, page.limit)]);
+    const awaiting = await this.deps.reuploads.awaiting(items.flatMap((item) => (item.status === 'pending' ? [item.jobId!] : [])));
     const next = page.offset + items.length;
+    const presented = items.map((item) => withReupload(presentItem(meta, item), awaiting));
     return {
       batchId,
       total: meta.total,
@@ -87,7 +114,7 @@ export class BatchService {
       done: counts.pending === 0,
       createdAt: meta.createdAt,
       statusUrl: batchPath(instanceId, batchId),
-      items: items.map((item) => presentItem(meta, item)),
+      items: links ? await this.withLinks(presented, links) : presented,
       ...(next < meta.total ? { nextOffset: next } : {}),
     };
   }
@@ -97,12 +124,19 @@ export class BatchService {
     await this.findBatch(instanceId, batchId);
     const item = await this.deps.followers.batches.item(batchId, itemId);
     if (!item) throw new BatchNotFoundError(`batch ${batchId} has no item ${itemId}`);
-    if (item.status === 'pending') return { kind: 'pending', jobId: item.jobId!, status: 'waiting' };
-    if (item.status === 'completed') {
-      return { kind: 'ready', media: readyMedia(this.deps.store, { ...item.result!, contentType: item.contentType ?? 'document' }) };
+    if (item.status === 'pending') {
+      const awaiting = await this.deps.reuploads.awaiting([item.jobId!]);
+      return { kind: 'pending', jobId: item.jobId!, status: awaiting.size > 0 ? 'awaiting_reupload' : 'waiting' };
     }
+    const media = itemMedia(item);
+    if (media) return { kind: 'ready', media: storedMedia(this.deps.store, media) };
     if (item.status === 'invalid') throw new InvalidRequestError(item.error?.message ?? ['invalid item']);
     throw new JobFailedError(item.errorCode ?? 'INTERNAL', item.error?.message.join('; ') ?? 'the download failed');
+  }
+
+  /** Completed items with their links; presigning and HMACs are local, so all at once. */
+  private withLinks(items: BatchItem[], options: LinkOptions): Promise<BatchItem[]> {
+    return Promise.all(items.map((item) => withLink(item, this.deps.links, options)));
   }
 
   /** Validates, looks up and enqueues every item; the result is in submission order. */
@@ -113,7 +147,7 @@ export class BatchService {
     const uncached: { index: number; data: DownloadJobData }[] = [];
     await forEachLimited(checked, LOOKUP_CONCURRENCY, async ({ request }, index) => {
       if (!request) return;
-      const lookupKey = mediaLookupKey(request.content.mediaKey, request.contentType);
+      const lookupKey = referenceLookupKey(request.content, request.contentType);
       const cached = await this.deps.index.get(lookupKey);
       if (cached) items[index] = fromCacheOrFailure(items[index]!, cached, request);
       else uncached.push({ index, data: toJobData(request, lookupKey, instanceId, requestId, this.deps.secrets) });
@@ -124,16 +158,17 @@ export class BatchService {
   }
 
   /**
-   * An item that passes validation is pending, with its parsed request; any other is invalid.
-   * Invalid items keep the client's id when it is usable, so they can be matched up; else `#<index>`.
+   * An item (a reference, or a message) that passes validation is pending, with its parsed
+   * request; any other is invalid. Invalid items keep the id they claim (their own, else their
+   * message's key.id) when it is usable, so they can be matched up; else `#<index>`.
    */
   private validate(raw: unknown, index: number, seen: Set<string>): { item: StoredItem; request?: BatchItemRequest } {
-    const givenId = batchItemIdSchema.safeParse((raw as { id?: unknown } | null)?.id);
+    const givenId = batchItemIdSchema.safeParse(claimedItemId(raw));
     const duplicate = givenId.success && seen.has(givenId.data);
     const id = givenId.success && !duplicate ? givenId.data : `#${index}`;
     if (givenId.success) seen.add(givenId.data);
     if (duplicate) return { item: invalid(id, [`id: "${givenId.data}" is used by an earlier item`]) };
-    const parsed = batchItemSchema.safeParse(raw);
+    const parsed = batchItemBodySchema.safeParse(raw);
     if (!parsed.success) return { item: invalid(id, describeIssues(parsed.error)) };
     const { contentType, content } = parsed.data;
     try {
@@ -153,6 +188,7 @@ export class BatchService {
     const subscription = { kind: 'batch', batchId: meta.batchId, index } as const;
     const ended = await subscriptions.subscribe(item.jobId!, subscription);
     if (ended) await notifier.notify(subscription, item.jobId!, ended);
+    else if (meta.callbackUrl) await this.deps.callbacks.tellIfWaiting(subscription, item.jobId!);
   }
 
   private async findBatch(instanceId: string, batchId: string): Promise<BatchMeta> {
@@ -162,6 +198,11 @@ export class BatchService {
     if (!meta) throw new BatchNotFoundError(`batch ${batchId} not found`);
     return meta;
   }
+}
+
+/** A pending item whose job waits for the phone to re-upload its media says so. */
+function withReupload(item: BatchItem, awaiting: Set<string>): BatchItem {
+  return item.status === 'pending' && awaiting.has(item.jobId!) ? { ...item, status: 'awaiting_reupload' } : item;
 }
 
 /** A cached item is completed, unless its hashes disagree with the stored file. */

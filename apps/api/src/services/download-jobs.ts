@@ -1,6 +1,6 @@
 import { Queue, type Job, type JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type JobPool, type JobSubscriptions, type JobsInFlight } from '@wamedia/server';
+import { type JobPool, type JobSubscriptions, type JobsInFlight, type ReuploadStore } from '@wamedia/server';
 import {
   BATCH_PRIORITY,
   DOWNLOAD_BACKOFF,
@@ -43,6 +43,8 @@ export class DownloadJobs {
     private readonly options: DownloadJobsOptions,
     /** INSTANCE_MAX_JOBS_IN_FLIGHT: new jobs are reserved here before they are added. */
     private readonly inFlight: JobsInFlight,
+    /** Re-upload rounds: a job that replaces another does not inherit its round. */
+    private readonly reuploads: ReuploadStore,
   ) {}
 
   /**
@@ -139,8 +141,9 @@ export class DownloadJobs {
   ): Promise<boolean> {
     if (!this.isSpent(job, state, data, replaceCompleted)) return false;
     await job.remove().catch(() => undefined);
-    // Its end must not be reported to the followers of the job that replaces it.
-    await this.subscriptions.jobRestarted(job.id!);
+    // Its end must not be reported to the followers of the job that replaces it, nor its re-upload
+    // round taken for that job's.
+    await Promise.all([this.subscriptions.jobRestarted(job.id!), this.reuploads.forget(job.id!)]);
     return true;
   }
 
@@ -148,7 +151,8 @@ export class DownloadJobs {
     if (state === 'completed') return replaceCompleted;
     if (state !== 'failed') return false;
     // Only an identical request reuses a failure: a new reference (the phone re-uploaded the media
-    // after a 404: same mediaKey, new directPath) or other hashes deserve their own attempt.
+    // after a 404: same mediaKey, new directPath), other hashes, or a message key (which lets the
+    // job wait for a re-upload) deserve their own attempt.
     return Date.now() - (job.finishedOn ?? 0) > this.options.failedJobReuseMs || !sameReference(job.data, data);
   }
 
@@ -177,6 +181,7 @@ function sameReference(a: DownloadJobData, b: DownloadJobData): boolean {
     unsigned(a.directPath) === unsigned(b.directPath) &&
     a.fileSha256 === b.fileSha256 &&
     a.fileEncSha256 === b.fileEncSha256 &&
-    a.fileLength === b.fileLength
+    a.fileLength === b.fileLength &&
+    a.messageKey?.id === b.messageKey?.id
   );
 }

@@ -11,19 +11,21 @@ import {
   Sha256MismatchError,
   decodeJobFailure,
   defaultMimetype,
-  mediaLookupKey,
   parseDownloadJobId,
+  referenceLookupKey,
   type ContentType,
   type DownloadJobData,
   type DownloadRequest,
   type ErrorCode,
   type JobState,
   type JobStatus,
+  type ReuploadRequested,
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJob, DownloadJobs } from './download-jobs.js';
 import type { JobWaiter, JobOutcome } from './job-waiter.js';
 import { readyMedia, type MediaFile, type ReadyMedia } from './ready-media.js';
+import type { ReuploadService } from './reupload-service.js';
 
 /** What a download request (or a job's content request) comes to. */
 export type DownloadOutcome =
@@ -55,6 +57,8 @@ export class MediaService {
       metrics: { cacheLookup(hit: boolean): void };
       /** Seals the mediaKey of the job data (JOB_DATA_KEY). */
       secrets: JobSecrets;
+      /** Says which jobs wait for the phone to re-upload their media. */
+      reuploads: ReuploadService;
     },
   ) {}
 
@@ -63,24 +67,30 @@ export class MediaService {
     const { content, contentType, callbackUrl } = request;
     if (content.url) this.deps.allowList.assertAllowed(new URL(content.url));
     if (callbackUrl) this.deps.callbacks.check(callbackUrl);
-    const lookupKey = mediaLookupKey(content.mediaKey, contentType);
+    const lookupKey = referenceLookupKey(content, contentType);
     const cached = await this.deps.index.get(lookupKey);
     this.deps.metrics.cacheLookup(cached !== undefined);
     if (cached) return { kind: 'ready', media: readyMedia(this.deps.store, fromCache(cached, request)) };
 
     const data = toJobData(request, lookupKey, instanceId, options.requestId, this.deps.secrets);
+    const enqueue = async () => {
+      const started = await this.deps.jobs.enqueue(data, instanceId);
+      // Told of a re-upload request from the start: a client that waits for the file needs it then.
+      if (callbackUrl && content.messageKey) await this.deps.callbacks.followReuploads(started.id!, callbackUrl, instanceId);
+      return started;
+    };
     const deadline = Date.now() + options.timeoutMs;
-    let job = await this.deps.jobs.enqueue(data, instanceId);
+    let job = await enqueue();
     let outcome = await this.deps.waiter.wait(job.id!, options.timeoutMs, options.signal);
     if (outcome && failedOnOthersHints(outcome, job.data, data)) {
       // The job this request joined was failed by its starter's hashes, which are not this
       // request's: the media itself may be fine. A fresh attempt, with this request's own hints.
-      job = await this.deps.jobs.enqueue(data, instanceId);
+      job = await enqueue();
       outcome = await this.deps.waiter.wait(job.id!, Math.max(0, deadline - Date.now()), options.signal);
     }
     if (!outcome) {
       if (callbackUrl) await this.deps.callbacks.followJob(job.id!, callbackUrl, instanceId);
-      return { kind: 'pending', jobId: job.id!, status: await job.getState() };
+      return { kind: 'pending', jobId: job.id!, status: (await this.stateOf(job)).status };
     }
     // A joined job was verified against its starter's hints: this request's own are checked
     // here, as on a cache hit, and fail this request only.
@@ -98,20 +108,31 @@ export class MediaService {
     const state = await job.getState();
     // The job may have ended between the two reads: read it again so its result matches the state.
     if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = await this.findJob(instanceId, jobId);
-    return describeJob(job, state);
+    return { ...describeJob(job, state), ...(await this.stateOf(job, state)) };
   }
 
   /** The content of one of this instance's jobs: ready, still pending, or the job's failure thrown. */
   async jobContent(instanceId: string, jobId: string): Promise<DownloadOutcome> {
     const job = await this.findJob(instanceId, jobId);
     const outcome = await this.deps.waiter.outcomeOf(jobId);
-    if (!outcome) return { kind: 'pending', jobId, status: await job.getState() };
+    if (!outcome) return { kind: 'pending', jobId, status: (await this.stateOf(job)).status };
     // The mimetype the job's starter asked for is that request's own: another instance following
     // the job gets the type's default.
     const mimetype = job.data.instanceId === instanceId ? job.data.mimetype : undefined;
     const media = await this.present(outcome, job.data.contentType, mimetype);
     if (!media) throw new JobNotFoundError(jobId);
     return { kind: 'ready', media };
+  }
+
+  /**
+   * A job's state as clients see it: `awaiting_reupload`, with what the caller's session needs to ask
+   * for it, while the job waits for the phone (BullMQ has it delayed, or is putting it to sleep).
+   */
+  private async stateOf(job: DownloadJob, known?: JobState): Promise<{ status: JobState; reupload?: ReuploadRequested }> {
+    const status = known ?? (await job.getState());
+    if (status === 'completed' || status === 'failed' || status === 'unknown') return { status };
+    const reupload = await this.deps.reuploads.requestOf(job.id!);
+    return reupload ? { status: 'awaiting_reupload', reupload } : { status };
   }
 
   private async findJob(instanceId: string, jobId: string): Promise<DownloadJob> {
@@ -137,6 +158,7 @@ export class MediaService {
 /**
  * The job payload of a request: bytes as base64, the cache key, who asked. The mediaKey is
  * sealed (AES-256-GCM under JOB_DATA_KEY, bound to the cache key): Redis never holds it in clear.
+ * A reference without one (channel media) is marked `plain`: downloaded as it is, checked by its fileSha256.
  */
 export function toJobData(
   { contentType, content }: DownloadRequest,
@@ -149,11 +171,12 @@ export function toJobData(
     contentType,
     url: content.url,
     directPath: content.directPath,
-    mediaKey: secrets.seal(content.mediaKey, lookupKey),
+    ...(content.mediaKey ? { mediaKey: secrets.seal(content.mediaKey, lookupKey) } : { plain: true }),
     mimetype: content.mimetype ?? defaultMimetype(contentType),
     fileSha256: content.fileSha256?.toString('base64'),
     fileEncSha256: content.fileEncSha256?.toString('base64'),
     fileLength: content.fileLength,
+    messageKey: content.messageKey,
     lookupKey,
     instanceId,
     requestId,

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { BlobStore, ByteRange } from '@wamedia/server';
-import type { ContentType } from '@wamedia/shared';
+import type { BlobStore, ByteRange, LinkTarget } from '@wamedia/server';
+import { mediaFileName, type ContentType } from '@wamedia/shared';
 
 /** What is known of a verified, stored media: enough to describe it to a client. */
 export interface MediaFile {
@@ -12,8 +12,11 @@ export interface MediaFile {
   contentType: ContentType;
 }
 
-/** A verified media in the store, ready to be streamed. */
-export interface ReadyMedia extends MediaFile {
+/**
+ * A verified media in the store, ready to be served: streamed, linked to, or sent as base64,
+ * under its mimetype and file name.
+ */
+export interface ReadyMedia extends LinkTarget {
   /**
    * Streams the media, or the inclusive `range` of it (already checked against `size`).
    * Rejects (storage down) before any byte is produced.
@@ -21,7 +24,13 @@ export interface ReadyMedia extends MediaFile {
   open(range?: ByteRange): Promise<Readable>;
 }
 
-/** `file` as ReadyMedia, read from `store`: the routes stream it without knowing the store. */
+/** `file` as ReadyMedia, read from `store`: the routes serve it without knowing the store. */
 export function readyMedia(store: BlobStore, file: MediaFile): ReadyMedia {
-  return { ...file, open: (range) => store.read(file.sha256, range) };
+  const { sha256, size, mimetype, contentType } = file;
+  return storedMedia(store, { sha256, size, mimetype, fileName: mediaFileName(contentType, sha256, mimetype) });
+}
+
+/** A stored media named and typed as given (a signed link says both), read from `store`. */
+export function storedMedia(store: BlobStore, media: LinkTarget): ReadyMedia {
+  return { ...media, open: (range) => store.read(media.sha256, range) };
 }

@@ -6,6 +6,7 @@ import { readInputLines } from './input-lines.js';
 
 const mediaKey = Buffer.alloc(32, 7).toString('base64');
 const content = { directPath: '/v/t62.7118-24/a.enc', mediaKey };
+const key = { remoteJid: '5511999999999@s.whatsapp.net', fromMe: false, id: 'KEY1' };
 
 describe('readInputLines', () => {
   let dir: string;
@@ -26,12 +27,13 @@ describe('readInputLines', () => {
     const lines = await read(
       JSON.stringify({ id: 'own', contentType: 'image', content }),
       '',
-      JSON.stringify({ key: { id: 'KEY1' }, message: { imageMessage: content } }),
+      JSON.stringify({ key, message: { imageMessage: { ...content, caption: 'hi', jpegThumbnail: 'AAAA' } } }),
       JSON.stringify({ contentType: 'document', content }),
     );
     expect(lines).toEqual([
       { kind: 'item', line: 1, item: { id: 'own', contentType: 'image', content } },
-      { kind: 'item', line: 3, item: { id: 'KEY1', contentType: 'image', content } },
+      // A message is kept (and sent) as the request it comes to: parsed, without its thumbnail and caption.
+      { kind: 'item', line: 3, item: { id: 'KEY1', contentType: 'image', content: { ...content, mediaKey: Buffer.from(mediaKey, 'base64'), messageKey: key } } },
       { kind: 'item', line: 4, item: { id: '4', contentType: 'document', content } },
     ]);
   });
@@ -45,15 +47,22 @@ describe('readInputLines', () => {
       JSON.stringify({ id: 'ok', contentType: 'audio', content }),
       JSON.stringify({ id: '../escape', contentType: 'audio', content }),
       JSON.stringify({ message: { conversation: 'hi' } }),
+      JSON.stringify({ key, message: { ephemeralMessage: { message: { imageMessage: { directPath: '/a', mediaKey: 'AAAA' } } } } }),
+      JSON.stringify({ imageMessage: { mediaKey } }),
+      `{"message":{"imageMessage":{"mediaKey":${'['.repeat(5_000)}${']'.repeat(5_000)}}}}`,
     );
     expect(lines).toEqual([
       { kind: 'invalid', line: 1, id: '1', messages: [expect.stringMatching(/^not valid JSON/)] },
-      { kind: 'invalid', line: 2, id: 'x', messages: ['content.mediaKey: is required'] },
+      { kind: 'invalid', line: 2, id: 'x', messages: ['content.mediaKey: is required; media without one (channel media, not encrypted) needs a fileSha256 instead'] },
       { kind: 'invalid', line: 3, id: 'dup', messages: [expect.stringMatching(/^contentType: must be one of/)] },
       { kind: 'item', line: 4, item: { id: 'ok', contentType: 'audio', content } },
       { kind: 'invalid', line: 5, id: 'ok', messages: ['id: "ok" is already used on line 4'] },
       { kind: 'invalid', line: 6, id: '../escape', messages: [expect.stringMatching(/^id: must be 1-128/)] },
-      { kind: 'invalid', line: 7, id: '7', messages: [expect.stringMatching(/^no media/)] },
+      { kind: 'invalid', line: 7, id: '7', messages: [expect.stringMatching(/^message: no media: .*found fields "conversation"$/)] },
+      // A message's problems are named where they are in the line.
+      { kind: 'invalid', line: 8, id: 'KEY1', messages: ['message.ephemeralMessage.message.imageMessage.mediaKey: must be 32 bytes, got 3'] },
+      { kind: 'invalid', line: 9, id: '9', messages: ['imageMessage: must have a url or a directPath'] },
+      { kind: 'invalid', line: 10, id: '10', messages: ['nested deeper than 32 levels'] },
     ]);
   });
 });

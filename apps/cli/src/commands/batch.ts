@@ -1,15 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
-import { WamediaClient } from '@wamedia/client';
 import { DEFAULT_BATCH_MAX_ITEMS } from '@wamedia/shared';
+import { apiClientFlags, apiClientFromFlags, apiClientUsage } from '../api-client-flags.js';
 import { BatchRunner } from '../batch/batch-runner.js';
 import { readInputLines } from '../batch/input-lines.js';
 import { Manifest } from '../batch/manifest.js';
 import { removeStaleTemporaryFiles, removeTemporaryFilesSync } from '../batch/media-file.js';
 import { Progress } from '../batch/progress.js';
-import { instanceIdFromToken } from '../batch/token-claims.js';
-import { UsageError, parseFlagsAndOne, required } from '../flags.js';
+import { integerFlag, parseFlagsAndOne, required } from '../flags.js';
 
 export const usage = `Usage: wamedia batch <input.jsonl> --out <dir> [options]
 
@@ -27,9 +26,7 @@ The id is the line's own (id, else key.id), else its line number.
 
 Options:
   --out <dir>               where the files and manifest.jsonl go (created if needed)
-  --url <url>               the API (default: WAMEDIA_URL, else http://localhost:8083)
-  --token <jwt>             bearer token (default: WAMEDIA_TOKEN)
-  --instance <id>           the instance (default: the token's instanceId claim)
+${apiClientUsage}
   --concurrency <n>         files downloaded at once, 1-64 (default 8)
   --chunk-size <n>          items per batch request, 1-${DEFAULT_BATCH_MAX_ITEMS} (default ${DEFAULT_BATCH_MAX_ITEMS})
   --poll-interval <ms>      pause between two polls of a batch (default 1000)
@@ -43,12 +40,7 @@ was invalid (the manifest says why).
 /** `wamedia batch`: a JSONL of media references in, a folder of verified files and a manifest out. */
 export async function run(args: string[]): Promise<void> {
   const { input, flags } = parseBatchArgs(args);
-  const token = flags.token ?? process.env.WAMEDIA_TOKEN;
-  if (!token) throw new UsageError('missing --token (or WAMEDIA_TOKEN)');
-  const instanceId = flags.instance ?? instanceIdFromToken(token);
-  if (!instanceId) throw new UsageError('missing --instance (the token carries no instanceId claim)');
-  const baseUrl = flags.url ?? process.env.WAMEDIA_URL ?? 'http://localhost:8083';
-  if (!/^https?:\/\/[^/]/.test(baseUrl)) throw new UsageError(`--url: must be an http(s) URL (got "${baseUrl}")`);
+  const client = apiClientFromFlags(flags);
   const concurrency = integerFlag(flags.concurrency, '--concurrency', 8, 1, 64);
   const chunkSize = integerFlag(flags['chunk-size'], '--chunk-size', DEFAULT_BATCH_MAX_ITEMS, 1, DEFAULT_BATCH_MAX_ITEMS);
   const pollIntervalMs = integerFlag(flags['poll-interval'], '--poll-interval', 1000, 10, 60_000);
@@ -75,7 +67,6 @@ export async function run(args: string[]): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const client = new WamediaClient({ baseUrl, token, instanceId });
   const runner = new BatchRunner({ client, outDir, manifest, progress, concurrency, chunkSize, pollIntervalMs, signal: stop.signal });
   progress.start();
   try {
@@ -102,9 +93,7 @@ function parseBatchArgs(args: string[]) {
     args,
     {
       out: { type: 'string' },
-      url: { type: 'string' },
-      token: { type: 'string' },
-      instance: { type: 'string' },
+      ...apiClientFlags,
       concurrency: { type: 'string' },
       'chunk-size': { type: 'string' },
       'poll-interval': { type: 'string' },
@@ -112,13 +101,6 @@ function parseBatchArgs(args: string[]) {
     'input file',
   );
   return { input: positional, flags: values };
-}
-
-function integerFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(number >= min && number <= max)) throw new UsageError(`${flag}: must be a whole number from ${min} to ${max} (got "${value}")`);
-  return number;
 }
 
 /** 128 + the signal's number, as shells report a process a signal stopped: 130 for SIGINT. */

@@ -10,10 +10,21 @@ export interface BatchMeta {
   createdAt: string;
   total: number;
   callbackUrl?: string;
+  /**
+   * Set when the batch was submitted with `"links": true`: the origin of the links its webhooks
+   * carry (PUBLIC_BASE_URL, else the one the batch was submitted to), for links the API serves.
+   */
+  linkOrigin?: string;
 }
 
+/**
+ * An item's status as stored. `awaiting_reupload` is never stored: it is read from the item's job
+ * when the item is shown (the job, shared by every item and request of the media, is its source).
+ */
+export type StoredItemStatus = Exclude<BatchItemStatus, 'awaiting_reupload'>;
+
 /** An item as stored: its state without URLs, and the code of its failure for the content route. */
-export type StoredItem = Omit<BatchItem, 'contentUrl'> & { errorCode?: ErrorCode };
+export type StoredItem = Omit<BatchItem, 'contentUrl' | 'status'> & { status: StoredItemStatus; errorCode?: ErrorCode };
 
 /** A batch's state after one of its items finished. */
 export interface ItemFinished {
@@ -38,10 +49,11 @@ export class BatchStore {
   async create(
     instanceId: string,
     items: StoredItem[],
-    callbackUrl?: string,
+    { callbackUrl, linkOrigin }: Pick<BatchMeta, 'callbackUrl' | 'linkOrigin'> = {},
   ): Promise<{ meta: BatchMeta; counts: BatchCounts }> {
     const meta: BatchMeta = { batchId: randomUUID(), instanceId, createdAt: new Date().toISOString(), total: items.length };
     if (callbackUrl) meta.callbackUrl = callbackUrl;
+    if (linkOrigin) meta.linkOrigin = linkOrigin;
     const keys = this.keys(meta.batchId);
     const positions = Object.fromEntries(items.map((item, index) => [item.id, index]));
     const counts = countStatuses(items);
@@ -61,9 +73,14 @@ export class BatchStore {
 
   /** The batch, when it exists and belongs to `instanceId`. */
   async meta(batchId: string, instanceId: string): Promise<BatchMeta | undefined> {
-    const raw = await this.redis.get(this.keys(batchId).meta);
-    const meta = raw ? (JSON.parse(raw) as BatchMeta) : undefined;
+    const meta = await this.find(batchId);
     return meta?.instanceId === instanceId ? meta : undefined;
+  }
+
+  /** The batch, whoever it belongs to (for the workers, which act for every instance). */
+  async find(batchId: string): Promise<BatchMeta | undefined> {
+    const raw = await this.redis.get(this.keys(batchId).meta);
+    return raw ? (JSON.parse(raw) as BatchMeta) : undefined;
   }
 
   async counts(batchId: string): Promise<BatchCounts> {
@@ -117,12 +134,12 @@ function itemEnd(end: JobEnd): Pick<StoredItem, 'status' | 'result' | 'error' | 
 }
 
 function parseCounts(raw: Record<string, string>): BatchCounts {
-  const count = (status: BatchItemStatus) => Number(raw[status] ?? 0);
+  const count = (status: StoredItemStatus) => Number(raw[status] ?? 0);
   return { pending: count('pending'), completed: count('completed'), failed: count('failed'), invalid: count('invalid') };
 }
 
 function countStatuses(items: StoredItem[]): BatchCounts {
-  const counts: Record<BatchItemStatus, number> = { pending: 0, completed: 0, failed: 0, invalid: 0 };
+  const counts: Record<StoredItemStatus, number> = { pending: 0, completed: 0, failed: 0, invalid: 0 };
   for (const item of items) counts[item.status]++;
   return counts;
 }

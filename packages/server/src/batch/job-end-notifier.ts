@@ -1,4 +1,5 @@
-import { batchItemContentPath, type BatchItem } from '@wamedia/shared';
+import { batchItemContentPath, mediaFileName, type BatchItem } from '@wamedia/shared';
+import type { LinkTarget, MediaLinks } from '../links/media-links.js';
 import type { BatchMeta, BatchStore, StoredItem } from './batch-store.js';
 import type { JobEnd, JobSubscriptions, Subscription } from './job-subscriptions.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
@@ -15,6 +16,10 @@ export class JobEndNotifier {
       batches: BatchStore;
       /** Undefined when webhooks are off (no WEBHOOK_SECRET). */
       outbox: WebhookOutbox | undefined;
+      /** The links of batches submitted with `"links": true`. */
+      links: MediaLinks;
+      /** SIGNED_URL_TTL_SECONDS: how long those links hold. */
+      linkTtlSeconds: number;
     },
   ) {}
 
@@ -26,6 +31,8 @@ export class JobEndNotifier {
 
   /** Notifies one follower of a job's end. */
   async notify(follower: Subscription, jobId: string, end: JobEnd): Promise<void> {
+    // Told of re-upload requests only; the request's job.finished follower is another subscription.
+    if (follower.kind === 'reupload') return;
     if (follower.kind === 'callback') {
       const outcome = end.status === 'completed' ? { status: end.status, result: end.result } : { status: end.status, error: end.error };
       await this.deps.outbox?.send(follower.url, { type: 'job.finished', jobId, instanceId: follower.instanceId, ...outcome });
@@ -37,14 +44,16 @@ export class JobEndNotifier {
     if (finished.batchDone) await this.batchDone(finished.meta, finished.counts);
   }
 
-  /** The webhook of one finished item, when its batch has a callback URL. */
+  /** The webhook of one finished item, when its batch has a callback URL; with its link when the batch asked for links. */
   async itemFinished(meta: BatchMeta, item: StoredItem): Promise<void> {
     if (!meta.callbackUrl) return;
+    const presented = presentItem(meta, item);
+    const linkOptions = meta.linkOrigin && { ttlSeconds: this.deps.linkTtlSeconds, origin: meta.linkOrigin };
     await this.deps.outbox?.send(meta.callbackUrl, {
       type: 'batch.item',
       batchId: meta.batchId,
       instanceId: meta.instanceId,
-      item: presentItem(meta, item),
+      item: linkOptions ? await withLink(presented, this.deps.links, linkOptions) : presented,
     });
   }
 
@@ -59,4 +68,24 @@ export class JobEndNotifier {
 export function presentItem(meta: BatchMeta, { errorCode: _internal, ...item }: StoredItem): BatchItem {
   if (item.status !== 'completed') return item;
   return { ...item, contentUrl: batchItemContentPath(meta.instanceId, meta.batchId, item.id) };
+}
+
+/**
+ * The stored media of a completed item, as its content route serves it (the item's own type, or
+ * a document's name when it has none); undefined for any other item.
+ */
+export function itemMedia(item: Pick<BatchItem, 'status' | 'contentType' | 'result'>): LinkTarget | undefined {
+  if (item.status !== 'completed' || !item.result) return undefined;
+  const { sha256, size, mimetype } = item.result;
+  return { sha256, size, mimetype, fileName: mediaFileName(item.contentType ?? 'document', sha256, mimetype) };
+}
+
+/** `item` with a link to its media when it is completed; other items as they are. */
+export async function withLink(
+  item: BatchItem,
+  links: MediaLinks,
+  options: Parameters<MediaLinks['link']>[1],
+): Promise<BatchItem> {
+  const media = itemMedia(item);
+  return media ? { ...item, link: await links.link(media, options) } : item;
 }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../../../test/support/redis-server.js';
 import { loadConfig } from '../config.js';
+import { createMediaLinks } from '../links/create-media-links.js';
 import { isRedisUnavailable } from '../redis/redis-check.js';
 import { createJobFollowers, type JobFollowers } from './job-followers.js';
 
@@ -16,7 +17,7 @@ describe('the webhook queue of a fail-fast connection, while Redis is away', () 
     server = await RedisServer.start();
     const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), WEBHOOK_SECRET: 'y'.repeat(32), REDIS_URL: server.url, REDIS_PREFIX: 'followers-test' });
     // The batch store and subscriptions are not used here: only the outbox's own queue connection.
-    followers = createJobFollowers(config, {} as Redis, FAIL_FAST);
+    followers = createJobFollowers(config, {} as Redis, createMediaLinks(config), FAIL_FAST);
     await followers.waitUntilReady();
   });
 

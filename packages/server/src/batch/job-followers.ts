@@ -2,10 +2,12 @@ import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@wamedia/shared';
+import type { MediaLinks } from '../links/media-links.js';
 import { redisConnectionOptions } from '../redis/connection-options.js';
 import { BatchStore } from './batch-store.js';
 import { JobEndNotifier } from './job-end-notifier.js';
 import { JobSubscriptions } from './job-subscriptions.js';
+import { ReuploadNotifier } from './reupload-notifier.js';
 import { WebhookOutbox } from './webhook-outbox.js';
 
 /** Everything that follows download jobs for batches and webhooks, wired once per process. */
@@ -13,6 +15,8 @@ export interface JobFollowers {
   subscriptions: JobSubscriptions;
   batches: BatchStore;
   notifier: JobEndNotifier;
+  /** Tells followers that a job waits for the phone to re-upload its media. */
+  reuploads: ReuploadNotifier;
   /** Undefined when webhooks are off (no WEBHOOK_SECRET). */
   outbox: WebhookOutbox | undefined;
   /** Resolves once the webhook queue's connection is up (at once when webhooks are off). */
@@ -21,11 +25,17 @@ export interface JobFollowers {
 }
 
 /**
+ * @param links makes the links of batches submitted with `"links": true`.
  * @param queueConnection settings laid over the webhook queue's connection: the API makes it
  *   fail fast (no offline queue), so that while Redis is away its commands are refused at once
  *   (503) instead of piling up in memory without bound until it is back.
  */
-export function createJobFollowers(config: Config, redis: Redis, queueConnection: Partial<ConnectionOptions> = {}): JobFollowers {
+export function createJobFollowers(
+  config: Config,
+  redis: Redis,
+  links: MediaLinks,
+  queueConnection: Partial<ConnectionOptions> = {},
+): JobFollowers {
   const keys = { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds };
   const subscriptions = new JobSubscriptions(redis, keys);
   const batches = new BatchStore(redis, keys);
@@ -42,7 +52,8 @@ export function createJobFollowers(config: Config, redis: Redis, queueConnection
     subscriptions,
     batches,
     outbox,
-    notifier: new JobEndNotifier({ subscriptions, batches, outbox }),
+    notifier: new JobEndNotifier({ subscriptions, batches, outbox, links, linkTtlSeconds: config.signedUrlTtlSeconds }),
+    reuploads: new ReuploadNotifier({ subscriptions, batches, outbox }),
     waitUntilReady: async () => {
       await queue?.waitUntilReady();
     },

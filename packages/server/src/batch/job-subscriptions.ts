@@ -6,10 +6,15 @@ export type JobEnd =
   | { status: 'completed'; result: { sha256: string; size: number; mimetype: string } }
   | { status: 'failed'; code: ErrorCode; error: ErrorBodyShape };
 
-/** Who wants to hear that a job ended: an item of a batch, or a single request's callback URL. */
+/**
+ * Who wants to hear about a job: an item of a batch (its end, and its re-upload requests when the
+ * batch has a callback URL), a single request's callback URL once answered 202 (its end), or a
+ * single request's callback URL from the start (its re-upload requests only).
+ */
 export type Subscription =
   | { kind: 'batch'; batchId: string; index: number }
-  | { kind: 'callback'; url: string; instanceId: string };
+  | { kind: 'callback'; url: string; instanceId: string }
+  | { kind: 'reupload'; url: string; instanceId: string };
 
 /**
  * Followers of download jobs, in Redis. A job may end while a follower registers: the worker
@@ -45,6 +50,12 @@ export class JobSubscriptions {
       .del(this.subscribersKey(jobId))
       .exec();
     const members = (results?.[1]?.[1] ?? []) as string[];
+    return members.map((member) => JSON.parse(member) as Subscription);
+  }
+
+  /** Everyone following a job that has not ended, left in place. */
+  async followers(jobId: string): Promise<Subscription[]> {
+    const members = await this.redis.smembers(this.subscribersKey(jobId));
     return members.map((member) => JSON.parse(member) as Subscription);
   }
 

@@ -226,7 +226,8 @@ function tempObjectKey(key: string): string {
   return `${TEMP_PREFIX}${key}`;
 }
 
-function blobObjectKey(sha256: string): string {
+/** The key of the blob stored under `sha256`. */
+export function blobObjectKey(sha256: string): string {
   assertSha256(sha256);
   return `sha256/${sha256}`;
 }

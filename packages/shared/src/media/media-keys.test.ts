@@ -1,6 +1,7 @@
 import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { expandMediaKey, mediaLookupKey } from './media-keys.js';
+import { InvalidFieldError } from '../errors.js';
+import { expandMediaKey, mediaLookupKey, plainMediaLookupKey, referenceLookupKey } from './media-keys.js';
 import { contentTypes, hkdfInfo, keyClass, type ContentType } from './media-types.js';
 import { tinyMediaKey, tinyVectors } from '../../../../test/support/media-fixtures.js';
 
@@ -88,5 +89,27 @@ describe('mediaLookupKey', () => {
     const lookup = mediaLookupKey(checkKey, 'image');
     const { cipherKey, macKey } = expandMediaKey(checkKey, 'image');
     for (const secret of [checkKey, cipherKey, macKey]) expect(lookup).not.toContain(secret.toString('hex').slice(0, 16));
+  });
+});
+
+describe('plainMediaLookupKey', () => {
+  it('is stable and hex, and differs per file', () => {
+    expect(plainMediaLookupKey(checkKey)).toBe(plainMediaLookupKey(Buffer.from(checkKey)));
+    expect(plainMediaLookupKey(checkKey)).toMatch(/^[0-9a-f]{64}$/);
+    expect(plainMediaLookupKey(Buffer.alloc(32))).not.toBe(plainMediaLookupKey(checkKey));
+  });
+
+  it('never meets mediaLookupKey, even for the same 32 bytes', () => {
+    const plain = plainMediaLookupKey(checkKey);
+    for (const type of contentTypes) expect(mediaLookupKey(checkKey, type)).not.toBe(plain);
+  });
+});
+
+describe('referenceLookupKey', () => {
+  it('keys a reference by its mediaKey when it has one, else by its fileSha256 in the plain namespace', () => {
+    const fileSha256 = Buffer.alloc(32, 9);
+    expect(referenceLookupKey({ mediaKey: checkKey, fileSha256 }, 'image')).toBe(mediaLookupKey(checkKey, 'image'));
+    expect(referenceLookupKey({ fileSha256 }, 'image')).toBe(plainMediaLookupKey(fileSha256));
+    expect(() => referenceLookupKey({}, 'image')).toThrow(InvalidFieldError);
   });
 });

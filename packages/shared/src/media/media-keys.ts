@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { InvalidFieldError } from '../errors.js';
 import { hkdfInfo, keyClass, type ContentType } from './media-types.js';
 
@@ -41,4 +41,31 @@ export function expandMediaKey(mediaKey: Uint8Array, contentType: ContentType): 
  */
 export function mediaLookupKey(mediaKey: Uint8Array, contentType: ContentType): string {
   return createHmac('sha256', mediaKey).update(`wamedia/lookup/v1/${keyClass(contentType)}`).digest('hex');
+}
+
+/**
+ * The cache key of media that is not encrypted (channel media: no mediaKey), from its fileSha256,
+ * in a namespace of its own: a request without a mediaKey never finds media stored through an
+ * encrypted reference, nor the other way round, even for the same file. The two cannot meet: this
+ * is SHA-256 over 56 bytes (label and hash), while mediaLookupKey's HMAC ends with a SHA-256 over
+ * 96 bytes (padded key and inner hash); no input is both, short of a SHA-256 collision.
+ *
+ * Anyone holding the hash finds the media, which is right for what lives here: only bytes a CDN
+ * served in clear, checked against that hash, are ever recorded under such a key.
+ */
+export function plainMediaLookupKey(fileSha256: Uint8Array): string {
+  return createHash('sha256').update(PLAIN_LOOKUP_LABEL).update(fileSha256).digest('hex');
+}
+
+const PLAIN_LOOKUP_LABEL = 'wamedia/lookup/v1/plain/';
+
+/**
+ * The cache key of a reference: by its mediaKey, or, when it has none (channel media), by its
+ * fileSha256 in the plain namespace.
+ * @throws InvalidFieldError when it has neither (the request schema refuses that first).
+ */
+export function referenceLookupKey(reference: { mediaKey?: Uint8Array; fileSha256?: Uint8Array }, contentType: ContentType): string {
+  if (reference.mediaKey) return mediaLookupKey(reference.mediaKey, contentType);
+  if (reference.fileSha256) return plainMediaLookupKey(reference.fileSha256);
+  throw new InvalidFieldError('mediaKey', 'is required (or, for media that is not encrypted, a fileSha256)');
 }

@@ -97,3 +97,13 @@ export function extensionFor(mimetype: string): string {
   const essence = mimetype.split(';')[0]!.trim().toLowerCase();
   return extensions[essence] ?? 'bin';
 }
+
+/**
+ * The name a media is served under (Content-Disposition, links, base64 answers):
+ * `<contentType>-<first 16 hex digits of its SHA-256>.<extension of its mimetype>`, e.g.
+ * `image-0a1b2c3d4e5f6071.jpg`. Made of ASCII letters, digits, "-" and "." only, so it needs no
+ * quoting rules of its own anywhere it goes.
+ */
+export function mediaFileName(contentType: ContentType, sha256: string, mimetype: string): string {
+  return `${contentType}-${sha256.slice(0, 16)}.${extensionFor(mimetype)}`;
+}

@@ -1,12 +1,23 @@
 import type { Request, Response } from 'express';
+import type { DeliveryQuery } from '@wamedia/shared';
 import type { DownloadOutcome } from '../../services/media-service.js';
+import { MediaDelivery } from '../media-delivery.js';
 import { instanceOf } from '../require-instance-token.js';
-import { sendMedia } from '../send-media.js';
 
-/** A ready media is streamed; a pending one is answered 202 with the job to follow. */
-export async function answerDownload(req: Request, res: Response, outcome: DownloadOutcome): Promise<void> {
+/**
+ * A ready media is answered as `query` asks (the file, a link, base64); a pending one with 202 and
+ * the job to follow, whose content URL asks for the same answer.
+ */
+export async function answerDownload(
+  req: Request,
+  res: Response,
+  outcome: DownloadOutcome,
+  delivery: MediaDelivery,
+  query: DeliveryQuery,
+): Promise<void> {
   if (res.destroyed) return;
-  if (outcome.kind === 'ready') return sendMedia(req, res, outcome.media);
+  if (outcome.kind === 'ready') return delivery.deliver(req, res, outcome.media, query);
   const base = `/api/v2/instance/${encodeURIComponent(instanceOf(res))}/media/jobs/${outcome.jobId}`;
-  res.status(202).json({ jobId: outcome.jobId, status: outcome.status, statusUrl: base, contentUrl: `${base}/content` });
+  const contentUrl = `${base}/content${MediaDelivery.queryString(query)}`;
+  res.status(202).json({ jobId: outcome.jobId, status: outcome.status, statusUrl: base, contentUrl });
 }
