@@ -12,6 +12,8 @@ import { downloadBody, eventually } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { corrupt, type PublishedPlainMedia } from '../support/fake-cdn.js';
+import { gate } from '../support/gate.js';
+import { waitingRequests } from '../support/prometheus.js';
 
 const INSTANCE = 'instance-channels';
 
@@ -36,6 +38,7 @@ describe('channel media', () => {
   }
 
   it('downloads it as it is, checked by fileSha256 and fileLength, and serves it again from the cache', async () => {
+    // 80 000 bytes: no .enc has that length (whole blocks and a MAC); a channel media's file may.
     const media = suite.cdn.publishPlain(randomBytes(80_000), 'image');
     expectBytes(await download(channelBody(media)), media.sha256, 80_000);
     expect(countOf(media)).toBe(1);
@@ -150,6 +153,65 @@ describe('channel media', () => {
       expectBytes(await download(downloadBody(keyedByHash)), keyedByHash.sha256, 40_000);
       expect(countOf(keyedByHash)).toBe(1);
       expect(countOf(plain)).toBe(1);
+    });
+  });
+
+  describe("each request's own hints and mimetype", () => {
+    const OTHER = 'instance-channels-b';
+
+    /**
+     * Sends the starter, waits until its job is at the CDN (whose first answer waits for a gate),
+     * sends the joiners from another instance, waits until they all wait on the job, then lets
+     * the CDN answer; resolves with every answer, starter first.
+     */
+    async function joinOne(media: PublishedPlainMedia, starter: Record<string, unknown>, joiners: Record<string, unknown>[]) {
+      const held = gate();
+      suite.cdn.enqueue(media.directPathname, { kind: 'serve', headersAfter: held.opened });
+      const first = download(channelBody(media, { url: undefined, ...starter }));
+      await eventually(async () => (suite.cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the CDN request' });
+      const rest = joiners.map((content) => suite.api.download(OTHER, channelBody(media, { url: undefined, ...content })));
+      await eventually(async () => ((await waitingRequests(suite.stack.baseUrl)) === 1 + joiners.length ? true : undefined), {
+        what: 'every request waiting on the job',
+      });
+      held.open();
+      return Promise.all([first, ...rest]);
+    }
+
+    it("a joiner's wrong fileLength fails that request alone; the job and the others succeed", async () => {
+      const media = suite.cdn.publishPlain(randomBytes(30_000), 'image');
+      const [starter, wrongLength, plain] = await joinOne(media, {}, [{ fileLength: 3 }, { fileLength: undefined }]);
+      expectBytes(starter!, media.sha256, 30_000);
+      expectError(wrongLength!, 422, /length/i);
+      expectBytes(plain!, media.sha256, 30_000);
+      expect(suite.cdn.count(media.directPathname)).toBe(1);
+    });
+
+    it("the starter's wrong fileLength fails the starter; a joiner without it gets a fresh attempt, 200", async () => {
+      const media = suite.cdn.publishPlain(randomBytes(20_000), 'document');
+      const [starter, joiner] = await joinOne(media, { fileLength: 19_999 }, [{ fileLength: undefined }]);
+      expectError(starter!, 422, /length/i);
+      expectBytes(joiner!, media.sha256, 20_000);
+      expect(suite.cdn.count(media.directPathname)).toBe(2);
+    });
+
+    it("checks a message's mimetype as a reference's, and never serves one tenant's mimetype to another", async () => {
+      const media = suite.cdn.publishPlain(randomBytes(5_000), 'image');
+      const { url, directPath, fileSha256, fileLength } = media;
+      const message = (mimetype: string | undefined) => ({
+        key: { remoteJid: '120363000000000000@newsletter', fromMe: false, id: '3EB0MIME' },
+        message: { imageMessage: { url, directPath, fileSha256, fileLength, mimetype } },
+      });
+      expectError(await download({ message: message('image/jpeg\r\nX-Injected: 1') }), 400, /imageMessage\.mimetype: must be a media type/);
+      expect(countOf(media)).toBe(0);
+      const first = await download({ message: message('image/x-tenant-a; q="1"') });
+      expectBytes(first, media.sha256, 5_000);
+      expect(first.header('content-type')).toBe('image/x-tenant-a; q="1"');
+      // The other tenant, from the cache: the type's default, then its own when it gives one.
+      const other = await suite.api.download(OTHER, channelBody(media, { mimetype: undefined }));
+      expectBytes(other, media.sha256, 5_000);
+      expect(other.header('content-type')).toBe('image/jpeg');
+      expect((await suite.api.download(OTHER, { message: message('image/png') })).header('content-type')).toBe('image/png');
+      expect(countOf(media)).toBe(1);
     });
   });
 });

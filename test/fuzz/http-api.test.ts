@@ -38,6 +38,7 @@ import {
   type JsonModel,
 } from '../support/fuzz-json.js';
 import { useCdnStack } from '../support/cdn-stack.js';
+import { isMediaType } from '../../packages/shared/src/media/mimetype.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 /** FUZZ_SCALE=10 sends ten times as many requests (a longer hunt, outside CI). */
@@ -300,10 +301,21 @@ async function runCases(cases: FuzzCase[]): Promise<string[]> {
     statusCounts.set(key, (statusCounts.get(key) ?? 0) + 1);
     if (!response) return failure && describeCase(fuzzCase, failure);
     learn(response);
-    const violation = contractViolation(method, response) ?? (fuzzCase.via === 'pool' ? fuzzCase.check?.(response) : undefined);
+    const violation =
+      contractViolation(method, response) ?? mediaTypeViolation(response) ?? (fuzzCase.via === 'pool' ? fuzzCase.check?.(response) : undefined);
     return violation && describeCase(fuzzCase, `${violation}: ${response.body.toString('utf8').slice(0, 400)}`);
   });
   return results.filter((r): r is string => r !== undefined);
+}
+
+/**
+ * A media answer (the file, or a range of it) labelled with anything but a media type as RFC 9110
+ * writes it: a requester's mimetype, from a reference or a message, is checked before it is used.
+ */
+function mediaTypeViolation(response: FuzzResponse): string | undefined {
+  if ((response.status !== 200 && response.status !== 206) || !response.headers['content-disposition']) return undefined;
+  const type = response.headers['content-type'];
+  return typeof type === 'string' && isMediaType(type) ? undefined : `a media answer with Content-Type ${JSON.stringify(type)}`;
 }
 
 /**
@@ -476,7 +488,7 @@ function publishedContent(): fc.Arbitrary<{ contentType: JsonModel; content: Jso
       index: fc.nat(media.length - 1),
       useUrl: fc.boolean(),
       useDirectPath: fc.boolean(),
-      mutation: fc.constantFrom('none', 'none', 'none', 'other-type', 'wrong-sha', 'wrong-length', 'wrong-enc-sha', 'mimetype'),
+      mutation: fc.constantFrom('none', 'none', 'none', 'other-type', 'wrong-sha', 'wrong-length', 'wrong-enc-sha', 'mimetype', 'odd-mimetype'),
       keyEncoding: fc.constantFrom('base64', 'hex', 'indexed', 'buffer', 'array'),
     })
     .map(({ index, useUrl, useDirectPath, mutation, keyEncoding }) => {
@@ -494,7 +506,9 @@ function publishedContent(): fc.Arbitrary<{ contentType: JsonModel; content: Jso
       entries.push(['fileSha256', mutation === 'wrong-sha' ? m.fileEncSha256 : m.fileSha256]);
       entries.push(['fileEncSha256', mutation === 'wrong-enc-sha' ? m.fileSha256 : m.fileEncSha256]);
       entries.push(['fileLength', mutation === 'wrong-length' ? m.fileLength + 1 : m.fileLength]);
+      // Not a media type (beyond Latin-1 outside quotes): a 400. The odd one is one (a quoted-pair, spaces): served as given.
       if (mutation === 'mimetype') entries.push(['mimetype', 'application/x-\u00e9; name="\u202etxt.exe"']);
+      if (mutation === 'odd-mimetype') entries.push(['mimetype', 'application/x-odd ;name="a\\"b c";  q=1']);
       const contentType = mutation === 'other-type' ? (m.contentType === 'document' ? 'image' : 'document') : m.contentType;
       return { contentType, content: { $obj: entries } };
     });
@@ -863,6 +877,7 @@ const ROUTES = [
   ['GET', '/api/v2/instance/{i}/media/jobs/{j}'],
   ['GET', '/api/v2/instance/{i}/media/jobs/{j}/content'],
   ['POST', '/api/v2/instance/{i}/media/jobs/{j}/reupload'],
+  ['GET', '/api/v2/instance/{i}/webhook-secret'],
   ['POST', '/api/v2/instance/{i}/media/batch'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}'],
   ['GET', '/api/v2/instance/{i}/media/batch/{b}/items/{t}/content'],
@@ -1074,8 +1089,8 @@ const reuploadCase: fc.Arbitrary<FuzzCase> = fc.constant(null).chain(() =>
 /** What a link route reads of a path: its folder, the SHA-256 segment and the query, decoded as express decodes them. */
 function readLink(path: string): { folder: string; sha256: string; query: Record<string, unknown> } {
   const [pathname = '', search = ''] = path.split('?', 2);
-  const segments = pathname.replace(/\/+$/, '').split('/');
-  // Express routes ignore case and one trailing slash.
+  // Express routes ignore case and one trailing slash (one only: "<sha256>//" is another path).
+  const segments = pathname.replace(/\/$/, '').split('/');
   const folder = segments.slice(0, -1).join('/').toLowerCase();
   return { folder, sha256: decodeSegment(segments.at(-1) ?? ''), query: parseQuery(search) };
 }
