@@ -102,12 +102,12 @@ class MediaDecryptor {
     const ciphertextLength = this.encLength - MAC_LENGTH;
     if (ciphertextLength % AES_BLOCK !== 0) throw new NotBlockAlignedError(ciphertextLength);
     const encSha256 = this.encHash.digest();
-    if (fileEncSha256 && !equalBytes(encSha256, fileEncSha256)) throw new EncSha256MismatchError();
+    if (fileEncSha256 && !encSha256.equals(fileEncSha256)) throw new EncSha256MismatchError();
     // timingSafeEqual: a MAC compared byte by byte early-exits and leaks how much of a forgery is right.
     if (!timingSafeEqual(this.hmac.digest().subarray(0, MAC_LENGTH), this.tail)) throw new MacMismatchError();
     this.emitPlaintext(this.finalBlock());
     const sha256 = this.plainHash.digest();
-    if (fileSha256 && !equalBytes(sha256, fileSha256)) throw new Sha256MismatchError();
+    if (fileSha256 && !sha256.equals(fileSha256)) throw new Sha256MismatchError();
     if (fileLength !== undefined && fileLength !== this.plainLength) {
       throw new LengthMismatchError(fileLength, this.plainLength);
     }
@@ -136,9 +136,6 @@ class MediaDecryptor {
   }
 }
 
-function equalBytes(actual: Buffer, expected: Uint8Array): boolean {
-  return actual.length === expected.length && actual.equals(expected);
-}
 
 /**
  * Decrypts a WhatsApp .enc stream into plaintext and verifies it, in bounded memory.

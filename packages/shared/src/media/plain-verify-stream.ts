@@ -59,17 +59,14 @@ export class PlainVerifyStream extends Transform {
   private verify(): MediaDigest {
     const { fileSha256, fileEncSha256, fileLength } = this.options;
     const sha256 = this.hash.digest();
-    if (fileEncSha256 && !equalBytes(sha256, fileEncSha256)) throw new EncSha256MismatchError();
-    if (!equalBytes(sha256, fileSha256)) throw new Sha256MismatchError('downloaded');
+    if (fileEncSha256 && !sha256.equals(fileEncSha256)) throw new EncSha256MismatchError();
+    if (!sha256.equals(fileSha256)) throw new Sha256MismatchError('downloaded');
     if (fileLength !== undefined && fileLength !== this.length) throw new LengthMismatchError(fileLength, this.length, 'downloaded');
     // What was downloaded is the file: its "encrypted" hash and length are the file's own.
     return { sha256, encSha256: sha256, length: this.length, encLength: this.length };
   }
 }
 
-function equalBytes(actual: Buffer, expected: Uint8Array): boolean {
-  return actual.length === expected.length && actual.equals(expected);
-}
 
 /** A stream that verifies one media that is not encrypted (channel media) as it passes through. */
 export function createPlainVerifyStream(options: PlainVerifyOptions): PlainVerifyStream {
