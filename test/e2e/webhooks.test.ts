@@ -38,6 +38,17 @@ describe('webhooks', () => {
   const submit = (body: unknown) =>
     suite.api.call('POST', `/api/v2/instance/${INSTANCE}/media/batch`, { instanceId: INSTANCE, body: JSON.stringify(body) });
 
+  /**
+   * The events POSTed to `path` once batch.done and `items` batch.item events are in: they are
+   * delivered concurrently, so batch.done may arrive before the last batch.item.
+   */
+  const batchEvents = (path: string, items: number) =>
+    eventually(async () => {
+      const got = receiver.events(path);
+      const done = got.some((event) => event.type === 'batch.done') && got.filter((event) => event.type === 'batch.item').length >= items;
+      return done ? got : undefined;
+    }, { timeoutMs: 20_000, what: `${items} batch.item webhooks and batch.done on ${path}` });
+
   it('POSTs a signed event per finished item and one when the batch is done', async () => {
     const medias = [0, 1, 2].map((i) => suite.cdn.publish(randomBytes(1_000 + i), 'image'));
     const expired = suite.cdn.publish(randomBytes(100), 'audio');
@@ -46,10 +57,7 @@ describe('webhooks', () => {
     const items = [...medias.map((media, i) => ({ id: `ok-${i}`, ...downloadBody(media) })), { id: 'gone', ...downloadBody(expired) }];
     const batch = (await submit({ items, callbackUrl: `${receiver.origin}/batch-hook` })).json<BatchStatus>();
 
-    const events = await eventually(async () => {
-      const got = receiver.events('/batch-hook');
-      return got.some((event) => event.type === 'batch.done') ? got : undefined;
-    }, { timeoutMs: 20_000, what: 'the batch.done webhook' });
+    const events = await batchEvents('/batch-hook', 4);
     const delivered = receiver.deliveries.filter((d) => d.path === '/batch-hook');
     expect(delivered.every((d) => d.verified)).toBe(true);
     // Signed for this instance alone: neither WEBHOOK_SECRET itself nor another instance's secret verifies them.
@@ -69,6 +77,9 @@ describe('webhooks', () => {
     expect(events.filter((event) => event.type === 'batch.done')).toEqual([
       { type: 'batch.done', batchId: batch.batchId, instanceId: INSTANCE, counts: { pending: 0, completed: 3, failed: 1, invalid: 0 } },
     ]);
+    // Each batch event has an id of its own, which a repeat after an outage would keep.
+    const ids = delivered.map((d) => d.deliveryId).sort();
+    expect(ids).toEqual([0, 1, 2, 3].map((index) => `batch-${batch.batchId}-item-${index}`).concat(`batch-${batch.batchId}-done`).sort());
   });
 
   it('carries each completed item\'s link in its event when the batch asked for links, which a plain client fetches', async () => {
@@ -85,10 +96,7 @@ describe('webhooks', () => {
       { id: 'gone', ...downloadBody(expired) },
     ];
     await submit({ items, callbackUrl: `${receiver.origin}/linked`, links: true });
-    const events = await eventually(async () => {
-      const got = receiver.events('/linked');
-      return got.some((event) => event.type === 'batch.done') ? got : undefined;
-    }, { timeoutMs: 20_000, what: 'the batch.done webhook' });
+    const events = await batchEvents('/linked', 3);
     // Events with links are signed with the instance's own secret like every other.
     expect(receiver.deliveries.filter((d) => d.path === '/linked').every((d) => d.verified)).toBe(true);
     const item = (id: string) => events.flatMap((event) => (event.type === 'batch.item' && event.item.id === id ? [event.item] : []))[0]!;

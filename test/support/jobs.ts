@@ -48,6 +48,23 @@ export async function jobReaches(
   );
 }
 
+/**
+ * Polls a job's status route until the job is gone (404) or ended (completed or failed): for jobs
+ * a test cannot be sure exist, such as those of requests answered 503 whose add may still have
+ * reached Redis.
+ */
+export async function jobSettles(api: ApiClient, instanceId: string, jobId: string, timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    async () => {
+      const response = await api.get(jobPath(instanceId, jobId), instanceId).catch(() => undefined);
+      if (response?.status === 404) return true;
+      if (response?.status !== 200) return undefined;
+      return ['completed', 'failed'].includes(response.json<JobStatusBody>().status) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 100, what: `job ${jobId} ended or gone` },
+  );
+}
+
 /** `http://127.0.0.1:<port><path>` on a worker's health server, from the port it logged when ready. */
 export function workerUrl(worker: ServiceProcess, path: '/healthz' | '/readyz' | '/metrics'): string {
   const ready = worker.logsWithMsg('worker ready')[0];

@@ -17,6 +17,8 @@ export interface Delivery {
   /** The body and signature as received, to check them against other secrets. */
   body: string;
   signature: string;
+  /** X-Wamedia-Delivery: the event's id, the same on every retry. */
+  deliveryId: string;
 }
 
 export class WebhookReceiver {
@@ -50,7 +52,8 @@ export class WebhookReceiver {
         const body = Buffer.concat(chunks).toString();
         const signature = String(req.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] ?? '');
         const verified = receiver.secret !== '' && verifyWebhook(receiver.secret, body, signature);
-        const delivery = { event: JSON.parse(body) as WebhookEvent, verified, path, body, signature };
+        const deliveryId = String(req.headers['x-wamedia-delivery'] ?? '');
+        const delivery = { event: JSON.parse(body) as WebhookEvent, verified, path, body, signature, deliveryId };
         receiver.deliveries.push(delivery);
         res.writeHead(204).end();
         receiver.delivered.emit('delivery', delivery);

@@ -183,7 +183,7 @@ export class BatchService {
   /** Follows a pending item's job; an item whose job already ended is finished right away. */
   private async follow(meta: BatchMeta, item: StoredItem, index: number): Promise<void> {
     const { subscriptions, notifier } = this.deps.followers;
-    if (item.status === 'completed' || item.status === 'failed') return notifier.itemFinished(meta, item);
+    if (item.status === 'completed' || item.status === 'failed') return notifier.itemFinished(meta, item, index);
     if (item.status !== 'pending') return;
     const subscription = { kind: 'batch', batchId: meta.batchId, index } as const;
     const ended = await subscriptions.subscribe(item.jobId!, subscription);

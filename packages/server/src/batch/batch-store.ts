@@ -26,12 +26,28 @@ export type StoredItemStatus = Exclude<BatchItemStatus, 'awaiting_reupload'>;
 /** An item as stored: its state without URLs, and the code of its failure for the content route. */
 export type StoredItem = Omit<BatchItem, 'contentUrl' | 'status'> & { status: StoredItemStatus; errorCode?: ErrorCode };
 
+/**
+ * KEYS: the items list, the counts hash. ARGV: the item's index, its finished JSON, its status.
+ * Finishes the item only while it is pending; answers the item as stored and the counts (HGETALL).
+ */
+const FINISH_ONCE = `
+local stored = redis.call('LINDEX', KEYS[1], ARGV[1])
+if not stored then return false end
+if cjson.decode(stored).status == 'pending' then
+  redis.call('LSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('HINCRBY', KEYS[2], 'pending', -1)
+  redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+  stored = ARGV[2]
+end
+return {stored, redis.call('HGETALL', KEYS[2])}
+`;
+
 /** A batch's state after one of its items finished. */
 export interface ItemFinished {
   meta: BatchMeta;
   item: StoredItem;
   counts: BatchCounts;
-  /** True for the item whose end made the batch done. */
+  /** True once no item of the batch is pending. */
   batchDone: boolean;
 }
 
@@ -102,24 +118,23 @@ export class BatchStore {
   }
 
   /**
-   * Records the end of a pending item's job. Each item has one follower, so it finishes once;
-   * the counts move in the same MULTI, and the one whose update empties `pending` is told so.
+   * Records the end of a pending item's job, once: the item and the counts move in one script,
+   * which leaves an item that already finished as it is (a notice given again after an outage
+   * cut the first one short). Either way it answers the batch's state, with `batchDone` once no
+   * item is pending, so the webhooks owed can be sent (again: their delivery ids drop repeats).
    */
   async finishItem(batchId: string, index: number, end: JobEnd): Promise<ItemFinished | undefined> {
     const keys = this.keys(batchId);
     const [rawMeta, rawItem] = await Promise.all([this.redis.get(keys.meta), this.redis.lindex(keys.items, index)]);
     if (!rawMeta || !rawItem) return undefined; // expired
     const item = { ...(JSON.parse(rawItem) as StoredItem), ...itemEnd(end) };
-    const results = await this.redis
-      .multi()
-      .lset(keys.items, index, JSON.stringify(item))
-      .hincrby(keys.counts, 'pending', -1)
-      .hincrby(keys.counts, item.status, 1)
-      .hgetall(keys.counts)
-      .exec();
-    const pendingLeft = results?.[1]?.[1] as number;
-    const counts = parseCounts(results?.[3]?.[1] as Record<string, string>);
-    return { meta: JSON.parse(rawMeta) as BatchMeta, item, counts, batchDone: pendingLeft === 0 };
+    const reply = (await this.redis.eval(FINISH_ONCE, 2, keys.items, keys.counts, index, JSON.stringify(item), item.status)) as
+      | [string, string[]]
+      | null;
+    if (!reply) return undefined; // expired since
+    const [stored, flatCounts] = reply;
+    const counts = parseCounts(Object.fromEntries(pairs(flatCounts)));
+    return { meta: JSON.parse(rawMeta) as BatchMeta, item: JSON.parse(stored) as StoredItem, counts, batchDone: counts.pending === 0 };
   }
 
   private keys(batchId: string) {
@@ -136,6 +151,13 @@ function itemEnd(end: JobEnd): Pick<StoredItem, 'status' | 'result' | 'error' | 
 function parseCounts(raw: Record<string, string>): BatchCounts {
   const count = (status: StoredItemStatus) => Number(raw[status] ?? 0);
   return { pending: count('pending'), completed: count('completed'), failed: count('failed'), invalid: count('invalid') };
+}
+
+/** [k1, v1, k2, v2, ...] as [[k1, v1], [k2, v2], ...]: an HGETALL answered from a script. */
+function pairs(flat: string[]): [string, string][] {
+  const result: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) result.push([flat[i]!, flat[i + 1]!]);
+  return result;
 }
 
 function countStatuses(items: StoredItem[]): BatchCounts {

@@ -23,10 +23,16 @@ export class JobEndNotifier {
     },
   ) {}
 
-  /** A job ended: marks it and notifies everyone who followed it. */
+  /**
+   * A job ended: marks it and notifies everyone who followed it. A follower is forgotten once
+   * told, so a call cut short is completed by the next (see JobSubscriptions).
+   */
   async jobEnded(jobId: string, end: JobEnd): Promise<void> {
-    const followers = await this.deps.subscriptions.jobEnded(jobId, end);
-    for (const follower of followers) await this.notify(follower, jobId, end);
+    const { subscriptions } = this.deps;
+    for (const follower of await subscriptions.jobEnded(jobId, end)) {
+      await this.notify(follower, jobId, end);
+      await subscriptions.notified(jobId, follower);
+    }
   }
 
   /** Notifies one follower of a job's end. */
@@ -40,12 +46,15 @@ export class JobEndNotifier {
     }
     const finished = await this.deps.batches.finishItem(follower.batchId, follower.index, end);
     if (!finished) return;
-    await this.itemFinished(finished.meta, finished.item);
+    await this.itemFinished(finished.meta, finished.item, follower.index);
     if (finished.batchDone) await this.batchDone(finished.meta, finished.counts);
   }
 
-  /** The webhook of one finished item, when its batch has a callback URL; with its link when the batch asked for links. */
-  async itemFinished(meta: BatchMeta, item: StoredItem): Promise<void> {
+  /**
+   * The webhook of the item at `index`, finished, when its batch has a callback URL; with its
+   * link when the batch asked for links.
+   */
+  async itemFinished(meta: BatchMeta, item: StoredItem, index: number): Promise<void> {
     if (!meta.callbackUrl) return;
     const presented = presentItem(meta, item);
     const linkOptions = meta.linkOrigin && { ttlSeconds: this.deps.linkTtlSeconds, origin: meta.linkOrigin };
@@ -54,13 +63,14 @@ export class JobEndNotifier {
       batchId: meta.batchId,
       instanceId: meta.instanceId,
       item: linkOptions ? await withLink(presented, this.deps.links, linkOptions) : presented,
-    });
+    }, `batch-${meta.batchId}-item-${index}`);
   }
 
   /** The webhook of a batch with no pending item left. */
   async batchDone(meta: BatchMeta, counts: Awaited<ReturnType<BatchStore['counts']>>): Promise<void> {
     if (!meta.callbackUrl) return;
-    await this.deps.outbox?.send(meta.callbackUrl, { type: 'batch.done', batchId: meta.batchId, instanceId: meta.instanceId, counts });
+    const event = { type: 'batch.done', batchId: meta.batchId, instanceId: meta.instanceId, counts } as const;
+    await this.deps.outbox?.send(meta.callbackUrl, event, `batch-${meta.batchId}-done`);
   }
 }
 

@@ -20,6 +20,10 @@ export type Subscription =
  * Followers of download jobs, in Redis. A job may end while a follower registers: the worker
  * reads the followers and marks the job ended in one MULTI, and a follower registers and reads
  * the mark in one MULTI, so Redis orders the two and exactly one side sees the other.
+ *
+ * A follower stays registered until it has been told ({@link notified}): a notice cut short (Redis
+ * gone mid-way, the worker killed) is given again when the job's next attempt ends it again, and
+ * every step of it is idempotent, so a command that ioredis resends after a reconnect is harmless.
  */
 export class JobSubscriptions {
   constructor(
@@ -41,16 +45,20 @@ export class JobSubscriptions {
     return JSON.parse(ended) as JobEnd;
   }
 
-  /** Marks a job ended and hands back (and forgets) everyone who followed it. */
+  /** Marks a job ended and hands back everyone following it who has not been told yet. */
   async jobEnded(jobId: string, end: JobEnd): Promise<Subscription[]> {
     const results = await this.redis
       .multi()
       .set(this.endedKey(jobId), JSON.stringify(end), 'EX', this.options.retentionSeconds)
       .smembers(this.subscribersKey(jobId))
-      .del(this.subscribersKey(jobId))
       .exec();
     const members = (results?.[1]?.[1] ?? []) as string[];
     return members.map((member) => JSON.parse(member) as Subscription);
+  }
+
+  /** `follower` has been told of the job's end: it is not handed back again. */
+  async notified(jobId: string, follower: Subscription): Promise<void> {
+    await this.redis.srem(this.subscribersKey(jobId), JSON.stringify(follower));
   }
 
   /** Everyone following a job that has not ended, left in place. */
