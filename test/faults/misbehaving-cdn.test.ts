@@ -149,6 +149,26 @@ describe('a body longer than its declared length', () => {
     await expectWorkerHealthy();
   });
 
+  it('is retried when the declared length is a plausible .enc but not this media\'s (the bytes fail the MAC): the next attempt serves it, 200', async () => {
+    const media = publish(128 * KiB);
+    // Whole blocks plus the MAC, 16 bytes short: only the request's fileLength tells it is not the media.
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', contentLength: media.enc.length - 16 });
+    const { response } = await timedDownload(media);
+    expectBytes(response, media.sha256, media.fileLength);
+    expect(suite.cdn.count(media.directPathname)).toBe(2);
+    await expectWorkerHealthy();
+  });
+
+  it('a plausible declared length cut short on every attempt: 502 naming both lengths, after JOB_ATTEMPTS requests, nothing stored', async () => {
+    const media = publish(128 * KiB);
+    suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', contentLength: media.enc.length - 16 });
+    const { response } = await timedDownload(media);
+    expectError(response, 502, new RegExp(`declared a Content-Length of ${media.enc.length - 16} where the \\.enc of ${media.fileLength} bytes is ${media.enc.length}`));
+    expect(suite.cdn.count(media.directPathname)).toBe(JOB_ATTEMPTS);
+    expect((await suite.stack.storedFiles()).filter((file) => file.includes(media.sha256))).toEqual([]);
+    await expectWorkerHealthy();
+  });
+
   it('on every attempt: 502 naming the declared length, after JOB_ATTEMPTS requests, nothing stored', async () => {
     const media = publish(128 * KiB);
     suite.cdn.setBehaviour(media.directPathname, { kind: 'serve', contentLength: media.enc.length - 1_000 });

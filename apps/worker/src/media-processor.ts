@@ -3,7 +3,6 @@ import type { Job } from 'bullmq';
 import { type BlobStore, type JobSecrets, type Logger, type MediaIndex } from '@wamedia/server';
 import {
   InternalError,
-  MAC_LENGTH,
   MediaTooLargeError,
   createDecryptStream,
   createPlainVerifyStream,
@@ -16,7 +15,7 @@ import {
   type PlainVerifyStream,
 } from '@wamedia/shared';
 import type { CdnClient, MediaRef } from './cdn-client.js';
-import { assertPlausibleLength } from './declared-length.js';
+import { assertPlausibleLength, blameTransfer, encryptedLength } from './declared-length.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface MediaProcessorDeps {
@@ -59,7 +58,7 @@ export class MediaProcessor {
     const check = this.checkStage(data);
     if (from) log.info('downloading the media the phone re-uploaded');
     const ref = from ?? { directPath: data.directPath, url: data.url };
-    const stored = await this.downloadAndStore(ref, check, !data.plain, signal).catch((error: unknown) => {
+    const stored = await this.downloadAndStore(ref, check, data, signal).catch((error: unknown) => {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
@@ -92,12 +91,17 @@ export class MediaProcessor {
     return createDecryptStream({ contentType: data.contentType, mediaKey, fileSha256, fileEncSha256, fileLength: data.fileLength });
   }
 
-  /** @param encrypted the CDN serves a .enc (every media but a channel's), whose length has a shape. */
-  private async downloadAndStore(ref: MediaRef, check: DecryptStream | PlainVerifyStream, encrypted: boolean, signal?: AbortSignal) {
+  /** Of `data`: `plain` (a channel media: the plaintext, not a .enc) and `fileLength` (the .enc's length follows from it). */
+  private async downloadAndStore(
+    ref: MediaRef,
+    check: DecryptStream | PlainVerifyStream,
+    { plain, fileLength }: Pick<DownloadJobData, 'plain' | 'fileLength'>,
+    signal?: AbortSignal,
+  ) {
     const started = performance.now();
     const response = await this.deps.cdn.open(ref, signal);
     this.deps.metrics.cdnResponded((performance.now() - started) / 1000);
-    if (encrypted) {
+    if (!plain) {
       // A channel media is the plaintext itself: any length is plausible. Only a .enc has a shape.
       try {
         assertPlausibleLength(response.contentLength, response.url);
@@ -108,7 +112,9 @@ export class MediaProcessor {
     }
     // A CDN error destroys the check stage with it, so writeTemp sees it and cleans up.
     const plaintext = pipeline(response.body, check, () => undefined);
-    const temp = await this.deps.store.writeTemp(plaintext);
+    const temp = await this.deps.store.writeTemp(plaintext).catch((error: unknown) => {
+      throw plain ? error : blameTransfer(error, response.contentLength, fileLength, response.url);
+    });
     const digest = check.result;
     if (!digest) {
       await this.deps.store.discard(temp);
@@ -133,5 +139,5 @@ export class MediaProcessor {
  * just under the limit; the plaintext's own length is checked after decryption.
  */
 export function maxEncryptedBytes(maxMediaBytes: number): number {
-  return maxMediaBytes - (maxMediaBytes % 16) + 16 + MAC_LENGTH;
+  return encryptedLength(maxMediaBytes);
 }
