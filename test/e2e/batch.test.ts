@@ -10,6 +10,7 @@ import { downloadBody, eventually } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
 import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
+import { gate } from '../support/gate.js';
 
 const INSTANCE = 'batch-owner';
 const OTHER_INSTANCE = 'someone-else';
@@ -170,6 +171,41 @@ describe('POST .../media/batch', () => {
     expect(status.done).toBe(true);
     expect(status.items[0]).toMatchObject({ id: 'cached', status: 'completed', result: { sha256: media.sha256 } });
     expect(suite.cdn.count()).toBe(0);
+  });
+
+  it("checks each joining item's own fileSha256 and fileLength against the shared job's result: a wrong one fails that item alone (422)", async () => {
+    const media = suite.cdn.publish(randomBytes(4_000), 'image');
+    const released = gate();
+    suite.cdn.enqueue(media.directPathname, { kind: 'serve', headersAfter: released.opened });
+    // A request with the right hints starts the job; the batch's items join it while the CDN holds it.
+    const starter = suite.api.download(INSTANCE, downloadBody(media), { timeout: 30_000 });
+    await eventually(async () => (suite.cdn.count(media.directPathname) === 1 ? true : undefined), { what: 'the job started' });
+    const wrongHash = randomBytes(32).toString('base64');
+    const items = [
+      { id: 'right', ...downloadBody(media) },
+      { id: 'no-hints', ...downloadBody(media, { omit: ['fileSha256', 'fileLength'] }) },
+      { id: 'wrong-hash', ...downloadBody(media, { content: { fileSha256: wrongHash } }) },
+      { id: 'wrong-length', ...downloadBody(media, { content: { fileLength: media.fileLength + 1 } }) },
+    ];
+    const batch = (await submit({ items })).json<BatchStatus>();
+    expect(batch.items.map((item) => item.status)).toEqual(['pending', 'pending', 'pending', 'pending']);
+    released.open();
+
+    expectBytes(await starter, media.sha256, media.fileLength);
+    const done = await waitUntilDone(batch.batchId);
+    const byId = Object.fromEntries(done.items.map((item) => [item.id, item]));
+    expect(byId.right).toMatchObject({ status: 'completed', result: { sha256: media.sha256, size: media.fileLength } });
+    expect(byId['no-hints']).toMatchObject({ status: 'completed', result: { sha256: media.sha256 } });
+    expect(byId['wrong-hash']).toMatchObject({ status: 'failed', error: { statusCode: 422 } });
+    expect(byId['wrong-hash']!.error!.message.join(' ')).toMatch(/fileSha256/);
+    expect(byId['wrong-length']).toMatchObject({ status: 'failed', error: { statusCode: 422 } });
+    expect(byId['wrong-length']!.error!.message.join(' ')).toMatch(new RegExp(`${media.fileLength} does not match fileLength ${media.fileLength + 1}`));
+    expect(done.counts).toMatchObject({ completed: 2, failed: 2 });
+    // The failed items' content routes answer their own failure; the media is stored and served to the others.
+    const content = (id: string) => suite.api.get(`/api/v2/instance/${INSTANCE}/media/batch/${batch.batchId}/items/${id}/content`, INSTANCE);
+    expectError(await content('wrong-hash'), 422, /fileSha256/);
+    expectBytes(await content('right'), media.sha256, media.fileLength);
+    expect(suite.cdn.count(media.directPathname)).toBe(1);
   });
 
   it.each([

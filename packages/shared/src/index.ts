@@ -19,3 +19,4 @@ export * from './media/media-keys.js';
 export * from './media/media-types.js';
 export * from './signed-reference.js';
 export * from './media/plain-verify-stream.js';
+export * from './media/hints.js';

@@ -33,7 +33,7 @@ import {
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJobs } from './download-jobs.js';
-import { fromCache, toJobData, type DownloadOutcome } from './media-service.js';
+import { fromCache, hintsOf, toJobData, type DownloadOutcome } from './media-service.js';
 import { storedMedia } from './ready-media.js';
 import type { ReuploadService } from './reupload-service.js';
 
@@ -177,7 +177,7 @@ export class BatchService {
       if (error instanceof WamediaError) return { item: invalid(id, error.messages) };
       throw error;
     }
-    return { item: { id, status: 'pending', contentType }, request: parsed.data };
+    return { item: { id, status: 'pending', contentType, hints: hintsOf(content) }, request: parsed.data };
   }
 
   /** Follows a pending item's job; an item whose job already ended is finished right away. */
@@ -206,7 +206,7 @@ function withReupload(item: BatchItem, awaiting: Set<string>): BatchItem {
 }
 
 /** A cached item is completed, unless its hashes disagree with the stored file. */
-function fromCacheOrFailure(item: StoredItem, entry: MediaIndexEntry, request: BatchItemRequest): StoredItem {
+function fromCacheOrFailure({ hints: _checkedHere, ...item }: StoredItem, entry: MediaIndexEntry, request: BatchItemRequest): StoredItem {
   try {
     const { sha256, size, mimetype } = fromCache(entry, request);
     return { ...item, status: 'completed', result: { sha256, size, mimetype } };

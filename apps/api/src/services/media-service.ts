@@ -7,10 +7,9 @@ import {
 } from '@wamedia/server';
 import {
   JobNotFoundError,
-  LengthMismatchError,
-  Sha256MismatchError,
   decodeJobFailure,
   defaultMimetype,
+  hintMismatch,
   parseDownloadJobId,
   referenceLookupKey,
   type ContentType,
@@ -19,6 +18,7 @@ import {
   type ErrorCode,
   type JobState,
   type JobStatus,
+  type MediaHints,
   type ReuploadRequested,
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
@@ -215,10 +215,13 @@ export function fromCache(entry: MediaIndexEntry, request: DownloadRequest): Med
 
 /** The request's own fileSha256 and fileLength against what was verified and stored. */
 export function checkHints({ content }: DownloadRequest, stored: { sha256: string; size: number }): void {
-  if (content.fileSha256 && content.fileSha256.toString('hex') !== stored.sha256) throw new Sha256MismatchError();
-  if (content.fileLength !== undefined && content.fileLength !== stored.size) {
-    throw new LengthMismatchError(content.fileLength, stored.size);
-  }
+  const failure = hintMismatch(hintsOf(content), stored);
+  if (failure) throw failure;
+}
+
+/** What a request's content claims about its media. */
+export function hintsOf(content: DownloadRequest['content']): MediaHints {
+  return { sha256: content.fileSha256?.toString('hex'), size: content.fileLength };
 }
 
 /** Failures a request's hints cause (its hashes or length), not the media or the CDN. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { BatchCounts, BatchItem, BatchItemStatus, ErrorCode } from '@wamedia/shared';
+import { hintMismatch, toErrorBody, type BatchCounts, type BatchItem, type BatchItemStatus, type ErrorCode, type MediaHints } from '@wamedia/shared';
 import type { JobEnd } from './job-subscriptions.js';
 
 /** A batch's own facts. */
@@ -23,8 +23,11 @@ export interface BatchMeta {
  */
 export type StoredItemStatus = Exclude<BatchItemStatus, 'awaiting_reupload'>;
 
-/** An item as stored: its state without URLs, and the code of its failure for the content route. */
-export type StoredItem = Omit<BatchItem, 'contentUrl' | 'status'> & { status: StoredItemStatus; errorCode?: ErrorCode };
+/**
+ * An item as stored: its state without URLs, the code of its failure for the content route, and,
+ * while pending, its own hints, checked against its job's result when the job shares another's.
+ */
+export type StoredItem = Omit<BatchItem, 'contentUrl' | 'status'> & { status: StoredItemStatus; errorCode?: ErrorCode; hints?: MediaHints };
 
 /**
  * KEYS: the items list, the counts hash. ARGV: the item's index, its finished JSON, its status.
@@ -127,7 +130,8 @@ export class BatchStore {
     const keys = this.keys(batchId);
     const [rawMeta, rawItem] = await Promise.all([this.redis.get(keys.meta), this.redis.lindex(keys.items, index)]);
     if (!rawMeta || !rawItem) return undefined; // expired
-    const item = { ...(JSON.parse(rawItem) as StoredItem), ...itemEnd(end) };
+    const { hints, ...pending } = JSON.parse(rawItem) as StoredItem;
+    const item: StoredItem = { ...pending, ...itemEnd(end, hints) };
     const reply = (await this.redis.eval(FINISH_ONCE, 2, keys.items, keys.counts, index, JSON.stringify(item), item.status)) as
       | [string, string[]]
       | null;
@@ -143,9 +147,12 @@ export class BatchStore {
   }
 }
 
-function itemEnd(end: JobEnd): Pick<StoredItem, 'status' | 'result' | 'error' | 'errorCode'> {
-  if (end.status === 'completed') return { status: 'completed', result: end.result };
-  return { status: 'failed', error: end.error, errorCode: end.code };
+/** An item's end: its job's, unless its own hints disagree with the job's verified result. */
+function itemEnd(end: JobEnd, hints: MediaHints = {}): Pick<StoredItem, 'status' | 'result' | 'error' | 'errorCode'> {
+  if (end.status === 'failed') return { status: 'failed', error: end.error, errorCode: end.code };
+  const mismatch = hintMismatch(hints, end.result);
+  if (mismatch) return { status: 'failed', error: toErrorBody(mismatch), errorCode: mismatch.code };
+  return { status: 'completed', result: end.result };
 }
 
 function parseCounts(raw: Record<string, string>): BatchCounts {

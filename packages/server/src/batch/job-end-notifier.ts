@@ -74,8 +74,8 @@ export class JobEndNotifier {
   }
 }
 
-/** An item as clients see it: with the URL of its content once it has some. */
-export function presentItem(meta: BatchMeta, { errorCode: _internal, ...item }: StoredItem): BatchItem {
+/** An item as clients see it: with the URL of its content once it has some, without what is kept for the server. */
+export function presentItem(meta: BatchMeta, { errorCode: _internal, hints: _own, ...item }: StoredItem): BatchItem {
   if (item.status !== 'completed') return item;
   return { ...item, contentUrl: batchItemContentPath(meta.instanceId, meta.batchId, item.id) };
 }
