@@ -61,7 +61,7 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(pinoHttp({ logger: options.logger, genReqId: requestId, autoLogging: { ignore: isProbe } }));
+  app.use(pinoHttp({ logger: options.logger, genReqId: requestId, autoLogging: { ignore: isProbe }, ...requestInLineOnly }));
   app.use(timeRequests(options.metrics));
   app.use(requireHostHeader);
   app.use(opsRoutes(options));
@@ -82,6 +82,18 @@ export function createApp(options: AppOptions): express.Express {
   app.use(errorHandler);
   return app;
 }
+
+/**
+ * The request goes into its log line, not into a child logger's bindings: bindings are serialized
+ * when the child is made, for every request, even when no line is written (LOG_LEVEL=warn), which
+ * cost a cache hit a tenth of its time. Lines logged while handling a request still carry reqId.
+ */
+const requestInLineOnly = {
+  quietReqLogger: true,
+  quietResLogger: true,
+  customSuccessObject: (req: IncomingMessage, _res: ServerResponse, line: object) => ({ req, ...line }),
+  customErrorObject: (req: IncomingMessage, _res: ServerResponse, _error: Error, line: object) => ({ req, ...line }),
+};
 
 /** Keeps a caller's X-Request-Id when it is sane, so logs can follow a request across systems. */
 function requestId(req: IncomingMessage, res: ServerResponse): string {

@@ -32,5 +32,14 @@ export function readyMedia(store: BlobStore, file: MediaFile): ReadyMedia {
 
 /** A stored media named and typed as given (a signed link says both), read from `store`. */
 export function storedMedia(store: BlobStore, media: LinkTarget): ReadyMedia {
-  return { ...media, open: (range) => store.read(media.sha256, range) };
+  return { ...media, open: (range) => store.read(media.sha256, range ?? wholeOf(media.size)) };
+}
+
+/**
+ * The whole media as a range: a reader told where the bytes end reads exactly that many and
+ * stops, where an open-ended one reads a full chunk buffer, copies a short last read out of it
+ * and asks once more only to learn it is at the end. Undefined for an empty media (no range).
+ */
+function wholeOf(size: number): ByteRange | undefined {
+  return size > 0 ? { start: 0, end: size - 1 } : undefined;
 }
