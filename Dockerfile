@@ -39,5 +39,8 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 8083
-# Exec form: node is PID 1's only child (tini via `init: true`), so SIGTERM reaches it.
-CMD ["node", "dist/api.js"]
+# The API, one process per core on one port (API_PROCESSES sets another number; WORKER_PROCESSES=0:
+# no workers here, they have containers of their own). Exec form: node is PID 1's only child (tini
+# via `init: true`), so SIGTERM reaches it, and it stops the API processes.
+ENV WORKER_PROCESSES=0
+CMD ["node", "dist/start.js"]

@@ -4,14 +4,16 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { assertRedisReachable, loadConfig, nodeFlags, redactUrl, runMain, type Config } from '@wamedia/server';
+import { assertRedisReachable, forkApiProcesses, loadConfig, nodeFlags, redactUrl, runMain, type Config } from '@wamedia/server';
 import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
- * `pnpm start`: the API and WORKER_PROCESSES workers (one per core unless set), each its own
- * process as in production, sharing this terminal: verification is bound to the core of the
- * worker doing it, so one worker per core lets every core verify. It runs compiled (dist/start.js, built by `pnpm build`) and starts the compiled API
- * and worker beside it with plain `node`: this process is the only supervisor in the tree.
+ * `pnpm start`: API_PROCESSES API processes sharing one port and WORKER_PROCESSES workers (each
+ * one per core unless set; WORKER_PROCESSES=0 runs the API alone, as its container does), each
+ * its own process as in production, sharing this terminal: serving and verifying are bound to
+ * the core of the process doing them, so one of each per core lets every core work. It runs
+ * compiled (dist/start.js, built by `pnpm build`) and starts the compiled API and workers beside
+ * it with plain `node`: this process is the only supervisor in the tree.
  * Settings and Redis are checked once here, so a problem is reported in one line rather than
  * once per process. Where no Redis answers on a local REDIS_URL and a
  * `redis-server` binary is at hand, one is started for the session (data in REDIS_DATA_DIR,
@@ -22,8 +24,8 @@ runMain('wamedia', async () => {
   const children: ChildProcess[] = [];
   const redis = await ensureRedis(config);
   if (redis) children.push(redis);
-  children.push(start('api'));
-  for (let i = 0; i < config.workerProcesses; i++) children.push(start('worker', workerEnv(config, i)));
+  children.push(...forkApiProcesses(entry('api'), config.apiProcesses, nodeFlags.api));
+  for (let i = 0; i < config.workerProcesses; i++) children.push(startWorker(workerEnv(config, i)));
 
   let exiting = false;
   const stopAll = (signal: NodeJS.Signals) => {
@@ -51,10 +53,13 @@ runMain('wamedia', async () => {
   process.exit(Math.max(...codes));
 });
 
-/** Starts dist/<name>.js, compiled beside this file. */
-function start(name: 'api' | 'worker', env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
-  return spawn(process.execPath, [...nodeFlags[name], entry], { stdio: 'inherit', env });
+/** dist/<name>.js, compiled beside this file. */
+function entry(name: 'api' | 'worker'): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
+}
+
+function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [...nodeFlags.worker, entry('worker')], { stdio: 'inherit', env });
 }
 
 /** The i-th worker's environment: health ports follow on from WORKER_HEALTH_PORT (0 stays 0: any free port). */

@@ -1,6 +1,7 @@
 /**
- * wamedia as production runs it, for the bench: the compiled API (dist/api.js) and N compiled
- * workers (dist/worker.js) as separate plain-node processes, LOG_LEVEL=warn, the folder store in
+ * wamedia as production runs it, for the bench: the compiled API as `pnpm start` runs it
+ * (dist/start.js with WORKER_PROCESSES=0: API_PROCESSES processes on one port, one per core unless
+ * set) and N compiled workers (dist/worker.js) as separate plain-node processes, LOG_LEVEL=warn, the folder store in
  * a temporary folder, a Redis key prefix of their own. At LOG_LEVEL=warn neither process logs
  * that it is ready, so the stack picks their ports and polls their /readyz instead.
  * `stop()` ends the processes, deletes the prefix's Redis keys (SCAN + DEL) and the folder.
@@ -86,7 +87,7 @@ export class CompiledStack {
     const env = benchSettings(tempDir, options.cdnOrigin, { PORT: String(apiPort), ...options.env });
     const stack = new CompiledStack(env, tempDir, `http://127.0.0.1:${apiPort}`);
     try {
-      const ready = [stack.spawn('api', 'api', {}, stack.baseUrl)];
+      const ready = [stack.spawn('api', 'start', { WORKER_PROCESSES: '0' }, stack.baseUrl)];
       for (let i = 1; i <= (options.workers ?? availableParallelism()); i++) {
         const healthPort = await freePort();
         ready.push(stack.spawn(`worker-${i}`, 'worker', { WORKER_HEALTH_PORT: String(healthPort) }, `http://127.0.0.1:${healthPort}`));
@@ -99,6 +100,7 @@ export class CompiledStack {
     return stack;
   }
 
+  /** The API's supervisor (dist/start.js): the API processes are its children. */
   get api(): ServiceProcess {
     return this.processes[0]!;
   }
@@ -125,9 +127,10 @@ export class CompiledStack {
     await rm(this.tempDir, { recursive: true, force: true });
   }
 
-  /** Starts dist/<kind>.js with the node flags `pnpm start` gives it. */
-  private async spawn(name: string, kind: 'api' | 'worker', env: Record<string, string>, origin: string): Promise<void> {
-    const child = new ServiceProcess({ name, entry: `dist/${kind}.js`, compiled: true, nodeFlags: nodeFlags[kind], env: serviceEnv({ ...this.env, ...env }) });
+  /** Starts dist/<kind>.js with the node flags `pnpm start` gives it (start.js gives the API's its processes). */
+  private async spawn(name: string, kind: 'start' | 'worker', env: Record<string, string>, origin: string): Promise<void> {
+    const flags = kind === 'worker' ? nodeFlags.worker : [];
+    const child = new ServiceProcess({ name, entry: `dist/${kind}.js`, compiled: true, nodeFlags: flags, env: serviceEnv({ ...this.env, ...env }) });
     this.processes.push(child);
     await waitReady(origin, child);
   }

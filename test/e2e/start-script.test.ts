@@ -15,6 +15,7 @@ import { FakeCdn } from '../support/fake-cdn.js';
 import { freePort } from '../support/free-port.js';
 import { connectionOutcome, rawRequest } from '../support/raw-http.js';
 import { RedisClient } from '../support/redis-client.js';
+import { RedisServer } from '../support/redis-server.js';
 import { ServiceProcess, repoRoot } from '../support/service-process.js';
 import { signToken } from '../support/tokens.js';
 
@@ -90,6 +91,19 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The "api listening" lines of `count` API processes, all on one port. */
+async function apisListening(start: ServiceProcess, count: number): Promise<Record<string, unknown>[]> {
+  const lines = await eventually(
+    async () => {
+      const listening = start.logsWithMsg('api listening');
+      return listening.length === count ? listening : undefined;
+    },
+    { what: `${count} "api listening" lines`, timeoutMs: START_TIMEOUT_MS },
+  );
+  expect(new Set(lines.map((line) => line.port)).size).toBe(1);
+  return lines;
+}
+
 async function redisAnswers(url: string): Promise<boolean> {
   let client: RedisClient | undefined;
   try {
@@ -104,18 +118,19 @@ async function redisAnswers(url: string): Promise<boolean> {
 
 describe('pnpm start', () => {
   it.skipIf(!hasRedisServer)(
-    'starts a redis-server of its own when none answers, then the API and WORKER_PROCESSES workers; Ctrl-C (SIGINT to the group) stops them all, Redis last',
+    'starts a redis-server of its own when none answers, then API_PROCESSES APIs and WORKER_PROCESSES workers; Ctrl-C (SIGINT to the group) stops them all, Redis last',
     async () => {
       const dir = await tempDir();
       const cdn = await FakeCdn.start();
       try {
         const env = await startEnv(dir, await freePort(), process.env.PATH ?? '');
-        Object.assign(env, { MEDIA_CDN_BASE_URL: cdn.origin, MEDIA_ALLOWED_HOSTS: cdn.origin, WORKER_PROCESSES: '2' });
+        Object.assign(env, { MEDIA_CDN_BASE_URL: cdn.origin, MEDIA_ALLOWED_HOSTS: cdn.origin, WORKER_PROCESSES: '2', API_PROCESSES: '2' });
         const redisUrl = env.REDIS_URL!;
         expect(await redisAnswers(redisUrl)).toBe(false);
 
         const start = startScript(env);
-        const listening = await start.waitForLog((line) => line.msg === 'api listening', START_TIMEOUT_MS, '"api listening"');
+        const apis = await apisListening(start, 2);
+        const listening = apis[0]!;
         const workers = await eventually(
           async () => {
             const ready = start.logsWithMsg('worker ready');
@@ -131,7 +146,7 @@ describe('pnpm start', () => {
         const apiUrl = `http://127.0.0.1:${listening.port as number}`;
         expect(await connectionOutcome(`${apiUrl}/readyz`)).toBe(200);
         expect(await readdir(path.join(dir, 'redis'))).not.toEqual([]);
-        const pids = [start.pid!, listening.pid as number, ...workers.map((line) => line.pid as number), redisPid];
+        const pids = [start.pid!, ...apis.map((line) => line.pid as number), ...workers.map((line) => line.pid as number), redisPid];
         expect(new Set(pids).size).toBe(pids.length);
         for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
 
@@ -154,7 +169,7 @@ describe('pnpm start', () => {
         expect(code, start.describe()).toBe(0);
         // The API and the worker shut down in order (a second SIGINT did not kill them half-way);
         // the worker handed its job back without a Redis error.
-        expect(start.logsWithMsg('stopped').map((line) => line.name).sort()).toEqual(['api', 'worker', 'worker']);
+        expect(start.logsWithMsg('stopped').map((line) => line.name).sort()).toEqual(['api', 'api', 'worker', 'worker']);
         expect(start.logsWithMsg('active download jobs did not finish in time; handing them back to the queue')).toHaveLength(1);
         expect(start.logs.filter((line) => line.level >= 40 && line.msg !== 'active download jobs did not finish in time; handing them back to the queue'))
           .toEqual([]);
@@ -166,6 +181,40 @@ describe('pnpm start', () => {
       }
     },
   );
+
+  it('with WORKER_PROCESSES=0 runs the API alone, its processes sharing one port and /metrics counting the requests of all of them', async () => {
+    const dir = await tempDir();
+    const redis = await RedisServer.start();
+    try {
+      const env = await startEnv(dir, redis.port, process.env.PATH ?? '');
+      Object.assign(env, { WORKER_PROCESSES: '0', API_PROCESSES: '2' });
+      const start = startScript(env);
+      const apis = await apisListening(start, 2);
+      const apiUrl = `http://127.0.0.1:${apis[0]!.port as number}`;
+      const requests = 40;
+      // A connection each (no keep-alive): connections are what node:cluster hands out in turn.
+      for (let i = 0; i < requests; i++) expect(await connectionOutcome(`${apiUrl}/openapi.json`)).toBe(200);
+
+      const served = await eventually(
+        async () => {
+          const lines = start.logs.filter((line) => line.msg === 'request completed' && (line.req as { url?: string })?.url === '/openapi.json');
+          return lines.length === requests ? lines : undefined;
+        },
+        { what: `${requests} request log lines` },
+      );
+      expect(new Set(served.map((line) => line.pid))).toEqual(new Set(apis.map((line) => line.pid)));
+      const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+      const counted = /^wamedia_http_request_duration_seconds_count\{[^}]*route="\/openapi\.json"[^}]*\} (\d+)$/m.exec(metrics);
+      expect(Number(counted?.[1]), metrics).toBe(requests);
+      expect(start.logsWithMsg('worker ready')).toEqual([]);
+
+      process.kill(-start.pid!, 'SIGTERM');
+      expect((await start.exited).code, start.describe()).toBe(0);
+      expect(start.logsWithMsg('stopped').map((line) => line.name)).toEqual(['api', 'api']);
+    } finally {
+      await redis.stop();
+    }
+  });
 
   it('exits non-zero with one line naming REDIS_URL and docker compose when no Redis answers and no redis-server is on PATH', async () => {
     const dir = await tempDir();

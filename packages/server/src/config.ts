@@ -60,8 +60,10 @@ const envSchema = z
     MEDIA_ALLOWED_HOSTS: hostList.default(['mmg.whatsapp.net', '*.whatsapp.net', '*.cdn.whatsapp.net']),
     MAX_MEDIA_BYTES: positiveInt.default(2 * 1024 * MiB),
     WORKER_CONCURRENCY: positiveInt.max(256).default(8),
-    /** Worker processes `pnpm start` runs; unset, one per core. */
-    WORKER_PROCESSES: positiveInt.max(64).optional(),
+    /** Worker processes `pnpm start` runs; unset, one per core; 0 runs the API alone. */
+    WORKER_PROCESSES: wholeNumber.min(0, 'must be 0 (the API alone) or more').max(64).optional(),
+    /** API processes `pnpm start` runs, sharing one port; unset, one per core. */
+    API_PROCESSES: positiveInt.max(64).optional(),
     /** Upper bound of the `timeout` query, in ms. */
     MAX_WAIT_MS: positiveInt.default(600_000),
     /** Connect timeout of one CDN request, in ms. */
@@ -186,6 +188,8 @@ export interface Config {
   workerConcurrency: number;
   /** WORKER_PROCESSES, or the number of cores. */
   workerProcesses: number;
+  /** API_PROCESSES, or the number of cores. */
+  apiProcesses: number;
   maxWaitMs: number;
   cdnConnectTimeoutMs: number;
   cdnIdleTimeoutMs: number;
@@ -266,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxMediaBytes: e.MAX_MEDIA_BYTES,
     workerConcurrency: e.WORKER_CONCURRENCY,
     workerProcesses: e.WORKER_PROCESSES ?? availableParallelism(),
+    apiProcesses: e.API_PROCESSES ?? availableParallelism(),
     maxWaitMs: e.MAX_WAIT_MS,
     cdnConnectTimeoutMs: e.CDN_CONNECT_TIMEOUT_MS,
     cdnIdleTimeoutMs: e.CDN_IDLE_TIMEOUT_MS,

@@ -9,6 +9,7 @@ export * from './logger.js';
 export * from './node-flags.js';
 export * from './run-main.js';
 export * from './run-service.js';
+export * from './processes/api-processes.js';
 export * from './health-checks.js';
 export * from './job-secrets.js';
 export * from './jobs-in-flight.js';

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { sharedMetrics } from '@wamedia/server';
 
 /**
  * The API's Prometheus metrics: request durations by route and status, cache hits and
@@ -7,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export class ApiMetrics {
   readonly registry = new Registry();
+  /** This process's metrics, or every API process's when `pnpm start` runs several. */
+  private readonly ours = sharedMetrics(this.registry);
 
   private readonly requestDuration = new Histogram({
     name: 'wamedia_http_request_duration_seconds',
@@ -61,6 +64,6 @@ export class ApiMetrics {
   /** The exposition text: ours, then BullMQ's export of the queue's job counts. */
   async render(): Promise<string> {
     const queueMetrics = await this.queue.exportPrometheusMetrics().catch(() => '');
-    return `${await this.registry.metrics()}\n${queueMetrics}`;
+    return `${await this.ours.render()}\n${queueMetrics}`;
   }
 }
