@@ -32,7 +32,7 @@ const FIGURES: FigureRun[] = [
   { id: 'P3', name: 'peak RSS per process, 1 GiB via API', goal: '≤ 150 MiB', run: apiPeakRss },
   { id: 'P4', name: 'cache hits, 100 KiB, 64 connections', goal: 'rps ratio ≥ 0.7, p99 ≤ 1.5 × static', run: cacheHits },
   { id: 'P5', name: 'cold 100 KiB p50 − decrypt', goal: '≤ 5 ms', run: coldLatency },
-  { id: 'P7', name: '5000 waiting requests, pnpm start tree RSS', goal: 'all 200, ≤ 400 MiB', run: waitingRequests },
+  { id: 'P7', name: '5000 waiting requests, pnpm start tree memory', goal: 'all 200, ≤ 400 MiB', run: waitingRequests },
   { id: 'P8', name: '10,000 × 10 KiB via batch, 2 workers', goal: '≥ 2000 media/s', run: batchThroughput },
 ];
 

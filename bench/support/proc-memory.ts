@@ -1,6 +1,11 @@
 /**
  * Memory of live processes, read from Linux's /proc: VmHWM (peak RSS of one process's own
- * address space) and the RSS of a whole process tree.
+ * address space) and the memory of a whole process tree.
+ *
+ * A tree's memory is the sum of its processes' PSS, not of their RSS: every node process maps the
+ * same ~40 MiB of node's own binary and libraries, and RSS counts those shared pages once per
+ * process, five times over for `pnpm start`'s tree. PSS counts each page once, split between the
+ * processes sharing it, so the sum is what the tree really occupies.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,10 +26,22 @@ export function currentRss(pid: number): number {
   }
 }
 
+/** Pss of `pid` in bytes (see above); 0 when the process is gone. */
+export function currentPss(pid: number): number {
+  try {
+    return kiBField(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss', pid);
+  } catch {
+    return 0;
+  }
+}
+
 function statusField(pid: number, field: string): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kiB = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
-  if (kiB === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return kiBField(readFileSync(`/proc/${pid}/status`, 'utf8'), field, pid);
+}
+
+function kiBField(text: string, field: string, pid: number): number {
+  const kiB = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1];
+  if (kiB === undefined) throw new Error(`no ${field} in /proc/${pid}`);
   return Number(kiB) * 1024;
 }
 
@@ -54,11 +71,6 @@ export function processTree(root: number): number[] {
   return tree;
 }
 
-/** Sum of the current RSS of `root` and its descendants, in bytes. */
-export function treeRss(root: number): number {
-  return processTree(root).reduce((sum, pid) => sum + currentRss(pid), 0);
-}
-
 /** The command line of `pid`, shortened for a report (e.g. "node dist/api.js"). */
 function commandOf(pid: number): string {
   try {
@@ -69,27 +81,32 @@ function commandOf(pid: number): string {
   }
 }
 
-export interface TreeRssSample {
-  /** The highest sum over the tree seen, in bytes. */
+export interface TreeMemorySample {
+  /** The highest PSS sum over the tree seen, in bytes: what the tree occupies. */
   maxBytes: number;
-  /** Each process's highest RSS seen, in bytes, keyed "<pid> <command>". */
+  /** The highest RSS sum seen, in bytes, for comparison (it counts shared pages once per process). */
+  maxRssSumBytes: number;
+  /** Each process's highest PSS seen, in bytes, keyed "<pid> <command>". */
   perProcess: Record<string, number>;
 }
 
-/** Samples the RSS of `root` and its descendants every `intervalMs` until stopped. */
-export function sampleTreeRss(root: number, intervalMs = 100): { stop(): TreeRssSample } {
-  const sample: TreeRssSample = { maxBytes: 0, perProcess: {} };
+/** Samples the memory of `root` and its descendants every `intervalMs` until stopped. */
+export function sampleTreeMemory(root: number, intervalMs = 100): { stop(): TreeMemorySample } {
+  const sample: TreeMemorySample = { maxBytes: 0, maxRssSumBytes: 0, perProcess: {} };
   const names = new Map<number, string>();
   const take = () => {
-    let sum = 0;
+    let pssSum = 0;
+    let rssSum = 0;
     for (const pid of processTree(root)) {
-      const rss = currentRss(pid);
-      sum += rss;
+      const pss = currentPss(pid);
+      pssSum += pss;
+      rssSum += currentRss(pid);
       if (!names.has(pid)) names.set(pid, `${pid} ${commandOf(pid)}`);
       const name = names.get(pid)!;
-      sample.perProcess[name] = Math.max(sample.perProcess[name] ?? 0, rss);
+      sample.perProcess[name] = Math.max(sample.perProcess[name] ?? 0, pss);
     }
-    sample.maxBytes = Math.max(sample.maxBytes, sum);
+    sample.maxBytes = Math.max(sample.maxBytes, pssSum);
+    sample.maxRssSumBytes = Math.max(sample.maxRssSumBytes, rssSum);
   };
   take();
   const timer = setInterval(take, intervalMs);
