@@ -72,3 +72,32 @@ describe('the queue depth gauges, on a real Redis with jobs in every awaiting st
     expect(again.sum(QUEUE_JOBS_METRIC, { queue: 'media-download', state: 'prioritized' })).toBe(EXPECTED.prioritized + 1);
   });
 });
+
+describe('the queue depth gauges while Redis is away', () => {
+  let server: RedisServer;
+  let queue: Queue;
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    // As the API connects its queue: commands refused at once while disconnected.
+    queue = new Queue('media-download', {
+      connection: { host: '127.0.0.1', port: server.port, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 200 },
+      prefix: PREFIX,
+    });
+    queue.on('error', () => undefined);
+    await queue.waitUntilReady();
+  });
+
+  afterAll(async () => {
+    await queue?.close().catch(() => undefined);
+    await server?.remove();
+  });
+
+  it('rejects instead of rendering the figures of the last scrape, which an autoscaler would take for the present', async () => {
+    const metrics = new QueueDepthMetrics([queue]);
+    await queue.add('download', { n: 1 });
+    expect(Metrics.parse(await metrics.render()).sum(QUEUE_DEMAND_METRIC)).toBe(1);
+    await server.stop();
+    await expect(metrics.render()).rejects.toThrow();
+  });
+});
