@@ -12,8 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ApiFileLinks, FileLinkSignature } from '@wamedia/server';
-import { contentTypes, type ContentType, type MediaLink } from '@wamedia/shared';
+import { AWAITING_JOB_STATES, ApiFileLinks, DEMAND_JOB_STATES, FileLinkSignature, QUEUE_DEMAND_METRIC, QUEUE_JOBS_METRIC } from '@wamedia/server';
+import { DOWNLOAD_QUEUE, WEBHOOK_QUEUE, contentTypes, type ContentType, type MediaLink } from '@wamedia/shared';
 import { ApiClient, downloadBody, eventually, type ApiResponse, type ErrorBody } from '../support/api-client.js';
 import { useCdnStack } from '../support/cdn-stack.js';
 import { expectBytes, expectError } from '../support/expectations.js';
@@ -222,6 +222,16 @@ describe('metrics', () => {
     expect(latest.has('bullmq_job_count', { state: 'waiting' })).toBe(true);
     expect(latest.has('bullmq_job_count', { state: 'completed' })).toBe(true);
     expect(latest.find('wamedia_waiting_requests')).toEqual([{ name: 'wamedia_waiting_requests', labels: {}, value: 0 }]);
+  });
+
+  it(`the API exports ${QUEUE_JOBS_METRIC} and ${QUEUE_DEMAND_METRIC} of the download queue and, with WEBHOOK_SECRET, of the webhook queue`, () => {
+    const latest = scrapes.at(-1)!.api;
+    for (const queue of [DOWNLOAD_QUEUE, WEBHOOK_QUEUE]) {
+      const states = latest.find(QUEUE_JOBS_METRIC, { queue }).map((sample) => sample.labels.state);
+      expect(states.sort(), latest.text).toEqual([...AWAITING_JOB_STATES].sort());
+      const demand = DEMAND_JOB_STATES.reduce((sum, state) => sum + latest.sum(QUEUE_JOBS_METRIC, { queue, state }), 0);
+      expect(latest.find(QUEUE_DEMAND_METRIC, { queue }).map((sample) => sample.value)).toEqual([demand]);
+    }
   });
 
   it('the workers count the completed job, its .enc bytes, and time the CDN and the decrypt pass', () => {

@@ -9,10 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_DEMAND_METRIC, QUEUE_JOBS_METRIC } from '@wamedia/server';
+import { DOWNLOAD_QUEUE } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { FakeCdn } from '../support/fake-cdn.js';
 import { freePort } from '../support/free-port.js';
+import { Metrics } from '../support/prometheus.js';
 import { connectionOutcome, rawRequest } from '../support/raw-http.js';
 import { RedisClient } from '../support/redis-client.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -182,7 +186,7 @@ describe('pnpm start', () => {
     },
   );
 
-  it('with WORKER_PROCESSES=0 runs the API alone, its processes sharing one port and /metrics counting the requests of all of them', async () => {
+  it('with WORKER_PROCESSES=0 runs the API alone, its processes sharing one port and /metrics counting the requests of all of them, and the queue depth once', async () => {
     const dir = await tempDir();
     const redis = await RedisServer.start();
     try {
@@ -207,6 +211,21 @@ describe('pnpm start', () => {
       const counted = /^wamedia_http_request_duration_seconds_count\{[^}]*route="\/openapi\.json"[^}]*\} (\d+)$/m.exec(metrics);
       expect(Number(counted?.[1]), metrics).toBe(requests);
       expect(start.logsWithMsg('worker ready')).toEqual([]);
+
+      // The queue is one whatever the number of API processes: its depth is read once, not summed.
+      const queue = new Queue(DOWNLOAD_QUEUE, { connection: { host: '127.0.0.1', port: redis.port }, prefix: env.REDIS_PREFIX });
+      try {
+        for (let i = 0; i < 2; i++) await queue.add('download', { i });
+        for (let i = 0; i < 3; i++) await queue.add('download', { i }, { priority: 10 });
+      } finally {
+        await queue.close();
+      }
+      const depth = await Metrics.scrape(`${apiUrl}/metrics`);
+      expect(depth.find(QUEUE_JOBS_METRIC, { queue: DOWNLOAD_QUEUE, state: 'waiting' }), depth.text).toEqual([
+        { name: QUEUE_JOBS_METRIC, labels: { queue: DOWNLOAD_QUEUE, state: 'waiting' }, value: 2 },
+      ]);
+      expect(depth.find(QUEUE_JOBS_METRIC, { queue: DOWNLOAD_QUEUE, state: 'prioritized' }).map((s) => s.value)).toEqual([3]);
+      expect(depth.find(QUEUE_DEMAND_METRIC, { queue: DOWNLOAD_QUEUE }).map((s) => s.value)).toEqual([5]);
 
       process.kill(-start.pid!, 'SIGTERM');
       expect((await start.exited).code, start.describe()).toBe(0);

@@ -74,7 +74,8 @@ runService('api', async ({ config, logger, store }) => {
     shared.jobsInFlight,
     shared.reuploads,
   );
-  const metrics = new ApiMetrics(queue, () => waiter.size);
+  const depthQueues = followers.webhookQueue ? [queue, followers.webhookQueue] : [queue];
+  const metrics = new ApiMetrics(queue, depthQueues, () => waiter.size);
   const reuploads = new ReuploadService({ jobs, reuploads: shared.reuploads, secrets });
   const callbacks = new Callbacks(followers, shared.callbackPolicy, reuploads);
   const service = new MediaService({ jobs, waiter, store, index, allowList, callbacks, metrics, secrets, reuploads });

@@ -11,6 +11,7 @@ export * from './run-main.js';
 export * from './run-service.js';
 export * from './processes/api-processes.js';
 export * from './health-checks.js';
+export * from './metrics/queue-depth-metrics.js';
 export * from './job-secrets.js';
 export * from './jobs-in-flight.js';
 export * from './job-services.js';

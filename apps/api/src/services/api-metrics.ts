@@ -1,10 +1,11 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { sharedMetrics } from '@wamedia/server';
+import { QueueDepthMetrics, sharedMetrics } from '@wamedia/server';
 
 /**
  * The API's Prometheus metrics: request durations by route and status, cache hits and
- * misses, the process's own figures, and the queue's job counts as BullMQ exports them.
+ * misses, the process's own figures, the queues' depth (wamedia_queue_*, what autoscalers read),
+ * and the download queue's job counts as BullMQ exports them.
  */
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -26,14 +27,20 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  /** Read by the process answering the scrape, after the sum of the processes' metrics. */
+  private readonly queueDepth: QueueDepthMetrics;
+
   /**
-   * @param queue whose job counts are exported.
+   * @param queue whose job counts BullMQ exports (bullmq_job_count).
+   * @param depthQueues whose depth is exported as wamedia_queue_jobs and wamedia_queue_demand.
    * @param waitingRequests how many requests wait for a job right now.
    */
   constructor(
     private readonly queue: Queue,
+    depthQueues: readonly Queue[],
     waitingRequests: () => number,
   ) {
+    this.queueDepth = new QueueDepthMetrics(depthQueues);
     collectDefaultMetrics({ register: this.registry, prefix: 'wamedia_api_' });
     // Zero series from the start, so dashboards show a rate before the first hit.
     for (const result of ['hit', 'miss'] as const) this.cacheLookups.inc({ result }, 0);
@@ -61,9 +68,17 @@ export class ApiMetrics {
     this.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
   }
 
-  /** The exposition text: ours, then BullMQ's export of the queue's job counts. */
+  /**
+   * The exposition text: ours (summed over the API processes), then the queues' depth and
+   * BullMQ's export, read once from Redis whatever the number of processes. Without Redis the
+   * queue series are left out rather than failing the scrape.
+   */
   async render(): Promise<string> {
-    const queueMetrics = await this.queue.exportPrometheusMetrics().catch(() => '');
-    return `${await this.ours.render()}\n${queueMetrics}`;
+    const [ours, depth, bullmq] = await Promise.all([
+      this.ours.render(),
+      this.queueDepth.render().catch(() => ''),
+      this.queue.exportPrometheusMetrics().catch(() => ''),
+    ]);
+    return `${ours}\n${depth}${bullmq}`;
   }
 }

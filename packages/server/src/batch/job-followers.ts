@@ -19,6 +19,8 @@ export interface JobFollowers {
   reuploads: ReuploadNotifier;
   /** Undefined when webhooks are off (no WEBHOOK_SECRET). */
   outbox: WebhookOutbox | undefined;
+  /** The outbox's queue, whose depth the API exports; undefined when webhooks are off. */
+  webhookQueue: Queue<WebhookJobData> | undefined;
   /** Resolves once the webhook queue's connection is up (at once when webhooks are off). */
   waitUntilReady(): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +54,7 @@ export function createJobFollowers(
     subscriptions,
     batches,
     outbox,
+    webhookQueue: queue,
     notifier: new JobEndNotifier({ subscriptions, batches, outbox, links, linkTtlSeconds: config.signedUrlTtlSeconds }),
     reuploads: new ReuploadNotifier({ subscriptions, batches, outbox }),
     waitUntilReady: async () => {
