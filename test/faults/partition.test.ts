@@ -78,10 +78,10 @@ describe.skipIf(unavailable !== undefined)('network partitions (workers in netwo
       },
     });
     api = new ApiClient(stack);
-    for (const ns of namespaces) {
-      const service = await stack.startWorker({ REDIS_URL: redis.urlAt(ns.link('redis').hostAddress) }, ns.launcher);
-      workers.push({ service, ns });
-    }
+    const services = await Promise.all(
+      namespaces.map((ns) => stack!.startWorker({ REDIS_URL: redis!.urlAt(ns.link('redis').hostAddress) }, ns.launcher)),
+    );
+    workers.push(...services.map((service, i) => ({ service, ns: namespaces[i]! })));
   });
 
   afterAll(async () => {
