@@ -114,7 +114,8 @@ export abstract class QueueWorker<Data, Result> {
     try {
       return await this.process(job, signal, token);
     } catch (error) {
-      // Moved to delayed by the attempt itself: not a failure, and no attempt used.
+      // Moved to delayed by the attempt itself, or no longer this worker's (see run): not a
+      // failure, and no attempt used.
       if (error instanceof DelayedError || error instanceof LockLostError) throw error;
       // Cancelled by stop: the job is not failed, it waits for another worker.
       if (this.stopping && signal?.aborted) {
