@@ -58,6 +58,8 @@ export interface CdnRequest {
   /** The path with its query, as sent. */
   url: string;
   headers: IncomingHttpHeaders;
+  /** The client's address: which worker asked, when workers have addresses of their own (network namespaces). */
+  remoteAddress: string | undefined;
   at: number;
   /** Body bytes written to the response so far. */
   bytesSent: number;
@@ -140,7 +142,15 @@ export class FakeCdn {
     server.on('request', (req, res) => {
       const url = req.url ?? '/';
       const pathname = new URL(url, 'http://cdn').pathname;
-      const logged: CdnRequest = { method: req.method ?? 'GET', pathname, url, headers: req.headers, at: Date.now(), bytesSent: 0 };
+      const logged: CdnRequest = {
+        method: req.method ?? 'GET',
+        pathname,
+        url,
+        headers: req.headers,
+        remoteAddress: req.socket.remoteAddress,
+        at: Date.now(),
+        bytesSent: 0,
+      };
       cdn.requests.push(logged);
       res.once('close', () => (logged.closedAt = Date.now()));
       cdn.respond(pathname, res, logged);

@@ -26,6 +26,11 @@ export interface RedisServerOptions {
    * the server's own, so that a stop and restart keep every acknowledged write. Default false.
    */
   appendOnly?: boolean;
+  /**
+   * Addresses to listen on besides 127.0.0.1 (e.g. the host's ends of a test's veth links, for
+   * processes in network namespaces); they must exist when the server starts.
+   */
+  bind?: readonly string[];
 }
 
 export class RedisServer {
@@ -37,12 +42,14 @@ export class RedisServer {
     readonly port: number,
     /** The data folder when the server keeps an AOF; undefined when it persists nothing. */
     readonly dataDir: string | undefined,
+    /** Every address the server listens on, 127.0.0.1 first. */
+    readonly addresses: readonly string[],
   ) {}
 
   /** Starts redis-server on a free port of 127.0.0.1 and resolves once it answers PING. */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
     const dataDir = options.appendOnly ? await mkdtemp(path.join(tmpdir(), 'wamedia-redis-')) : undefined;
-    const server = new RedisServer(await freePort(), dataDir);
+    const server = new RedisServer(await freePort(), dataDir, ['127.0.0.1', ...(options.bind ?? [])]);
     await server.restart();
     return server;
   }
@@ -50,6 +57,12 @@ export class RedisServer {
   /** `redis://127.0.0.1:<port>`: the REDIS_URL of a stack that should use this server. */
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** `redis://<address>:<port>`: the REDIS_URL through another of the addresses it listens on. */
+  urlAt(address: string): string {
+    if (!this.addresses.includes(address)) throw new Error(`redis-server on port ${this.port} does not listen on ${address}`);
+    return `redis://${address}:${this.port}`;
   }
 
   get running(): boolean {
@@ -62,7 +75,10 @@ export class RedisServer {
     const persistence = this.dataDir
       ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir]
       : ['--appendonly', 'no'];
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
+    // Protected mode refuses every client but loopback ones: the other addresses are a test's
+    // private links, made for the processes it starts in network namespaces.
+    const access = this.addresses.length > 1 ? ['--protected-mode', 'no'] : [];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', ...this.addresses, ...access, '--save', '', ...persistence], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

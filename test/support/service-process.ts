@@ -37,6 +37,11 @@ export interface ServiceProcessOptions {
   /** Copy the process's output to this process's stderr (set WAMEDIA_E2E_ECHO=1 to debug). */
   echo?: boolean;
   /**
+   * A command the process is started under, e.g. `['ip', 'netns', 'exec', 'wamedia-ns']` to run
+   * it in a network namespace: it must exec node in its place (same pid, same signals).
+   */
+  launcher?: readonly string[];
+  /**
    * Start it as the leader of a process group of its own, so a signal can go to it and every
    * process it starts at once (`process.kill(-pid, ...)`), as a terminal's Ctrl-C does.
    */
@@ -67,7 +72,8 @@ export class ServiceProcess {
     this.name = options.name;
     const loader = options.compiled ? [] : ['--import', 'tsx'];
     const args = [...(options.nodeFlags ?? []), ...loader, options.entry];
-    this.child = spawn(process.execPath, args, {
+    const [command, ...commandArgs] = [...(options.launcher ?? []), process.execPath, ...args];
+    this.child = spawn(command!, commandArgs, {
       cwd: repoRoot,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -130,9 +130,13 @@ export class Stack {
     return api;
   }
 
-  /** Starts one more worker process and resolves once it is taking jobs. */
-  async startWorker(env: Record<string, string | undefined> = {}): Promise<ServiceProcess> {
-    const worker = this.spawn(`worker-${++this.workerSequence}`, 'apps/worker/src/main.ts', env);
+  /**
+   * Starts one more worker process and resolves once it is taking jobs.
+   * @param launcher a command to start it under (see ServiceProcessOptions.launcher), e.g. to
+   *   run it in a network namespace of its own.
+   */
+  async startWorker(env: Record<string, string | undefined> = {}, launcher?: readonly string[]): Promise<ServiceProcess> {
+    const worker = this.spawn(`worker-${++this.workerSequence}`, 'apps/worker/src/main.ts', env, launcher);
     this.workers.push(worker);
     await worker.waitForLog((line) => line.msg === 'worker ready', this.readyTimeoutMs, '"worker ready"');
     return worker;
@@ -219,11 +223,12 @@ export class Stack {
     return this.options.readyTimeoutMs ?? 30_000;
   }
 
-  private spawn(name: string, entry: string, env: Record<string, string | undefined>): ServiceProcess {
+  private spawn(name: string, entry: string, env: Record<string, string | undefined>, launcher?: readonly string[]): ServiceProcess {
     if (this.stopped) throw new Error('the stack is stopped');
     return new ServiceProcess({
       name,
       entry,
+      launcher,
       env: applyEnv({ ...this.env }, env),
       echo: this.options.echo ?? process.env.WAMEDIA_E2E_ECHO === '1',
     });

@@ -38,6 +38,8 @@ export interface DownloadWorkerOptions {
 /**
  * Runs MediaProcessor on the download queue: classifies failures, and once a job has ended
  * (completed, or failed for good) removes its mediaKey, frees its slot and tells its followers.
+ * Only while it holds the job's lock: an attempt that lost it (cut off from Redis for longer than
+ * JOB_LOCK_MS) publishes nothing, tells no one and fails nothing (see LockLostError).
  * Shutdown: see {@link QueueWorker.stop}.
  */
 export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResult> {
@@ -64,7 +66,7 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
     if (round.kind === 'waiting') return this.sleepUntil(job, token, round.until);
     const result = await this.download(job, signal, token, round);
     const { sha256, size, mimetype } = result;
-    await this.jobEnded(job, { status: 'completed', result: { sha256, size, mimetype } });
+    await this.jobEnded(job, token, { status: 'completed', result: { sha256, size, mimetype } });
     this.options.metrics.jobEnded(result.cached ? 'cached' : 'completed');
     return result;
   }
@@ -81,7 +83,11 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
     round: Exclude<ReuploadState, { kind: 'waiting' }>,
   ): Promise<DownloadJobResult> {
     try {
-      return await this.processor.process(job, signal, round.kind === 'resumed' ? { directPath: round.directPath } : undefined);
+      return await this.processor.process(job, {
+        signal,
+        from: round.kind === 'resumed' ? { directPath: round.directPath } : undefined,
+        holdLock: () => this.holdLock(job, token),
+      });
     } catch (error) {
       if (!(error instanceof MediaExpiredError) || round.kind !== 'none') throw error;
       const until = await this.options.relay.request(job, error);
@@ -102,12 +108,15 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
     throw new DelayedError();
   }
 
-  protected override async failed(job: DownloadJob, error: unknown): Promise<Error> {
+  protected override async failed(job: DownloadJob, error: unknown, token: string | undefined): Promise<Error> {
+    // A failure is the lock holder's to record: a late one of an attempt that lost the lock
+    // must neither use an attempt nor end a job another worker may be completing.
+    await this.holdLock(job, token);
     const attemptError = toAttemptError(error);
     const last = isLastAttempt(job, attemptError);
     if (last) {
       const failure = asWamediaError(error);
-      await this.jobEnded(job, { status: 'failed', code: failure.code, error: toErrorBody(failure) });
+      await this.jobEnded(job, token, { status: 'failed', code: failure.code, error: toErrorBody(failure) });
     }
     this.options.metrics.jobEnded(last ? 'failed' : 'retried');
     return attemptError;
@@ -117,12 +126,19 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
     this.options.metrics.jobEnded('handed_back');
   }
 
+  protected override lockLost(): void {
+    this.options.metrics.jobEnded('lock_lost');
+  }
+
   /**
-   * Everything owed once a job has ended for good, whichever way it ended. Forgetting the key and
-   * freeing the slot are independent round trips, so they run at once; the followers are told
-   * last, once nothing of the job is left to clean up.
+   * Everything owed once a job has ended for good, whichever way it ended, by the holder of its
+   * lock only: a late attempt must not take the mediaKey from the job another worker runs now,
+   * nor tell its followers a second time. Forgetting the key and freeing the slot are
+   * independent round trips, so they run at once; the followers are told last, once nothing of
+   * the job is left to clean up.
    */
-  private async jobEnded(job: DownloadJob, end: JobEnd): Promise<void> {
+  private async jobEnded(job: DownloadJob, token: string | undefined, end: JobEnd): Promise<void> {
+    await this.holdLock(job, token);
     await Promise.all([forgetSecrets(job), this.releaseSlot(job)]);
     await this.options.notifier.jobEnded(job.id!, end);
   }

@@ -30,20 +30,30 @@ export interface MediaProcessorDeps {
   secrets: JobSecrets;
 }
 
+/** Options of one {@link MediaProcessor.process} call. */
+export interface ProcessOptions {
+  /** Aborts the download (the worker is shutting down). */
+  signal?: AbortSignal;
+  /** Where to fetch the media instead of the request's references: the directPath of a re-upload by the phone. */
+  from?: MediaRef;
+  /**
+   * Resolves while the attempt still holds the job's lock, throws (LockLostError) once it lost
+   * it: asked right before publishing, so only the job's holder ever publishes its result.
+   */
+  holdLock?: () => Promise<void>;
+}
+
 /**
  * One download job: cache re-check → CDN → one streaming pass of decrypt and verify (or, for
  * channel media, which is not encrypted, of verify alone) into a temporary object → publish
- * under the sha256 → index. Nothing unverified is ever published.
+ * under the sha256 → index. Nothing unverified is ever published, nor anything by an attempt
+ * that lost the job's lock (its temporary object is discarded).
  * Throws wamedia errors; the worker decides what is final.
  */
 export class MediaProcessor {
   constructor(private readonly deps: MediaProcessorDeps) {}
 
-  /**
-   * @param from where to fetch the media instead of the request's references: the directPath of
-   *   a re-upload by the phone.
-   */
-  async process(job: Job<DownloadJobData, DownloadJobResult>, signal?: AbortSignal, from?: MediaRef): Promise<DownloadJobResult> {
+  async process(job: Job<DownloadJobData, DownloadJobResult>, { signal, from, holdLock }: ProcessOptions = {}): Promise<DownloadJobResult> {
     const data = downloadJobSchema.parse(job.data);
     const log = this.deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
     const cached = await this.deps.index.get(data.lookupKey);
@@ -58,7 +68,7 @@ export class MediaProcessor {
     const check = this.checkStage(data);
     if (from) log.info('downloading the media the phone re-uploaded');
     const ref = from ?? { directPath: data.directPath, url: data.url };
-    const stored = await this.downloadAndStore(ref, check, data, signal).catch((error: unknown) => {
+    const stored = await this.downloadAndStore(ref, check, data, signal, holdLock).catch((error: unknown) => {
       // The CDN client counts .enc bytes against a larger limit (see maxEncryptedBytes): name the configured one.
       throw error instanceof MediaTooLargeError ? new MediaTooLargeError(this.deps.maxMediaBytes) : error;
     });
@@ -97,6 +107,7 @@ export class MediaProcessor {
     check: DecryptStream | PlainVerifyStream,
     { plain, fileLength }: Pick<DownloadJobData, 'plain' | 'fileLength'>,
     signal?: AbortSignal,
+    holdLock: () => Promise<void> = async () => undefined,
   ) {
     const started = performance.now();
     const response = await this.deps.cdn.open(ref, signal);
@@ -126,6 +137,12 @@ export class MediaProcessor {
       throw new MediaTooLargeError(this.deps.maxMediaBytes);
     }
     const sha256 = digest.sha256.toString('hex');
+    // Verified, but perhaps late: a worker cut off from Redis while it downloaded may have lost
+    // the job to another one, whose result is (or will be) the one published.
+    await holdLock().catch(async (error: unknown) => {
+      await this.deps.store.discard(temp);
+      throw error;
+    });
     await this.deps.store.commit(temp, sha256);
     const seconds = (performance.now() - started) / 1000;
     this.deps.metrics.mediaStored(digest.encLength, seconds);

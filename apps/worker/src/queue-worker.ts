@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from '@wamedia/server';
+import { LockLostError, holdLock } from './job-lock.js';
 import { retryDelay, type Backoff } from './retry-delay.js';
 
 /** Options of {@link QueueWorker}: how its BullMQ worker is built. */
@@ -25,8 +26,9 @@ export interface QueueWorkerOptions {
 /**
  * What the download and webhook workers share: a BullMQ worker on one queue with the common
  * backoff, its readiness, and a shutdown that finishes active jobs or hands them back to the
- * queue. Subclasses say what a job does ({@link process}), what a failed attempt becomes
- * ({@link failed}) and count hand-backs ({@link handedBack}).
+ * queue, and a lock check for what only the job's holder may do ({@link holdLock}). Subclasses say
+ * what a job does ({@link process}), what a failed attempt becomes ({@link failed}) and count
+ * hand-backs ({@link handedBack}) and lost locks ({@link lockLost}).
  */
 export abstract class QueueWorker<Data, Result> {
   protected readonly worker: Worker<Data, Result>;
@@ -74,25 +76,54 @@ export abstract class QueueWorker<Data, Result> {
    */
   protected abstract process(job: Job<Data, Result>, signal: AbortSignal | undefined, token: string | undefined): Promise<Result>;
 
-  /** What BullMQ is told about an attempt that threw `error` (not a hand-back): the error to rethrow. */
-  protected abstract failed(job: Job<Data, Result>, error: unknown): Promise<Error> | Error;
+  /**
+   * What BullMQ is told about an attempt that threw `error` (not a hand-back): the error to rethrow.
+   * `token` is the job's lock: a failure is recorded only by the lock's holder (see {@link holdLock}).
+   */
+  protected abstract failed(job: Job<Data, Result>, error: unknown, token: string | undefined): Promise<Error> | Error;
 
   /** Called once `job` went back to the queue at shutdown; it counts as no attempt. */
   protected abstract handedBack(job: Job<Data, Result>): void;
 
+  /** Called once an attempt of `job` was dropped because its lock was lost (see {@link LockLostError}). */
+  protected lockLost(_job: Job<Data, Result>): void {}
+
+  /**
+   * Throws LockLostError unless this attempt still holds `job`'s lock (renewing it): see
+   * {@link holdLock}. An attempt that throws it is dropped quietly by {@link run}.
+   */
+  protected holdLock(job: Job<Data, Result>, token: string | undefined): Promise<void> {
+    return holdLock(job, token, this.worker.opts.lockDuration!);
+  }
+
   private async run(job: Job<Data, Result>, token: string | undefined, signal?: AbortSignal): Promise<Result> {
+    try {
+      return await this.attempt(job, token, signal);
+    } catch (error) {
+      if (!(error instanceof LockLostError)) throw error;
+      this.setup.logger.warn({ jobId: job.id }, 'job lock lost; this attempt is dropped, the job is left to its new holder');
+      this.lockLost(job);
+      // The job is another worker's now (or will be, once stall detection gives it back): this
+      // one must neither complete nor fail it. A DelayedError is how an attempt tells BullMQ it
+      // leaves the job alone.
+      throw new DelayedError();
+    }
+  }
+
+  private async attempt(job: Job<Data, Result>, token: string | undefined, signal?: AbortSignal): Promise<Result> {
     try {
       return await this.process(job, signal, token);
     } catch (error) {
-      // Moved to delayed by the attempt itself: not a failure, and no attempt used.
-      if (error instanceof DelayedError) throw error;
+      // Moved to delayed by the attempt itself, or no longer this worker's (see run): not a
+      // failure, and no attempt used.
+      if (error instanceof DelayedError || error instanceof LockLostError) throw error;
       // Cancelled by stop: the job is not failed, it waits for another worker.
       if (this.stopping && signal?.aborted) {
         await job.moveToWait(token);
         this.handedBack(job);
         throw new WaitingError();
       }
-      throw await this.failed(job, error);
+      throw await this.failed(job, error, token);
     }
   }
 }

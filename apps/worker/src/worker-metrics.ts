@@ -1,6 +1,10 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-const JOB_OUTCOMES = ['completed', 'cached', 'failed', 'retried', 'handed_back', 'awaiting_reupload'] as const;
+/**
+ * `lock_lost`: the attempt was dropped because its worker no longer held the job's lock (cut off
+ * from Redis for longer than JOB_LOCK_MS); another worker ends the job.
+ */
+const JOB_OUTCOMES = ['completed', 'cached', 'failed', 'retried', 'handed_back', 'awaiting_reupload', 'lock_lost'] as const;
 
 /** How a job attempt ended, as counted in wamedia_jobs_total. */
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
