@@ -1,9 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, HostNotAllowedError } from '@wamedia/shared';
 import { HostAllowList } from './host-allow-list.js';
 
 describe('HostAllowList', () => {
-  const list = new HostAllowList([' MMG.whatsapp.net ', '*.cdn.example', 'http://127.0.0.1:9000', 'HTTPS://Media.Internal:8443/ignored/path']);
+  // Made in each test, not once for the file: a mutation in the constructor is then seen by the
+  // tests that use it (pnpm test:mutation runs only the tests that cover a mutant).
+  let list: HostAllowList;
+  beforeEach(() => {
+    list = new HostAllowList([' MMG.whatsapp.net ', '*.cdn.example', 'http://127.0.0.1:9000', 'HTTPS://Media.Internal:8443/ignored/path']);
+  });
 
   it.each([
     'https://mmg.whatsapp.net/v/t62/x.enc?oh=1',
