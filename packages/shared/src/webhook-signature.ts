@@ -35,9 +35,11 @@ export interface VerifyWebhookOptions {
 export function verifyWebhook(secret: string, body: string, header: string, options: VerifyWebhookOptions = {}): boolean {
   const fields = new Map(header.split(',').map((part) => part.trim().split('=', 2) as [string, string]));
   const timestamp = Number(fields.get('t'));
-  const given = Buffer.from(fields.get('v1') ?? '', 'hex');
+  const signature = fields.get('v1');
   const now = options.now ?? Math.floor(Date.now() / 1000);
-  if (!Number.isInteger(timestamp) || Math.abs(now - timestamp) > (options.toleranceSeconds ?? 300)) return false;
+  if (signature === undefined || !Number.isInteger(timestamp)) return false;
+  if (Math.abs(now - timestamp) > (options.toleranceSeconds ?? 300)) return false;
+  const given = Buffer.from(signature, 'hex');
   const expected = Buffer.from(hmac(secret, timestamp, body), 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -33,8 +33,9 @@ import {
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJobs } from './download-jobs.js';
-import { fromCache, hintsOf, toJobData, type DownloadOutcome } from './media-service.js';
+import { toJobData, type DownloadOutcome } from './media-service.js';
 import { storedMedia } from './ready-media.js';
+import { fromCache, hintsOf } from './request-hints.js';
 import type { ReuploadService } from './reupload-service.js';
 
 /** How many cache lookups run at once for one batch. */

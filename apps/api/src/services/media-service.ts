@@ -3,28 +3,25 @@ import {
   type HostAllowList,
   type JobSecrets,
   type MediaIndex,
-  type MediaIndexEntry,
 } from '@wamedia/server';
 import {
   JobNotFoundError,
   decodeJobFailure,
   defaultMimetype,
-  hintMismatch,
   parseDownloadJobId,
   referenceLookupKey,
   type ContentType,
   type DownloadJobData,
   type DownloadRequest,
-  type ErrorCode,
   type JobState,
   type JobStatus,
-  type MediaHints,
   type ReuploadRequested,
 } from '@wamedia/shared';
 import type { Callbacks } from './callbacks.js';
 import type { DownloadJob, DownloadJobs } from './download-jobs.js';
 import type { JobWaiter, JobOutcome } from './job-waiter.js';
-import { readyMedia, type MediaFile, type ReadyMedia } from './ready-media.js';
+import { readyMedia, type ReadyMedia } from './ready-media.js';
+import { checkHints, failedOnOthersHints, fromCache } from './request-hints.js';
 import type { ReuploadService } from './reupload-service.js';
 
 /** What a download request (or a job's content request) comes to. */
@@ -200,35 +197,4 @@ function describeJob(job: DownloadJob, status: JobState): JobStatus {
     described.error = { statusCode: error.status, message: error.message };
   }
   return described;
-}
-
-/**
- * A cache hit as a media file; it still has to agree with the hashes the client sent. Served
- * with this request's mimetype, else the type's default: the shared index's record is not a
- * requester's to decide (older records may hold one).
- */
-export function fromCache(entry: MediaIndexEntry, request: DownloadRequest): MediaFile {
-  const { content, contentType } = request;
-  checkHints(request, entry);
-  return { sha256: entry.sha256, size: entry.size, contentType, mimetype: content.mimetype ?? defaultMimetype(contentType) };
-}
-
-/** The request's own fileSha256 and fileLength against what was verified and stored. */
-export function checkHints({ content }: DownloadRequest, stored: { sha256: string; size: number }): void {
-  const failure = hintMismatch(hintsOf(content), stored);
-  if (failure) throw failure;
-}
-
-/** What a request's content claims about its media. */
-export function hintsOf(content: DownloadRequest['content']): MediaHints {
-  return { sha256: content.fileSha256?.toString('hex'), size: content.fileLength };
-}
-
-/** Failures a request's hints cause (its hashes or length), not the media or the CDN. */
-const HINT_FAILURES: ReadonlySet<ErrorCode> = new Set(['SHA256_MISMATCH', 'LENGTH_MISMATCH', 'ENC_SHA256_MISMATCH']);
-
-/** The job failed on hints its starter gave that differ from this request's. */
-function failedOnOthersHints(outcome: JobOutcome, job: DownloadJobData, mine: DownloadJobData): boolean {
-  if (outcome.state !== 'failed' || !HINT_FAILURES.has(outcome.error.code)) return false;
-  return job.fileSha256 !== mine.fileSha256 || job.fileEncSha256 !== mine.fileEncSha256 || job.fileLength !== mine.fileLength;
 }

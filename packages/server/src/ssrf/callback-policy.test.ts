@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { CallbackPolicy } from './callback-policy.js';
 import { CallbackNotAllowedError, ConfigError, errorCatalogue } from '@wamedia/shared';
 import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
@@ -92,11 +92,16 @@ describe('isPrivateAddress', () => {
   });
 });
 
+// Each policy is made in each test (beforeEach), not once for the file: a mutation in the
+// constructor is then seen by the tests that use it (pnpm test:mutation runs only those).
 describe('CallbackPolicy', () => {
   const refused = (policy: CallbackPolicy, url: string) => () => policy.assertAllowedUrl(new URL(url));
 
   describe('named hosts (the MEDIA_ALLOWED_HOSTS forms)', () => {
-    const policy = new CallbackPolicy(['hooks.example.com', '*.example.org']);
+    let policy: CallbackPolicy;
+    beforeEach(() => {
+      policy = new CallbackPolicy(['hooks.example.com', '*.example.org']);
+    });
 
     it.each(['https://hooks.example.com/webhook?token=x', 'https://HOOKS.example.com/', 'https://a.example.org/x', 'https://a.b.example.org/'])(
       'allows %s',
@@ -120,7 +125,10 @@ describe('CallbackPolicy', () => {
   });
 
   describe('* (any public host)', () => {
-    const policy = new CallbackPolicy(['*']);
+    let policy: CallbackPolicy;
+    beforeEach(() => {
+      policy = new CallbackPolicy(['*']);
+    });
 
     it.each(['https://hooks.example.com/x', 'http://hooks.example.com/x', 'http://receiver.example:8080/x', 'https://8.8.8.8/', 'http://[2606:4700:4700::1111]/'])(
       'allows %s',
@@ -163,7 +171,10 @@ describe('CallbackPolicy', () => {
   });
 
   describe('explicit origins', () => {
-    const policy = new CallbackPolicy(['*', 'http://127.0.0.1:5555', 'http://receiver.internal:8080', 'http://[::1]:7000']);
+    let policy: CallbackPolicy;
+    beforeEach(() => {
+      policy = new CallbackPolicy(['*', 'http://127.0.0.1:5555', 'http://receiver.internal:8080', 'http://[::1]:7000']);
+    });
 
     it('allows exactly that origin, plain http included', () => {
       expect(policy.allows(new URL('http://127.0.0.1:5555/hook?x=1'))).toBe(true);
@@ -201,6 +212,30 @@ describe('CallbackPolicy', () => {
       expect(() => new CallbackPolicy(['ftp://files.example.com'])).toThrow(ConfigError);
       expect(() => new CallbackPolicy(['http://'])).toThrow(ConfigError);
     });
+  });
+
+  it('says why a URL is refused', () => {
+    const policy = new CallbackPolicy(['hooks.example.com']);
+    const reason = (url: string) => {
+      try {
+        policy.assertAllowedUrl(new URL(url));
+      } catch (error) {
+        return (error as CallbackNotAllowedError).message;
+      }
+      return undefined;
+    };
+    expect(reason('ftp://hooks.example.com/')).toMatch(/ftp:\/\/hooks\.example\.com is not http\(s\)$/);
+    expect(reason('https://10.0.0.1/')).toMatch(/is a non-public address$/);
+    expect(reason('https://other.example/')).toMatch(/https:\/\/other\.example is not in WEBHOOK_ALLOWED_HOSTS$/);
+    expect(reason('https://hooks.example.com/')).toBeUndefined();
+    expect(() => policy.assertAllowedAddress('https://hooks.example.com', '10.9.8.7', 4)).toThrow(
+      /https:\/\/hooks\.example\.com resolves to a non-public address \(10\.9\.8\.7\)/,
+    );
+  });
+
+  it('reads a * entry with spaces around it as *, and names WEBHOOK_ALLOWED_HOSTS in set-up errors', () => {
+    expect(new CallbackPolicy([' * ']).allows(new URL('http://receiver.example:8080/x'))).toBe(true);
+    expect(() => new CallbackPolicy(['ftp://files.example.com'])).toThrow(/WEBHOOK_ALLOWED_HOSTS entry "ftp:\/\/files\.example\.com"/);
   });
 
   it('refuses with CALLBACK_NOT_ALLOWED: 400, final, naming the origin but not the path or query', () => {

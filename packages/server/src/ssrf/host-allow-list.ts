@@ -16,7 +16,8 @@ import { isPrivateAddress, type AddressFamily } from './private-addresses.js';
  */
 export class HostAllowList {
   private readonly hostnames = new Set<string>();
-  private readonly suffixes: string[] = [];
+  /** `.example.com` for `*.example.com`. */
+  private readonly suffixes = new Set<string>();
   private readonly origins = new Set<string>();
 
   /**
@@ -27,7 +28,7 @@ export class HostAllowList {
     for (const raw of entries) {
       const entry = raw.trim().toLowerCase();
       if (entry.includes('://')) this.origins.add(parseOrigin(entry, setting));
-      else if (entry.startsWith('*.')) this.suffixes.push(entry.slice(1));
+      else if (entry.startsWith('*.')) this.suffixes.add(entry.slice(1));
       else this.hostnames.add(entry);
     }
   }
@@ -42,7 +43,12 @@ export class HostAllowList {
     if (this.origins.has(url.origin)) return true;
     if (url.protocol !== 'https:' || url.port !== '') return false;
     const host = url.hostname.toLowerCase();
-    return this.hostnames.has(host) || this.suffixes.some((suffix) => host.endsWith(suffix));
+    return this.hostnames.has(host) || this.isSubdomainOfSuffix(host);
+  }
+
+  private isSubdomainOfSuffix(host: string): boolean {
+    for (const suffix of this.suffixes) if (host.endsWith(suffix)) return true;
+    return false;
   }
 
   /** @throws HostNotAllowedError when `url` is not allowed. */

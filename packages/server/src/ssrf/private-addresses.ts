@@ -52,7 +52,8 @@ function sixToFour(ipv4: string): string {
  */
 export function isPrivateAddress(address: string, family: AddressFamily): boolean {
   const version = isIP(address);
-  if (version === 0 || version !== familyVersion(family)) return true;
+  // Not an IP at all (version 0) never matches a family either.
+  if (version !== familyVersion(family)) return true;
   return privateRanges.check(address, version === 6 ? 'ipv6' : 'ipv4');
 }
 

@@ -82,11 +82,12 @@ class MediaDecryptor {
       return;
     }
     // Of the bytes seen, all but the last MAC_LENGTH are now known to be ciphertext. Feeding the
-    // held-back tail and a view of the chunk separately avoids concatenating (copying) the chunk.
+    // held-back tail and a view of the chunk separately avoids concatenating (copying) the chunk;
+    // either may be empty, which the cipher and the HMAC take as nothing.
     const tailCiphertext = Math.min(this.tailLength, seen - MAC_LENGTH);
     const chunkCiphertext = Math.max(0, chunk.length - MAC_LENGTH);
-    if (tailCiphertext > 0) this.decrypt(this.tail.subarray(0, tailCiphertext));
-    if (chunkCiphertext > 0) this.decrypt(chunk.subarray(0, chunkCiphertext));
+    this.decrypt(this.tail.subarray(0, tailCiphertext));
+    this.decrypt(chunk.subarray(0, chunkCiphertext));
     this.tail.copyWithin(0, tailCiphertext, this.tailLength);
     chunk.copy(this.tail, this.tailLength - tailCiphertext, chunkCiphertext);
     this.tailLength = MAC_LENGTH;

@@ -64,8 +64,8 @@ class MediaEncryptor {
   }
 
   private emitCiphertext(ciphertext: Buffer): void {
-    // The cipher holds back partial blocks until a whole one is there.
-    if (ciphertext.length === 0) return;
+    // The cipher holds back partial blocks until a whole one is there: this may be empty, and
+    // an empty push emits nothing.
     this.hmac.update(ciphertext);
     this.encHash.update(ciphertext);
     this.emit(ciphertext);

@@ -24,6 +24,21 @@ describe('expandMediaKey', () => {
     expect([keys.iv.length, keys.cipherKey.length, keys.macKey.length, keys.refKey.length]).toEqual([16, 32, 32, 32]);
   });
 
+  it('refuses a mediaKey of another length than 32 bytes, naming the field and both lengths', () => {
+    for (const length of [0, 31, 33]) {
+      const refusal = (() => {
+        try {
+          expandMediaKey(new Uint8Array(length), 'image');
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      })();
+      expect(refusal).toBeInstanceOf(InvalidFieldError);
+      expect(refusal).toMatchObject({ field: 'mediaKey', reason: `must be 32 bytes, got ${length}` });
+    }
+  });
+
   it.each(tinyVectors)('yields keys that rebuild the tiny $contentType vector byte for byte', (vector) => {
     const { iv, cipherKey, macKey } = expandMediaKey(tinyMediaKey, vector.contentType);
     const cipher = createCipheriv('aes-256-cbc', cipherKey, iv);
@@ -69,6 +84,11 @@ describe('hkdfInfo', () => {
 describe('mediaLookupKey', () => {
   const otherKey = Buffer.from(checkKey).fill(7, 0, 1);
 
+  it('is HMAC-SHA256(mediaKey, "wamedia/lookup/v1/<key class>")', () => {
+    expect(mediaLookupKey(checkKey, 'image')).toBe('e271bbaf98d74d377a1fe3c9887f94c6670d61baec23a4de0dc9079c307669f8');
+    expect(mediaLookupKey(checkKey, 'ptt')).toBe(createHmac('sha256', checkKey).update('wamedia/lookup/v1/Audio').digest('hex'));
+  });
+
   it('is stable and hex', () => {
     expect(mediaLookupKey(checkKey, 'image')).toBe(mediaLookupKey(Buffer.from(checkKey), 'image'));
     expect(mediaLookupKey(checkKey, 'image')).toMatch(/^[0-9a-f]{64}$/);
@@ -93,6 +113,10 @@ describe('mediaLookupKey', () => {
 });
 
 describe('plainMediaLookupKey', () => {
+  it('is SHA-256 of the label of docs/media-format.md and the fileSha256', () => {
+    expect(plainMediaLookupKey(checkKey)).toBe('0eebf52e0326ad962a76c1d06194317055bee161bb859ab90f27ba97ec15e0f9');
+  });
+
   it('is stable and hex, and differs per file', () => {
     expect(plainMediaLookupKey(checkKey)).toBe(plainMediaLookupKey(Buffer.from(checkKey)));
     expect(plainMediaLookupKey(checkKey)).toMatch(/^[0-9a-f]{64}$/);
@@ -111,5 +135,8 @@ describe('referenceLookupKey', () => {
     expect(referenceLookupKey({ mediaKey: checkKey, fileSha256 }, 'image')).toBe(mediaLookupKey(checkKey, 'image'));
     expect(referenceLookupKey({ fileSha256 }, 'image')).toBe(plainMediaLookupKey(fileSha256));
     expect(() => referenceLookupKey({}, 'image')).toThrow(InvalidFieldError);
+    expect(() => referenceLookupKey({}, 'image')).toThrow(
+      expect.objectContaining({ field: 'mediaKey', reason: expect.stringMatching(/is required .*fileSha256/) }),
+    );
   });
 });
