@@ -21,3 +21,17 @@ export const nodeFlags = {
   api: ['--max-old-space-size=384'],
   worker: ['--max-semi-space-size=1'],
 } as const satisfies Record<'api' | 'worker', readonly string[]>;
+
+/**
+ * `flags` without those NODE_OPTIONS sets itself: node takes its command line over NODE_OPTIONS,
+ * so without this an operator could not raise the API's heap maximum, say, without a new image.
+ */
+export function nodeFlagsUnder(flags: readonly string[], nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const named = new Set(nodeOptions.split(/\s+/).filter(Boolean).map(flagName));
+  return flags.filter((flag) => !named.has(flagName(flag)));
+}
+
+/** `--max-old-space-size=384` → `--max-old-space-size`; V8 spells its flags with - or _ alike. */
+function flagName(flag: string): string {
+  return flag.split('=')[0]!.replaceAll('_', '-');
+}
