@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { assertRedisReachable, forkApiProcesses, loadConfig, nodeFlags, redactUrl, runMain, type Config } from '@wamedia/server';
+import { assertRedisReachable, forkApiProcesses, loadConfig, nodeFlags, nodeFlagsUnder, redactUrl, runMain, type Config } from '@wamedia/server';
 import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
@@ -24,7 +24,7 @@ runMain('wamedia', async () => {
   const children: ChildProcess[] = [];
   const redis = await ensureRedis(config);
   if (redis) children.push(redis);
-  children.push(...forkApiProcesses(entry('api'), config.apiProcesses, nodeFlags.api));
+  children.push(...forkApiProcesses(entry('api'), config.apiProcesses, nodeFlagsUnder(nodeFlags.api)));
   for (let i = 0; i < config.workerProcesses; i++) children.push(startWorker(workerEnv(config, i)));
 
   let exiting = false;
@@ -59,7 +59,7 @@ function entry(name: 'api' | 'worker'): string {
 }
 
 function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [...nodeFlags.worker, entry('worker')], { stdio: 'inherit', env });
+  return spawn(process.execPath, [...nodeFlagsUnder(nodeFlags.worker), entry('worker')], { stdio: 'inherit', env });
 }
 
 /** The i-th worker's environment: health ports follow on from WORKER_HEALTH_PORT (0 stays 0: any free port). */

@@ -6,12 +6,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_DEMAND_METRIC, QUEUE_JOBS_METRIC } from '@wamedia/server';
+import { QUEUE_DEMAND_METRIC, QUEUE_JOBS_METRIC, nodeFlags } from '@wamedia/server';
 import { DOWNLOAD_QUEUE } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { FakeCdn } from '../support/fake-cdn.js';
@@ -85,6 +85,11 @@ function startScript(env: NodeJS.ProcessEnv): ServiceProcess {
   return start;
 }
 
+/** A process's arguments, as /proc shows them. */
+async function commandLine(pid: number): Promise<string[]> {
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+}
+
 /** Whether a process with this pid still exists. */
 function alive(pid: number): boolean {
   try {
@@ -153,6 +158,7 @@ describe('pnpm start', () => {
         const pids = [start.pid!, ...apis.map((line) => line.pid as number), ...workers.map((line) => line.pid as number), redisPid];
         expect(new Set(pids).size).toBe(pids.length);
         for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
+        for (const api of apis) expect(await commandLine(api.pid as number)).toEqual(expect.arrayContaining([...nodeFlags.api]));
 
         // A download the worker is still busy with at Ctrl-C: past the grace it goes back to
         // the queue, through Redis, so Redis must still be there then.
