@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Run on a Redis Cluster by `pnpm test:cluster` (vitest.cluster.config.ts), which starts one.
+    exclude: [...configDefaults.exclude, 'test/cluster/**'],
     reporters: ['default', './test/support/summary-reporter.ts'],
     // Generous: a test waits on events, so these only end one that hangs. A machine whose cores
     // other work keeps busy (scripts/cpu-hog.sh) stretches a normal test several times over.

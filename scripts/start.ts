@@ -4,7 +4,17 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { assertRedisReachable, forkApiProcesses, loadConfig, nodeFlags, nodeFlagsUnder, redactUrl, runMain, type Config } from '@wamedia/server';
+import {
+  RedisConnector,
+  assertRedisReachable,
+  forkApiProcesses,
+  loadConfig,
+  nodeFlags,
+  nodeFlagsUnder,
+  redactUrl,
+  runMain,
+  type Config,
+} from '@wamedia/server';
 import { QueueUnavailableError } from '@wamedia/shared';
 
 /**
@@ -17,7 +27,7 @@ import { QueueUnavailableError } from '@wamedia/shared';
  * Settings and Redis are checked once here, so a problem is reported in one line rather than
  * once per process. Where no Redis answers on a local REDIS_URL and a
  * `redis-server` binary is at hand, one is started for the session (data in REDIS_DATA_DIR,
- * ./data/redis by default).
+ * ./data/redis by default); never on a cluster (REDIS_CLUSTER_NODES), which is the operator's.
  */
 runMain('wamedia', async () => {
   const config = loadConfig();
@@ -78,10 +88,12 @@ function exited(child: ChildProcess): Promise<number> {
 
 /** Resolves when Redis answers; starts a local one when it may; else one clear error. */
 async function ensureRedis(config: Config): Promise<ChildProcess | undefined> {
+  const connector = RedisConnector.fromConfig(config);
   try {
-    await assertRedisReachable(config.redisUrl);
+    await assertRedisReachable(connector);
     return undefined;
   } catch (error) {
+    if (connector.isCluster) throw error;
     const url = new URL(config.redisUrl);
     const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
     if (!local || !hasRedisServer()) {
@@ -118,7 +130,7 @@ async function startRedis(redisUrl: string, dataDir: string): Promise<ChildProce
   for (let attempt = 0; attempt < 50; attempt++) {
     if (redis.exitCode !== null) break;
     try {
-      await assertRedisReachable(redisUrl, 500);
+      await assertRedisReachable(new RedisConnector({ kind: 'single', url: redisUrl }), 500);
       return redis;
     } catch {
       await delay(100);

@@ -13,7 +13,7 @@ import { corrupt, type PublishedMedia } from '../support/fake-cdn.js';
 import { gate } from '../support/gate.js';
 import { waitingRequests } from '../support/prometheus.js';
 import { rawExchange } from '../support/raw-http.js';
-import { RedisClient } from '../support/redis-client.js';
+import { connectTestRedis } from '../support/stack.js';
 
 const INSTANCE = 'instance-a';
 const OTHER_INSTANCE = 'instance-b';
@@ -402,7 +402,7 @@ describe.each(['fs', 's3'] as const)('directly-download on the %s store', (stora
   it('stops every process cleanly on SIGTERM and leaves no Redis key behind', async () => {
     await suite.stack.stop();
     expect(suite.stack.processes.map((p) => [p.name, p.exitCode])).toEqual(suite.stack.processes.map((p) => [p.name, 0]));
-    const redis = await RedisClient.connect(suite.stack.env.REDIS_URL);
+    const redis = await connectTestRedis(suite.stack.env);
     try {
       expect(await redis.scan(`${suite.stack.prefix}:*`)).toEqual([]);
     } finally {

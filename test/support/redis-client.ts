@@ -77,25 +77,9 @@ export class RedisClient {
     return deleted;
   }
 
-  /**
-   * Every string a key holds, whatever its type: a string's value, a hash's fields and values, a
-   * list's, set's or sorted set's members (with scores), a stream's ids, fields and values. Empty
-   * when the key is gone. For searching Redis for what must not be there.
-   */
-  async contents(key: string): Promise<{ type: string; values: string[] }> {
-    const type = (await this.command('TYPE', key)) as string;
-    const read: Record<string, (string | number)[]> = {
-      string: ['GET', key],
-      hash: ['HGETALL', key],
-      list: ['LRANGE', key, 0, -1],
-      set: ['SMEMBERS', key],
-      zset: ['ZRANGE', key, 0, -1, 'WITHSCORES'],
-      stream: ['XRANGE', key, '-', '+'],
-    };
-    if (type === 'none') return { type, values: [] };
-    const args = read[type];
-    if (!args) throw new Error(`key ${key} has a type this helper does not read: ${type}`);
-    return { type, values: flatten(await this.command(...args)) };
+  /** Every string a key holds, whatever its type (see {@link keyContents}). */
+  contents(key: string): Promise<{ type: string; values: string[] }> {
+    return keyContents((...args) => this.command(...args), key);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -125,6 +109,33 @@ export class RedisClient {
     this.closed = true;
     for (const waiter of this.pending.splice(0)) waiter.reject(error);
   }
+}
+
+/** What the tests read Redis with: this client on one Redis, ClusterClient (cluster-client.ts) on a cluster. */
+export type TestRedis = Pick<RedisClient, 'command' | 'scan' | 'deleteMatching' | 'contents' | 'exists' | 'close'>;
+
+/**
+ * Every string a key holds, whatever its type: a string's value, a hash's fields and values, a
+ * list's, set's or sorted set's members (with scores), a stream's ids, fields and values. Empty
+ * when the key is gone. For searching Redis for what must not be there.
+ */
+export async function keyContents(
+  command: (...args: (string | number)[]) => Promise<RedisReply>,
+  key: string,
+): Promise<{ type: string; values: string[] }> {
+  const type = (await command('TYPE', key)) as string;
+  const read: Record<string, (string | number)[]> = {
+    string: ['GET', key],
+    hash: ['HGETALL', key],
+    list: ['LRANGE', key, 0, -1],
+    set: ['SMEMBERS', key],
+    zset: ['ZRANGE', key, 0, -1, 'WITHSCORES'],
+    stream: ['XRANGE', key, '-', '+'],
+  };
+  if (type === 'none') return { type, values: [] };
+  const args = read[type];
+  if (!args) throw new Error(`key ${key} has a type this helper does not read: ${type}`);
+  return { type, values: flatten(await command(...args)) };
 }
 
 type Parsed = { value: RedisReply; next: number };

@@ -4,6 +4,10 @@
  * started in this process with a fresh bucket). `stop()` ends the processes and removes
  * everything the stack made: its Redis keys (by prefix, never FLUSH*), its folders.
  *
+ * With WAMEDIA_TEST_REDIS_CLUSTER_NODES set (`pnpm test:cluster` sets it, with
+ * WAMEDIA_TEST_REDIS_CLUSTER_PASSWORD), stacks run on that Redis Cluster instead (unless given a
+ * Redis of their own), under a prefix with a hash tag, and tests read it with a Cluster client.
+ *
  * Later suites (scaling, fault injection) can add and stop workers one by one, restart the API,
  * and read each process's logs.
  */
@@ -14,7 +18,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
 import { CONFIG_VARIABLES } from '@wamedia/server';
-import { RedisClient } from './redis-client.js';
+import { ClusterClient } from './cluster-client.js';
+import { RedisClient, type TestRedis } from './redis-client.js';
 import { ServiceProcess, type LogLine } from './service-process.js';
 import { signToken, type TokenOptions } from './tokens.js';
 
@@ -56,7 +61,7 @@ export class Stack {
   baseUrl = '';
 
   private workerSequence = 0;
-  private redisClient: RedisClient | undefined;
+  private redisClient: TestRedis | undefined;
   private stopped = false;
 
   private constructor(
@@ -152,9 +157,9 @@ export class Stack {
     return this.processes.map((p) => p.describe()).join('\n');
   }
 
-  /** A Redis connection for looking at the stack's keys; closed by stop(). */
-  async redis(): Promise<RedisClient> {
-    this.redisClient ??= await RedisClient.connect(this.env.REDIS_URL);
+  /** A Redis connection for looking at the stack's keys (a Cluster client on a cluster); closed by stop(). */
+  async redis(): Promise<TestRedis> {
+    this.redisClient ??= await connectTestRedis(this.env);
     return this.redisClient;
   }
 
@@ -283,6 +288,18 @@ interface S3rverFilesystemStore {
   deleteObject(bucket: string, key: string): Promise<void>;
 }
 
+/** The Redis Cluster the stacks of this run use (`pnpm test:cluster`), if any. */
+export function testCluster(): { nodes: string; password: string | undefined } | undefined {
+  const nodes = process.env.WAMEDIA_TEST_REDIS_CLUSTER_NODES;
+  return nodes ? { nodes, password: process.env.WAMEDIA_TEST_REDIS_CLUSTER_PASSWORD || undefined } : undefined;
+}
+
+/** A connection to the Redis a stack's environment names: its cluster, or REDIS_URL. */
+export async function connectTestRedis(env: NodeJS.ProcessEnv): Promise<TestRedis> {
+  if (env.REDIS_CLUSTER_NODES) return ClusterClient.connect(env.REDIS_CLUSTER_NODES, env.REDIS_CLUSTER_PASSWORD);
+  return RedisClient.connect(env.REDIS_URL);
+}
+
 /** This process's environment without any wamedia setting: no setting of the test run leaks into a service. */
 export function environmentWithoutSettings(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -292,11 +309,12 @@ export function environmentWithoutSettings(): NodeJS.ProcessEnv {
 
 function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessEnv {
   const env = environmentWithoutSettings();
+  const prefix = `wamedia-test-${randomBytes(6).toString('hex')}`;
   Object.assign(env, {
     HOST: '127.0.0.1',
     PORT: '0',
     REDIS_URL: options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    REDIS_PREFIX: `wamedia-test-${randomBytes(6).toString('hex')}`,
+    REDIS_PREFIX: prefix,
     JWT_SECRET: randomBytes(24).toString('base64url'),
     LOG_LEVEL: 'info',
     JOB_BACKOFF_MS: '100',
@@ -310,6 +328,13 @@ function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessE
     INSTANCE_MAX_JOBS_IN_FLIGHT: '0',
     INSTANCE_REQUESTS_PER_MINUTE: '0',
   });
+  const cluster = options.redisUrl ? undefined : testCluster();
+  if (cluster) {
+    // In braces: the hash tag that keeps every key of the stack in one slot.
+    Object.assign(env, { REDIS_CLUSTER_NODES: cluster.nodes, REDIS_PREFIX: `{${prefix}}` });
+    if (cluster.password) env.REDIS_CLUSTER_PASSWORD = cluster.password;
+    delete env.REDIS_URL;
+  }
   if (options.cdn) {
     env.MEDIA_CDN_BASE_URL = options.cdn.origin;
     env.MEDIA_ALLOWED_HOSTS = options.cdn.origin;

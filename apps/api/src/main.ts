@@ -3,12 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import {
   FileLinkSignature,
   createJobServices,
-  reconnectDelay,
-  redisConnectionOptions,
   runService,
   TokenVersionCache,
   TokenVersions,
@@ -35,21 +32,20 @@ const LISTEN_BACKLOG = 4096;
 /** The API's version, as the OpenAPI document states it. */
 const API_VERSION = '2.0.0';
 
-runService('api', async ({ config, logger, store }) => {
-  const connection = redisConnectionOptions(config.redisUrl);
+runService('api', async ({ config, logger, redis: connector, store }) => {
   // While Redis is away, requests must get their 503 at once, not sit in ioredis's offline queue
   // until it is back (that is what a client sees as a hang). So the connections that serve
   // requests (the queue's, and ours: job owners, followers, limits, readiness) refuse commands
   // while disconnected, and give up on the ones in flight when the connection drops. Only these:
   // QueueEvents keeps BullMQ's blocking settings (its XREAD waits, then resumes from its last id).
-  const failFast = { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: reconnectDelay } as const;
+  const failFast = { enableOfflineQueue: false, maxRetriesPerRequest: 1 } as const;
   const queue = new Queue<DownloadJobData, DownloadJobResult>(DOWNLOAD_QUEUE, {
-    connection: { ...connection, ...failFast },
+    connection: connector.queueConnection(failFast),
     prefix: config.redisPrefix,
   });
-  const events = new QueueEvents(DOWNLOAD_QUEUE, { connection, prefix: config.redisPrefix });
+  const events = new QueueEvents(DOWNLOAD_QUEUE, { connection: connector.queueConnection(), prefix: config.redisPrefix });
   // Connected before use: without an offline queue, a command sent before "ready" would fail.
-  const redis = new Redis(config.redisUrl, { ...failFast, lazyConnect: true });
+  const redis = connector.client({ ...failFast, lazyConnect: true });
   const onRedisError = (err: Error) => logger.warn({ err }, 'redis connection error');
   queue.on('error', onRedisError);
   events.on('error', onRedisError);
@@ -58,7 +54,7 @@ runService('api', async ({ config, logger, store }) => {
 
   const waiter = new JobWaiter(queue, events);
   // The webhook queue serves requests too (events of batches that end as they are submitted).
-  const shared = createJobServices(config, redis, store, failFast);
+  const shared = createJobServices(config, connector, redis, store, failFast);
   await shared.followers.waitUntilReady();
   const { followers, secrets, index, links, mediaHosts: allowList } = shared;
   const jobs = new DownloadJobs(
@@ -99,7 +95,7 @@ runService('api', async ({ config, logger, store }) => {
   });
   const linkedFiles = new LinkedFiles({ signature: new FileLinkSignature(config.signedUrlKey), store });
   // Revocations are announced on pub/sub: a connection of its own, in subscriber mode.
-  const revocations = new Redis(config.redisUrl, { retryStrategy: reconnectDelay });
+  const revocations = connector.client();
   revocations.on('error', onRedisError);
   const tokenVersions = new TokenVersionCache(new TokenVersions(redis, config.redisPrefix), revocations, {
     prefix: config.redisPrefix,
@@ -164,6 +160,7 @@ runService('api', async ({ config, logger, store }) => {
     await closeServer(server, config.shutdownGraceMs);
     await Promise.allSettled([events.close(), queue.close(), shared.close(), store.close(), requestRate.close()]);
     await Promise.all([redis, revocations].map((connection) => connection.quit().catch(() => undefined)));
+    await connector.close();
   };
 });
 

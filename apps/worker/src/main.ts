@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { createJobServices, reconnectDelay, redisConnectionOptions, runService } from '@wamedia/server';
+import { createJobServices, runService } from '@wamedia/server';
 import { CdnClient } from './cdn-client.js';
 import { DownloadWorker } from './download-worker.js';
 import { HealthServer } from './health-server.js';
@@ -10,12 +9,12 @@ import { WebhookSender } from './webhook-sender.js';
 import { WebhookWorker } from './webhook-worker.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
-runService('worker', async ({ config, logger, store }) => {
+runService('worker', async ({ config, logger, redis: connector, store }) => {
   // Its own small connection: readiness and job followers must not queue behind BullMQ's
   // blocking commands.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: reconnectDelay });
+  const redis = connector.client({ maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
-  const shared = createJobServices(config, redis, store);
+  const shared = createJobServices(config, connector, redis, store);
 
   const cdn = new CdnClient({
     baseUrl: config.cdnBaseUrl,
@@ -36,7 +35,7 @@ runService('worker', async ({ config, logger, store }) => {
     secrets: shared.secrets,
   });
   const worker = new DownloadWorker(processor, {
-    connection: redisConnectionOptions(config.redisUrl),
+    connection: connector.queueConnection(),
     prefix: config.redisPrefix,
     concurrency: config.workerConcurrency,
     backoffMs: config.jobBackoffMs,
@@ -69,7 +68,7 @@ runService('worker', async ({ config, logger, store }) => {
   const webhooks =
     webhookSender &&
     new WebhookWorker(webhookSender, {
-      connection: redisConnectionOptions(config.redisUrl),
+      connection: connector.queueConnection(),
       prefix: config.redisPrefix,
       logger,
       metrics,
@@ -95,5 +94,6 @@ runService('worker', async ({ config, logger, store }) => {
     await sweeper.stop();
     await Promise.allSettled([cdn.close(), health.close(), store.close(), shared.close()]);
     await redis.quit().catch(() => undefined);
+    await connector.close();
   };
 });

@@ -113,3 +113,56 @@ describe('links and base64 in the configuration', () => {
     expect(() => loadConfig({ ...base, PUBLIC_BASE_URL: 'https://media.example.com/?x=1' })).toThrow(/PUBLIC_BASE_URL must have no query/);
   });
 });
+
+describe('Redis Cluster in the configuration', () => {
+  const base = { JWT_SECRET: 'a-jwt-secret-of-some-length' };
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (error) {
+      return (error as { problems: string[] }).problems;
+    }
+    return [];
+  };
+
+  it('keeps one Redis and the prefix "wamedia" when REDIS_CLUSTER_NODES is unset: nothing changes for existing deployments', () => {
+    expect(loadConfig(base)).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', redisCluster: undefined, redisPrefix: 'wamedia' });
+  });
+
+  it('reads host:port and [ipv6]:port nodes and the password, with the prefix "{wamedia}" by default', () => {
+    const config = loadConfig({
+      ...base,
+      REDIS_CLUSTER_NODES: 'redis-0.redis:6379, 10.0.0.7:7001,[fd00::1]:7002',
+      REDIS_CLUSTER_PASSWORD: 'cluster-pass',
+    });
+    expect(config.redisCluster).toEqual({
+      nodes: [
+        { host: 'redis-0.redis', port: 6379 },
+        { host: '10.0.0.7', port: 7001 },
+        { host: 'fd00::1', port: 7002 },
+      ],
+      password: 'cluster-pass',
+    });
+    expect(config.redisPrefix).toBe('{wamedia}');
+  });
+
+  it('refuses nodes that are not host:port, naming each', () => {
+    const [problem, ...others] = problemsOf({ REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1,fd00::1:7000,redis-2:70000' });
+    expect(others).toEqual([]);
+    expect(problem).toMatch(/^REDIS_CLUSTER_NODES must be host:port entries/);
+    expect(problem).toContain('"redis-1", "fd00::1:7000", "redis-2:70000"');
+    expect(problem).not.toContain('"redis-0:6379"');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: ' , ' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES must name at least one node/)]);
+  });
+
+  it('refuses a prefix without a hash tag on a cluster, saying why, and takes one with a tag', () => {
+    for (const prefix of ['wamedia', 'wa{}media', 'wamedia}{x']) {
+      expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-0:6379', REDIS_PREFIX: prefix })).toEqual([
+        expect.stringMatching(new RegExp(`^REDIS_PREFIX "${prefix.replace(/[{}]/g, '\\$&')}" has no hash tag.*one slot`)),
+      ]);
+    }
+    expect(loadConfig({ ...base, REDIS_CLUSTER_NODES: 'redis-0:6379', REDIS_PREFIX: 'prod-{wamedia-eu}' }).redisPrefix).toBe('prod-{wamedia-eu}');
+    // On one Redis, any prefix goes, with or without braces.
+    expect(loadConfig({ ...base, REDIS_PREFIX: '{wamedia}' }).redisPrefix).toBe('{wamedia}');
+  });
+});

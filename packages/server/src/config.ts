@@ -26,15 +26,57 @@ const hostList = z
   .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
   .pipe(z.array(z.string()).min(1, 'must name at least one host'));
 
+/** One `host:port` or `[ipv6]:port` of REDIS_CLUSTER_NODES. */
+const CLUSTER_NODE = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/;
+
+/** A node of a Redis Cluster the services first connect to (they learn the others from it). */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+function parseClusterNode(entry: string): RedisNode | undefined {
+  const match = CLUSTER_NODE.exec(entry);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1] ?? match[2]!, port };
+}
+
+const clusterNodeList = z
+  .string()
+  .transform((value, context) => {
+    const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const bad = entries.filter((entry) => !parseClusterNode(entry));
+    if (entries.length === 0 || bad.length > 0) {
+      context.addIssue({
+        code: 'custom',
+        message:
+          entries.length === 0
+            ? 'must name at least one node as host:port'
+            : `must be host:port entries separated by commas ([ipv6]:port for IPv6, port 1-65535); not ${bad.map((entry) => `"${entry}"`).join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return entries.map((entry) => parseClusterNode(entry)!);
+  });
+
 const envSchema = z
   .object({
     PORT: port.default(8083),
     HOST: z.string().min(1).default('0.0.0.0'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    /** Nodes of a Redis Cluster (`host:port,host:port`, `[ipv6]:port`); when set, REDIS_URL is not used. */
+    REDIS_CLUSTER_NODES: clusterNodeList.optional(),
+    /** Password of the Redis Cluster's nodes (AUTH), when they require one. */
+    REDIS_CLUSTER_PASSWORD: z.string().min(1).optional(),
     /** Data folder of the redis-server `pnpm start` runs when no Redis answers (scripts/start.ts). */
     REDIS_DATA_DIR: z.string().min(1).default('./data/redis'),
-    /** Prefix of every Redis key wamedia writes (BullMQ queues and its own keys). */
-    REDIS_PREFIX: z.string().regex(/^[\w.-]+$/, 'letters, digits, "_", "." and "-" only').default('wamedia'),
+    /**
+     * Prefix of every Redis key wamedia writes (BullMQ queues and its own keys); unset, `wamedia`
+     * on one Redis and `{wamedia}` on a cluster (see {@link hashTagProblem}).
+     */
+    REDIS_PREFIX: z.string().regex(/^[\w.{}-]+$/, 'letters, digits, "_", ".", "-", "{" and "}" only').optional(),
     STORAGE: z.enum(['fs', 's3']).default('fs'),
     STORAGE_DIR: z.string().min(1).default('./data/media'),
     S3_ENDPOINT: z.url().optional(),
@@ -139,10 +181,31 @@ const envSchema = z
 
 /** Settings that depend on another one; checked apart so they are reported with every other problem. */
 function dependentProblems(env: Record<string, string>): string[] {
-  if (env.STORAGE !== 's3') return [];
-  return ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']
-    .filter((key) => !env[key])
-    .map((key) => `${key} is required when STORAGE=s3`);
+  const storage =
+    env.STORAGE === 's3'
+      ? ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].filter((key) => !env[key]).map((key) => `${key} is required when STORAGE=s3`)
+      : [];
+  const prefix = env.REDIS_CLUSTER_NODES && env.REDIS_PREFIX ? hashTagProblem(env.REDIS_PREFIX) : undefined;
+  return prefix ? [...storage, prefix] : storage;
+}
+
+/** REDIS_PREFIX on a cluster unless set. */
+export const CLUSTER_PREFIX = '{wamedia}';
+
+/**
+ * Why `prefix` cannot serve on a Redis Cluster, if it cannot. A cluster puts each key in a slot
+ * by its hash tag (the text between its first "{" and the next "}", when not empty), and BullMQ's
+ * scripts and wamedia's own touch several keys at once, which must all be in one slot: every key
+ * starts with the prefix, so the prefix must carry the hash tag.
+ */
+export function hashTagProblem(prefix: string): string | undefined {
+  const open = prefix.indexOf('{');
+  const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+  if (close > open + 1) return undefined;
+  return (
+    `REDIS_PREFIX "${prefix}" has no hash tag, which a Redis Cluster (REDIS_CLUSTER_NODES) needs: ` +
+    `put its name in braces (e.g. "{${prefix.replace(/[{}]/g, '') || 'wamedia'}}", the default on a cluster) so that every key wamedia and its queues write is in one slot`
+  );
 }
 
 type Env = z.infer<typeof envSchema>;
@@ -167,7 +230,11 @@ export type StorageSettings = { kind: 'fs'; dir: string } | ({ kind: 's3' } & S3
 export interface Config {
   port: number;
   host: string;
+  /** REDIS_URL: the one Redis, unless {@link redisCluster} is set. */
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES and REDIS_CLUSTER_PASSWORD: the Redis Cluster, when set (REDIS_URL is then unused). */
+  redisCluster: { nodes: RedisNode[]; password: string | undefined } | undefined;
+  /** REDIS_PREFIX, or its default: `wamedia` on one Redis, `{wamedia}` on a cluster. */
   redisPrefix: string;
   redisDataDir: string;
   storage: StorageSettings;
@@ -244,7 +311,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
-    redisPrefix: e.REDIS_PREFIX,
+    redisCluster: e.REDIS_CLUSTER_NODES ? { nodes: e.REDIS_CLUSTER_NODES, password: e.REDIS_CLUSTER_PASSWORD } : undefined,
+    redisPrefix: e.REDIS_PREFIX ?? (e.REDIS_CLUSTER_NODES ? CLUSTER_PREFIX : 'wamedia'),
     redisDataDir: e.REDIS_DATA_DIR,
     storage:
       e.STORAGE === 's3'

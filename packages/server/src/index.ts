@@ -22,6 +22,7 @@ export * from './token-versions.js';
 export * from './token-version-cache.js';
 export * from './redis/connection-options.js';
 export * from './redis/redis-check.js';
+export * from './redis/redis-connector.js';
 export * from './ssrf/private-addresses.js';
 export * from './ssrf/host-allow-list.js';
 export * from './ssrf/callback-policy.js';

@@ -1,5 +1,4 @@
-import type { ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { ConnectionBehaviour, RedisClient, RedisConnector } from './redis/redis-connector.js';
 import { createJobFollowers, type JobFollowers } from './batch/job-followers.js';
 import type { Config } from './config.js';
 import { JobSecrets } from './job-secrets.js';
@@ -35,17 +34,18 @@ export interface JobServices {
 }
 
 /**
- * Builds the {@link JobServices} on `redis` (a connection that serves commands) and `store`;
- * `queueConnection` is laid over the webhook queue's connection settings (see createJobFollowers).
+ * Builds the {@link JobServices} on `redis` (a connection that serves commands) and `store`; the
+ * webhook queue connects through `connector` with `queueBehaviour` (see createJobFollowers).
  */
 export function createJobServices(
   config: Config,
-  redis: Redis,
+  connector: RedisConnector,
+  redis: RedisClient,
   store: BlobStore,
-  queueConnection: Partial<ConnectionOptions> = {},
+  queueBehaviour: ConnectionBehaviour = {},
 ): JobServices {
   const links = createMediaLinks(config);
-  const followers = createJobFollowers(config, redis, links, queueConnection);
+  const followers = createJobFollowers(config, redis, links, () => connector.queueConnection(queueBehaviour));
   return {
     followers,
     jobsInFlight: new JobsInFlight(redis, {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/redis-connector.js';
 import { DOWNLOAD_QUEUE } from '@wamedia/shared';
 
 /**
@@ -39,7 +39,8 @@ export interface Reservation {
  * (failed by stall detection after a crash, removed from the dashboard, a release lost to a
  * Redis blip, a job another instance added in the same instant, which the worker releases for
  * its creator only), reading BullMQ's job hashes, which live at `<prefix>:<queue>:<jobId>`.
- * This reads keys the script is not given: fine on one Redis (BullMQ's own scripts do the same).
+ * This reads keys the script is not given: fine on one Redis (BullMQ's own scripts do the same),
+ * and on a cluster too, where REDIS_PREFIX's hash tag puts the job hashes in the counter's slot.
  */
 const RESERVE_SCRIPT = `
 local key = KEYS[1]
@@ -83,7 +84,7 @@ export class JobsInFlight {
   private readonly jobKeyPrefix: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: JobsInFlightOptions,
   ) {
     this.graceMs = options.graceMs ?? 60_000;

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { assertRedisReachable } from './redis/redis-check.js';
+import { RedisConnector } from './redis/redis-connector.js';
 import { onShutdownSignal, runMain } from './run-main.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { createBlobStore } from './storage/create-blob-store.js';
@@ -9,6 +10,8 @@ import { createBlobStore } from './storage/create-blob-store.js';
 export interface ServiceBasics {
   config: Config;
   logger: Logger;
+  /** Makes the process's Redis connections (one Redis or a cluster); the service closes it last. */
+  redis: RedisConnector;
   /** The blob store, already known to answer. */
   store: BlobStore;
 }
@@ -21,10 +24,11 @@ export interface ServiceBasics {
 async function startService(name: 'api' | 'worker'): Promise<ServiceBasics> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name });
-  await assertRedisReachable(config.redisUrl);
+  const redis = RedisConnector.fromConfig(config);
+  await assertRedisReachable(redis);
   const store = await createBlobStore(config.storage);
   await store.ping();
-  return { config, logger, store };
+  return { config, logger, redis, store };
 }
 
 /** Stops a running service: lets in-flight work finish (within its grace) and closes everything. */

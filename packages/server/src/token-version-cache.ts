@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/redis-connector.js';
 import { revokedChannel, type TokenVersions } from './token-versions.js';
 
 export interface TokenVersionCacheOptions {
@@ -40,7 +40,7 @@ export class TokenVersionCache {
    */
   constructor(
     private readonly versions: Pick<TokenVersions, 'current' | 'revoke'>,
-    subscriber: Redis,
+    subscriber: RedisClient,
     options: TokenVersionCacheOptions,
   ) {
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;

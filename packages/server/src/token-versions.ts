@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { InternalError } from '@wamedia/shared';
-import { connectOnce } from './redis/redis-check.js';
+import type { RedisClient, RedisConnector } from './redis/redis-connector.js';
 
 /**
  * The token version of each instance, in Redis at `<prefix>:token-version:<instanceId>` (absent
@@ -14,7 +13,7 @@ import { connectOnce } from './redis/redis-check.js';
  */
 export class TokenVersions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -59,11 +58,11 @@ export interface TokenVersionsConnection {
 }
 
 /**
- * Connects to `redisUrl` for a one-shot use of the token versions (see connectOnce).
- * @throws QueueUnavailableError with one line naming the (password-redacted) REDIS_URL.
+ * Connects to Redis (or the cluster) for a one-shot use of the token versions (see RedisConnector.connectOnce).
+ * @throws QueueUnavailableError with one line naming the (password-redacted) REDIS_URL, or REDIS_CLUSTER_NODES.
  */
-export async function connectTokenVersions(redisUrl: string, prefix: string, timeoutMs = 3_000): Promise<TokenVersionsConnection> {
-  const redis = await connectOnce(redisUrl, timeoutMs);
+export async function connectTokenVersions(connector: RedisConnector, prefix: string, timeoutMs = 3_000): Promise<TokenVersionsConnection> {
+  const redis = await connector.connectOnce(timeoutMs);
   return {
     versions: new TokenVersions(redis, prefix),
     close: async () => {

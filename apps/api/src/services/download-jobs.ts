@@ -1,6 +1,5 @@
 import { Queue, type Job, type JobState } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { type JobPool, type JobSubscriptions, type JobsInFlight, type ReuploadStore } from '@wamedia/server';
+import { type JobPool, type RedisClient, type JobSubscriptions, type JobsInFlight, type ReuploadStore } from '@wamedia/server';
 import {
   BATCH_PRIORITY,
   DOWNLOAD_BACKOFF,
@@ -38,7 +37,7 @@ export interface DownloadJobsOptions {
 export class DownloadJobs {
   constructor(
     private readonly queue: Queue<DownloadJobData, DownloadJobResult>,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly subscriptions: JobSubscriptions,
     private readonly options: DownloadJobsOptions,
     /** INSTANCE_MAX_JOBS_IN_FLIGHT: new jobs are reserved here before they are added. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@wamedia/server';
 import { RateLimitedError } from '@wamedia/shared';
 
 /** The length of a counting window, in ms. */
@@ -66,7 +66,7 @@ export class RequestRateLimiter {
   private failing = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RequestRateLimiterOptions,
   ) {
     if (options.perMinute === 0) return;

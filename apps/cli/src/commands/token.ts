@@ -1,12 +1,13 @@
 import jwt from 'jsonwebtoken';
-import { connectTokenVersions, loadConfig } from '@wamedia/server';
+import { RedisConnector, connectTokenVersions, loadConfig } from '@wamedia/server';
 import { UsageError, parseFlagsAndOne } from '../flags.js';
 
 export const usage = `Usage: wamedia token <instanceId> [--expires-in <duration>]
 
 Prints a bearer token for one instance, signed (HS256) with JWT_SECRET from the environment,
-carrying the instance's current token version (read from REDIS_URL, under REDIS_PREFIX), and
-JWT_ISSUER / JWT_AUDIENCE as iss / aud when they are set.
+carrying the instance's current token version (read from REDIS_URL, or the cluster of
+REDIS_CLUSTER_NODES, under REDIS_PREFIX), and JWT_ISSUER / JWT_AUDIENCE as iss / aud when they
+are set.
 
 Options:
   --expires-in <duration>   lifetime, e.g. 3600 (seconds), 30m, 12h, 7d; default 1h
@@ -28,7 +29,7 @@ export async function run(args: string[]): Promise<void> {
   if (maxLifetime !== undefined && expiresIn > maxLifetime) {
     throw new UsageError(`--expires-in: the API refuses tokens living over ${maxLifetime} s (JWT_MAX_LIFETIME_SECONDS)`);
   }
-  const ver = await currentVersion(config.redisUrl, config.redisPrefix, instanceId);
+  const ver = await currentVersion(RedisConnector.fromConfig(config), config.redisPrefix, instanceId);
   const token = jwt.sign({ instanceId, ver }, config.jwtSecret, {
     algorithm: 'HS256',
     expiresIn,
@@ -39,8 +40,8 @@ export async function run(args: string[]): Promise<void> {
 }
 
 /** The instance's token version, so the token is not born revoked. */
-async function currentVersion(redisUrl: string, prefix: string, instanceId: string): Promise<number> {
-  const connection = await connectTokenVersions(redisUrl, prefix).catch((error: unknown) => {
+async function currentVersion(connector: RedisConnector, prefix: string, instanceId: string): Promise<number> {
+  const connection = await connectTokenVersions(connector, prefix).catch((error: unknown) => {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`cannot read the token version of ${instanceId}: ${reason}`, { cause: error });
   });

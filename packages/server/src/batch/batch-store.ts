@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connector.js';
 import { hintMismatch, toErrorBody, type BatchCounts, type BatchItem, type BatchItemStatus, type ErrorCode, type MediaHints } from '@wamedia/shared';
 import type { JobEnd } from './job-subscriptions.js';
 
@@ -60,7 +60,7 @@ export interface ItemFinished {
  */
 export class BatchStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: { prefix: string; retentionSeconds: number },
   ) {}
 

@@ -5,6 +5,7 @@ import { WEBHOOK_QUEUE, type WebhookJobData } from '@wamedia/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
 import { createMediaLinks } from '../links/create-media-links.js';
+import { RedisConnector } from '../redis/redis-connector.js';
 import { createJobFollowers, type JobFollowers } from './job-followers.js';
 import type { JobEnd } from './job-subscriptions.js';
 
@@ -27,7 +28,7 @@ describe('JobEndNotifier, a notice given again', () => {
   beforeAll(async () => {
     const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), WEBHOOK_SECRET: 'y'.repeat(32), REDIS_URL, REDIS_PREFIX: prefix });
     redis = new Redis(REDIS_URL);
-    followers = createJobFollowers(config, redis, createMediaLinks(config));
+    followers = createJobFollowers(config, redis, createMediaLinks(config), () => RedisConnector.fromConfig(config).queueConnection());
     await followers.waitUntilReady();
     webhooks = new Queue(WEBHOOK_QUEUE, { connection: { url: REDIS_URL }, prefix });
   });

@@ -4,6 +4,7 @@ import { RedisServer } from '../../../../test/support/redis-server.js';
 import { loadConfig } from '../config.js';
 import { createMediaLinks } from '../links/create-media-links.js';
 import { isRedisUnavailable } from '../redis/redis-check.js';
+import { RedisConnector } from '../redis/redis-connector.js';
 import { createJobFollowers, type JobFollowers } from './job-followers.js';
 
 /** The API's settings of the webhook queue: no offline queue, one retry of a command in flight. */
@@ -17,7 +18,7 @@ describe('the webhook queue of a fail-fast connection, while Redis is away', () 
     server = await RedisServer.start();
     const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), WEBHOOK_SECRET: 'y'.repeat(32), REDIS_URL: server.url, REDIS_PREFIX: 'followers-test' });
     // The batch store and subscriptions are not used here: only the outbox's own queue connection.
-    followers = createJobFollowers(config, {} as Redis, createMediaLinks(config), FAIL_FAST);
+    followers = createJobFollowers(config, {} as Redis, createMediaLinks(config), () => RedisConnector.fromConfig(config).queueConnection(FAIL_FAST));
     await followers.waitUntilReady();
   });
 

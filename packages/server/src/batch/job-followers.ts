@@ -1,9 +1,8 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connector.js';
 import type { Config } from '../config.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@wamedia/shared';
 import type { MediaLinks } from '../links/media-links.js';
-import { redisConnectionOptions } from '../redis/connection-options.js';
 import { BatchStore } from './batch-store.js';
 import { JobEndNotifier } from './job-end-notifier.js';
 import { JobSubscriptions } from './job-subscriptions.js';
@@ -28,22 +27,22 @@ export interface JobFollowers {
 
 /**
  * @param links makes the links of batches submitted with `"links": true`.
- * @param queueConnection settings laid over the webhook queue's connection: the API makes it
- *   fail fast (no offline queue), so that while Redis is away its commands are refused at once
- *   (503) instead of piling up in memory without bound until it is back.
+ * @param queueConnection the webhook queue's connection (RedisConnector.queueConnection): the API
+ *   makes it fail fast (no offline queue), so that while Redis is away its commands are refused at
+ *   once (503) instead of piling up in memory without bound until it is back.
  */
 export function createJobFollowers(
   config: Config,
-  redis: Redis,
+  redis: RedisClient,
   links: MediaLinks,
-  queueConnection: Partial<ConnectionOptions> = {},
+  queueConnection: () => ConnectionOptions,
 ): JobFollowers {
   const keys = { prefix: config.redisPrefix, retentionSeconds: config.jobRetentionSeconds };
   const subscriptions = new JobSubscriptions(redis, keys);
   const batches = new BatchStore(redis, keys);
   const queue = config.webhookSecret
     ? new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
-        connection: { ...redisConnectionOptions(config.redisUrl), ...queueConnection } as ConnectionOptions,
+        connection: queueConnection(),
         prefix: config.redisPrefix,
       })
     : undefined;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connector.js';
 import type { ErrorBodyShape, ErrorCode } from '@wamedia/shared';
 
 /** How a download job ended, as its followers need to know it. */
@@ -27,7 +27,7 @@ export type Subscription =
  */
 export class JobSubscriptions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: { prefix: string; retentionSeconds: number },
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connector.js';
 import type { MessageKey } from '@wamedia/shared';
 import type { RetryResult } from '../media-retry/retry-messages.js';
 
@@ -44,7 +44,7 @@ return 1`;
  */
 export class ReuploadStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: {
       prefix: string;
       /** How long a record outlives its deadline, in seconds: as long as the job itself is kept. */
