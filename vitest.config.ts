@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // Redis and S3 in containers when a Docker engine answers (WAMEDIA_TEST_CONTAINERS).
+    globalSetup: ['./test/support/global-containers.ts'],
     // Generous: a test waits on events, so these only end one that hangs. A machine whose cores
     // other work keeps busy (scripts/cpu-hog.sh) stretches a normal test several times over.
     testTimeout: 120_000,
