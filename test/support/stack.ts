@@ -1,8 +1,9 @@
 /**
  * A whole wamedia service for end-to-end tests: the API and N workers as separate processes,
  * a Redis key prefix of their own, and a store of their own (a temporary folder, or a fresh
- * bucket on the run's S3 server: see s3-server.ts). Redis is the run's container when it has one. `stop()` ends the processes and removes
- * everything the stack made: its Redis keys (by prefix, never FLUSH*), its folders.
+ * bucket on the run's S3 server: see s3-server.ts). Redis is the run's container when it has
+ * one. `stop()` ends the processes and removes everything the stack made: its Redis keys (by
+ * prefix, never FLUSH*), its folders.
  *
  * Later suites (scaling, fault injection) can add and stop workers one by one, restart the API,
  * and read each process's logs.
@@ -171,7 +172,8 @@ export class Stack {
 
   /**
    * SIGTERMs every process and waits for them, then deletes the stack's Redis keys, lets go of
-   * the S3 server (stopping it when it runs here) and removes the temporary folders. Safe to call twice.
+   * the S3 server (stopping it when it runs here) and removes the temporary folders. Safe to
+   * call twice.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
