@@ -2,9 +2,10 @@
  * The switch between the container path and the local one (WAMEDIA_TEST_CONTAINERS), without a
  * Docker engine: the container path itself runs in `pnpm test:containers`.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { containerMode } from '../support/containers.js';
+import { DEFAULT_REDIS_IMAGE, DEFAULT_S3_IMAGE, containerMode } from '../support/containers.js';
 import setup from '../support/global-containers.js';
 
 describe('WAMEDIA_TEST_CONTAINERS', () => {
@@ -40,5 +41,15 @@ describe('the global set-up with WAMEDIA_TEST_CONTAINERS=0', () => {
     expect(teardown).toBeUndefined();
     expect(provided).toEqual([['testContainers', null]]);
     expect(written).toEqual(['test infrastructure: local redis-server and in-process s3rver (WAMEDIA_TEST_CONTAINERS=0)\n']);
+  });
+});
+
+describe('the default images', () => {
+  const compose = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');
+  const composeImage = (name: string) => new RegExp(`^\\s+image: (${name}:\\S+)$`, 'm').exec(compose)?.[1];
+
+  it('are the Redis and MinIO that docker-compose.yml runs', () => {
+    expect(DEFAULT_REDIS_IMAGE).toBe(composeImage('redis'));
+    expect(DEFAULT_S3_IMAGE).toBe(composeImage('minio/minio'));
   });
 });
