@@ -62,7 +62,7 @@ async function storeFiles(folder: string): Promise<string[]> {
 }
 
 function storePath(file: string): string {
-  return path.join(suite.stack.storage.dir, file);
+  return path.join(suite.stack.storeDir, file);
 }
 
 describe('SIGTERM to the API', () => {

@@ -29,7 +29,7 @@ const MiB = 1024 * KiB;
  */
 const UNAVAILABLE_WITHIN_MS = 10_000;
 
-const suite = useCdnStack({ storage: 's3', env: { JOB_ATTEMPTS: '8', JOB_BACKOFF_MS: '500' } });
+const suite = useCdnStack({ storage: 's3', s3: 'in-process', env: { JOB_ATTEMPTS: '8', JOB_BACKOFF_MS: '500' } });
 
 function publish(size: number): PublishedMedia {
   return suite.cdn.publish(randomBytes(size), 'image');

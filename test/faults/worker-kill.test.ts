@@ -28,7 +28,7 @@ const suite = useCdnStack({ workers: 2, env: { MAX_MEDIA_BYTES: String(256 * MiB
 
 /** The first temporary file of the store that `worker` holds open, with its size. */
 async function tempFileOpenedBy(worker: ServiceProcess): Promise<{ file: string; size: number } | undefined> {
-  const tmpDir = path.join(suite.stack.storage.dir, 'tmp') + path.sep;
+  const tmpDir = path.join(suite.stack.storeDir, 'tmp') + path.sep;
   const fdDir = `/proc/${worker.pid}/fd`;
   const fds = await readdir(fdDir).catch(() => [] as string[]);
   for (const fd of fds) {

@@ -1,8 +1,9 @@
 /**
  * A whole wamedia service for end-to-end tests: the API and N workers as separate processes,
- * a Redis key prefix of their own, and a store of their own (a temporary folder, or an s3rver
- * started in this process with a fresh bucket). `stop()` ends the processes and removes
- * everything the stack made: its Redis keys (by prefix, never FLUSH*), its folders.
+ * a Redis key prefix of their own, and a store of their own (a temporary folder, or a fresh
+ * bucket on the run's S3 server: see s3-server.ts). Redis is the run's container when it has
+ * one. `stop()` ends the processes and removes everything the stack made: its Redis keys (by
+ * prefix, never FLUSH*), its folders.
  *
  * With WAMEDIA_TEST_REDIS_CLUSTER_NODES set (`pnpm test:cluster` sets it, with
  * WAMEDIA_TEST_REDIS_CLUSTER_PASSWORD), stacks run on that Redis Cluster instead (unless given a
@@ -12,22 +13,27 @@
  * and read each process's logs.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import S3rver from 's3rver';
+import { inject } from 'vitest';
 import { CONFIG_VARIABLES } from '@wamedia/server';
 import { ClusterClient } from './cluster-client.js';
 import { RedisClient, type TestRedis } from './redis-client.js';
+import { InProcessS3rver, startS3Server, type S3Server } from './s3-server.js';
 import { ServiceProcess, type LogLine } from './service-process.js';
 import { signToken, type TokenOptions } from './tokens.js';
 
 export type StorageKind = 'fs' | 's3';
 
 export interface StackOptions {
-  /** The blob store: a temporary folder (default) or an in-process s3rver. */
+  /** The blob store: a temporary folder (default) or a bucket of an S3 server. */
   storage?: StorageKind;
+  /**
+   * Which S3 server, with `storage: 's3'`: the run's (its container when it has one, default), or
+   * an s3rver in this process, for suites that stop the server or read its folder.
+   */
+  s3?: 'run' | 'in-process';
   /** Worker processes to start (default 1). */
   workers?: number;
   /** Start the API (default true). */
@@ -38,7 +44,7 @@ export interface StackOptions {
   env?: Record<string, string | undefined>;
   /** How long each process may take to log that it is ready, in ms (default 30000). */
   readyTimeoutMs?: number;
-  /** Default redis://127.0.0.1:6379, or REDIS_URL of the test process. */
+  /** Default: the run's Redis container, else REDIS_URL of the test process, else redis://127.0.0.1:6379. */
   redisUrl?: string;
   /** Copy the processes' output to stderr (default: WAMEDIA_E2E_ECHO=1). */
   echo?: boolean;
@@ -47,11 +53,7 @@ export interface StackOptions {
 /** Where the stack keeps media. */
 export type StackStorage =
   | { kind: 'fs'; dir: string }
-  | { kind: 's3'; dir: string; bucket: string; endpoint: string; server: S3rver };
-
-const S3_BUCKET = 'wamedia-e2e';
-/** s3rver's fixed credentials. */
-const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  | { kind: 's3'; bucket: string; endpoint: string; server: S3Server };
 
 export class Stack {
   /** The API processes started so far (restarts included); the last one is current. */
@@ -78,7 +80,7 @@ export class Stack {
     const tempDir = await mkdtemp(path.join(tmpdir(), 'wamedia-e2e-'));
     let storage: StackStorage;
     try {
-      storage = options.storage === 's3' ? await startS3rver(tempDir) : { kind: 'fs', dir: path.join(tempDir, 'media') };
+      storage = options.storage === 's3' ? await startS3(tempDir, options.s3 ?? 'run') : { kind: 'fs', dir: path.join(tempDir, 'media') };
     } catch (error) {
       await rm(tempDir, { recursive: true, force: true });
       throw error;
@@ -170,22 +172,17 @@ export class Stack {
 
   /**
    * Every file the store holds, relative to its root and sorted: for fs the folder's files; for
-   * s3 the object keys (s3rver's side files left out) and any unfinished multipart upload.
+   * s3 the object keys and any unfinished multipart upload the server lets be seen.
    */
   async storedFiles(): Promise<string[]> {
     if (this.storage.kind === 'fs') return (await walk(this.storage.dir)).sort();
-    const files = await walk(path.join(this.storage.dir, this.storage.bucket));
-    const objects: string[] = [];
-    for (const file of files) {
-      if (file.includes('._S3rver_uploads')) objects.push(file);
-      else if (file.endsWith('._S3rver_object')) objects.push(file.slice(0, -'._S3rver_object'.length));
-    }
-    return objects.sort();
+    return this.storage.server.storedFiles(this.storage.bucket);
   }
 
   /**
-   * SIGTERMs every process and waits for them, then deletes the stack's Redis keys, stops the
-   * s3rver and removes the temporary folders. Safe to call twice.
+   * SIGTERMs every process and waits for them, then deletes the stack's Redis keys, lets go of
+   * the S3 server (stopping it when it runs here) and removes the temporary folders. Safe to
+   * call twice.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -202,26 +199,29 @@ export class Stack {
   }
 
   /**
-   * Takes the s3rver away at once, as an S3 outage does: its listener closes and every open
-   * connection is cut. The folder stays; {@link restartS3rver} brings it back.
+   * Takes the in-process s3rver away at once, as an S3 outage does (see InProcessS3rver.stop);
+   * {@link restartS3rver} brings it back.
    */
   async stopS3rver(): Promise<void> {
-    const storage = this.s3Storage();
-    const http = (storage.server as unknown as { httpServer?: { closeAllConnections(): void } }).httpServer;
-    const closed = storage.server.close();
-    http?.closeAllConnections();
-    await closed;
+    await this.s3rver().stop();
   }
 
   /** Starts the s3rver again on the same port, over the same folder (see {@link stopS3rver}). */
   async restartS3rver(): Promise<void> {
-    const storage = this.s3Storage();
-    storage.server = (await runS3rver(storage.dir, Number(new URL(storage.endpoint).port))).server;
+    await this.s3rver().restart();
   }
 
-  private s3Storage(): Extract<StackStorage, { kind: 's3' }> {
-    if (this.storage.kind !== 's3') throw new Error('this stack does not run on s3rver');
-    return this.storage;
+  /** The fs store's folder (`storage: 'fs'`). */
+  get storeDir(): string {
+    if (this.storage.kind !== 'fs') throw new Error('this stack does not run on the fs store');
+    return this.storage.dir;
+  }
+
+  /** The stack's in-process s3rver (`storage: 's3', s3: 'in-process'`). */
+  s3rver(): InProcessS3rver {
+    const server = this.storage.kind === 's3' ? this.storage.server : undefined;
+    if (!(server instanceof InProcessS3rver)) throw new Error("this stack does not run on an in-process s3rver (storage: 's3', s3: 'in-process')");
+    return server;
   }
 
   private get readyTimeoutMs(): number {
@@ -240,52 +240,19 @@ export class Stack {
   }
 }
 
-/** Starts an s3rver on 127.0.0.1, port 0, storing under `tempDir/s3`, with one empty bucket. */
-async function startS3rver(tempDir: string): Promise<StackStorage> {
+/** A bucket of its own for the stack on the run's S3 server, or on an s3rver under `tempDir/s3`. */
+async function startS3(tempDir: string, which: 'run' | 'in-process'): Promise<StackStorage> {
   const dir = path.join(tempDir, 's3');
-  const { server, port } = await runS3rver(dir, 0);
-  return { kind: 's3', dir, bucket: S3_BUCKET, endpoint: `http://127.0.0.1:${port}`, server };
-}
-
-/** Runs an s3rver on 127.0.0.1:`port` (0: a free one) over the folder `dir`, with the stack's bucket. */
-async function runS3rver(dir: string, port: number): Promise<{ server: S3rver; port: number }> {
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: S3_BUCKET }],
-  });
-  keepEmptyFolders(server);
-  const address = (await server.run()) as AddressInfo;
-  return { server, port: address.port };
-}
-
-/**
- * s3rver's DeleteObject removes the object's folder once it is empty. A PutObject into the same
- * folder at that moment (the store writes and deletes temporaries side by side, all the time)
- * then opens its file in a folder that is gone: an ENOENT on a stream s3rver has no error
- * listener on, which is an uncaught exception in this (the test) process. Real S3 has no
- * folders; here they are simply left in place.
- */
-function keepEmptyFolders(server: S3rver): void {
-  const store = (server as unknown as { store: S3rverFilesystemStore }).store;
-  store.deleteObject = async (bucket, key) => {
-    const files = ['object', 'object.md5', 'metadata.json'].map((kind) => store.getResourcePath(bucket, key, kind));
-    await Promise.all(
-      files.map((file) =>
-        unlink(file).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== 'ENOENT') throw error;
-        }),
-      ),
-    );
-  };
-}
-
-/** The part of s3rver's (untyped) filesystem store that keepEmptyFolders replaces. */
-interface S3rverFilesystemStore {
-  getResourcePath(bucket: string, key: string, kind: string): string;
-  deleteObject(bucket: string, key: string): Promise<void>;
+  const server = which === 'in-process' ? await InProcessS3rver.start(dir) : await startS3Server(dir);
+  // The run's server is shared by every stack: a bucket name no other stack has.
+  const bucket = `wamedia-e2e-${randomBytes(6).toString('hex')}`;
+  try {
+    await server.createBucket(bucket);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return { kind: 's3', bucket, endpoint: server.endpoint, server };
 }
 
 /** The Redis Cluster the stacks of this run use (`pnpm test:cluster`), if any. */
@@ -313,7 +280,7 @@ function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessE
   Object.assign(env, {
     HOST: '127.0.0.1',
     PORT: '0',
-    REDIS_URL: options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_URL: options.redisUrl ?? inject('testContainers')?.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_PREFIX: prefix,
     JWT_SECRET: randomBytes(24).toString('base64url'),
     LOG_LEVEL: 'info',
@@ -342,13 +309,14 @@ function stackEnv(options: StackOptions, storage: StackStorage): NodeJS.ProcessE
   if (storage.kind === 'fs') {
     Object.assign(env, { STORAGE: 'fs', STORAGE_DIR: storage.dir });
   } else {
+    const settings = storage.server.settings(storage.bucket);
     Object.assign(env, {
       STORAGE: 's3',
       S3_ENDPOINT: storage.endpoint,
-      S3_REGION: 'us-east-1',
+      S3_REGION: settings.region,
       S3_BUCKET: storage.bucket,
-      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      S3_ACCESS_KEY_ID: settings.accessKeyId,
+      S3_SECRET_ACCESS_KEY: settings.secretAccessKey,
       S3_FORCE_PATH_STYLE: 'true',
     });
   }

@@ -119,7 +119,8 @@ export async function runStaleTempSweep(stack: Stack): Promise<number> {
 function contentPath(stack: Stack, file: string): string {
   const { storage } = stack;
   if (storage.kind === 'fs') return path.join(storage.dir, file);
-  return path.join(storage.dir, storage.bucket, `${file}._S3rver_object`);
+  // Read from s3rver's folder: the audit also runs while the server is stopped.
+  return stack.s3rver().objectFile(storage.bucket, file);
 }
 
 async function hashFile(file: string): Promise<{ digest: string; size: number }> {
