@@ -41,6 +41,7 @@ runService('worker', async ({ config, logger, store }) => {
     concurrency: config.workerConcurrency,
     backoffMs: config.jobBackoffMs,
     lockMs: config.jobLockMs,
+    maxStalls: config.jobMaxStalls,
     logger,
     metrics,
     notifier: shared.followers.notifier,
