@@ -95,25 +95,38 @@ function explained(media: CatalogueMedia, statusCode: number | undefined, faults
   return false;
 }
 
-/** 1. Every request got an answer of the contract (200 with the right bytes, 202, a 4xx or a 503), none hung. */
-function answersCheck({ sent, faults }: SoakRecord): Check {
+/**
+ * 1. Every request got an answer of the contract (200 with the right bytes, 202, a 4xx or a 503),
+ * none hung, and no process of the service died but by a fault's SIGKILL.
+ */
+function answersCheck({ chaos, sent, faults }: SoakRecord): Check {
   const problems: string[] = [];
   let cut = 0;
   for (const request of sent) {
-    const what = `${request.kind} to ${request.api.name} at ${new Date(request.sentAt).toISOString()}${request.media ? ` (media #${request.media.index}, ${request.media.behaviour})` : ''}`;
+    const what = `${request.kind} to ${request.api.name} at ${new Date(request.sentAt).toISOString()}${request.media ? ` (media #${request.media.index}, ${request.media.size} bytes, ${request.media.behaviour})` : ''}`;
     if (request.error === 'hung') problems.push(`${what}: no answer before its deadline`);
     else if (request.error !== undefined) {
-      // A connection the API's own SIGKILL dropped is the fault's doing, not an answer withheld.
-      const killed = faults.some((f) => f.kind === 'api-kill' && f.process === request.api.name && f.at >= request.sentAt - 1_000);
-      if (killed) cut++;
-      else problems.push(`${what}: ${request.error}`);
+      const during = faults.filter((f) => f.at <= request.answeredAt + 1_000 && f.over >= request.sentAt - 1_000);
+      // A connection its API's own SIGKILL dropped, or a file response cut mid-body when the S3
+      // server went away (its 200 and headers were sent: no 503 can follow), is the fault's doing.
+      const excused = during.some((f) => (f.kind === 'api-kill' && f.process === request.api.name) || f.kind === 's3-restart');
+      if (excused) cut++;
+      else problems.push(`${what}: ${request.error} (faults meanwhile: ${during.map((f) => f.kind).join(', ') || 'none'})`);
     } else {
       const status = request.status!;
       if (status === 200 && request.bytesRight === false) problems.push(`${what}: 200 with the wrong bytes`);
       else if (![200, 202, 503].includes(status) && !(status >= 400 && status < 500)) problems.push(`${what}: ${status} ${request.body ?? ''}`);
     }
   }
-  return { name: 'every request answered 200/202/4xx/503, none hung', problems, checked: `${sent.length} requests (${cut} cut by an API's SIGKILL)` };
+  const killed = new Set(faults.flatMap((f) => (f.process ? [f.process] : [])));
+  for (const process of chaos.stack.processes) {
+    if (!process.running && !killed.has(process.name)) problems.push(`${process.name} died by itself (code ${process.exitCode}, signal ${process.exitSignal}): ${process.stderr.slice(-300)}`);
+  }
+  return {
+    name: 'every request answered 200/202/4xx/503, none hung',
+    problems,
+    checked: `${sent.length} requests (${cut} cut by an API's SIGKILL or an S3 restart mid-body)`,
+  };
 }
 
 /** 2. Every job accepted with 202 ended, completed or with a final error the CDN explains. */
