@@ -254,6 +254,22 @@ export class FakeCdn {
     return this.count(media.directPathname) + this.count(media.urlPathname);
   }
 
+  /** The requests whose response is still going on (neither ended nor cut). */
+  openRequests(): CdnRequest[] {
+    return this.requests.filter((request) => request.closedAt === undefined);
+  }
+
+  /**
+   * Resets every open connection at once (TCP RST), as a crashed CDN front end or a middlebox
+   * does: the responses in progress end without their remaining bytes. Returns the requests
+   * they were serving.
+   */
+  resetConnections(): CdnRequest[] {
+    const cut = this.openRequests();
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    return cut;
+  }
+
   /** Forgets the request log and the connection count. */
   resetLog(): void {
     this.requests.length = 0;

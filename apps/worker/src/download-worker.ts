@@ -1,6 +1,15 @@
-import { DelayedError, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type ConnectionOptions, type Job } from 'bullmq';
 import { type JobEnd, type JobEndNotifier, type JobsInFlight, type Logger } from '@wamedia/server';
-import { DOWNLOAD_QUEUE, MediaExpiredError, toErrorBody, withoutSignature, type DownloadJobData, type DownloadJobResult } from '@wamedia/shared';
+import {
+  DOWNLOAD_QUEUE,
+  MediaExpiredError,
+  decodeJobFailure,
+  encodeJobFailure,
+  toErrorBody,
+  withoutSignature,
+  type DownloadJobData,
+  type DownloadJobResult,
+} from '@wamedia/shared';
 import { asWamediaError, toAttemptError } from './job-failure.js';
 import type { MediaProcessor } from './media-processor.js';
 import { QueueWorker } from './queue-worker.js';
@@ -25,6 +34,8 @@ export interface DownloadWorkerOptions {
    * host) stops renewing; after about this long its jobs are given to other workers.
    */
   lockMs: number;
+  /** How often a job may stall and be given to another worker before BullMQ fails it (JOB_MAX_STALLS). */
+  maxStalls: number;
   logger: Logger;
   metrics: WorkerMetrics;
   /** Tells batches and callback URLs that a job ended. */
@@ -53,6 +64,7 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
       concurrency: options.concurrency,
       backoff: { baseMs: options.backoffMs, maxMs: MAX_BACKOFF_MS },
       lockMs: options.lockMs,
+      maxStalls: options.maxStalls,
       jobsName: 'download jobs',
       logger: options.logger,
     });
@@ -62,6 +74,8 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
   }
 
   protected override async process(job: DownloadJob, signal: AbortSignal | undefined, token: string | undefined): Promise<DownloadJobResult> {
+    // Ended for good already: its mediaKey is gone, so another download could only fail otherwise.
+    if (job.data.failure !== undefined) throw decodeJobFailure(job.data.failure);
     const round = await this.options.relay.stateOf(job);
     if (round.kind === 'waiting') return this.sleepUntil(job, token, round.until);
     const result = await this.download(job, signal, token, round);
@@ -112,11 +126,13 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
     // A failure is the lock holder's to record: a late one of an attempt that lost the lock
     // must neither use an attempt nor end a job another worker may be completing.
     await this.holdLock(job, token);
-    const attemptError = toAttemptError(error);
+    // A recorded failure is final whatever its code: the job has nothing left to try again with.
+    const attemptError = job.data.failure !== undefined ? new UnrecoverableError(job.data.failure) : toAttemptError(error);
     const last = isLastAttempt(job, attemptError);
     if (last) {
       const failure = asWamediaError(error);
-      await this.jobEnded(job, token, { status: 'failed', code: failure.code, error: toErrorBody(failure) });
+      // Its followers are told again: a notice is idempotent, and the first may not have gone out.
+      await this.jobEnded(job, token, { status: 'failed', code: failure.code, error: toErrorBody(failure) }, encodeJobFailure(failure));
     }
     this.options.metrics.jobEnded(last ? 'failed' : 'retried');
     return attemptError;
@@ -137,9 +153,9 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
    * independent round trips, so they run at once; the followers are told last, once nothing of
    * the job is left to clean up.
    */
-  private async jobEnded(job: DownloadJob, token: string | undefined, end: JobEnd): Promise<void> {
+  private async jobEnded(job: DownloadJob, token: string | undefined, end: JobEnd, failure?: string): Promise<void> {
     await this.holdLock(job, token);
-    await Promise.all([forgetSecrets(job), this.releaseSlot(job)]);
+    await Promise.all([forgetSecrets(job, failure), this.releaseSlot(job)]);
     await this.options.notifier.jobEnded(job.id!, end);
   }
 
@@ -161,12 +177,13 @@ function isLastAttempt(job: DownloadJob, error: Error): boolean {
 
 /**
  * Redis keeps finished jobs for the status routes; it need not keep their keys, nor the CDN's
- * signatures (oh=, oe=) of their references.
+ * signatures (oh=, oe=) of their references. A final `failure` is recorded in the same write.
  */
-async function forgetSecrets(job: DownloadJob): Promise<void> {
+async function forgetSecrets(job: DownloadJob, failure: string | undefined): Promise<void> {
   const { mediaKey: _forgotten, url, directPath, ...rest } = job.data;
   await job.updateData({
     ...rest,
+    ...(failure !== undefined && { failure }),
     ...(url !== undefined && { url: withoutSignature(url) }),
     ...(directPath !== undefined && { directPath: withoutSignature(directPath) }),
   });

@@ -40,6 +40,7 @@ runService('worker', async ({ config, logger, redis: connector, store }) => {
     concurrency: config.workerConcurrency,
     backoffMs: config.jobBackoffMs,
     lockMs: config.jobLockMs,
+    maxStalls: config.jobMaxStalls,
     logger,
     metrics,
     notifier: shared.followers.notifier,

@@ -18,6 +18,8 @@ export interface QueueWorkerOptions {
    * for. Default: BullMQ's.
    */
   lockMs?: number;
+  /** How often a job may stall (lock expired) and be taken again before BullMQ fails it. Default: BullMQ's (1). */
+  maxStalls?: number;
   /** Names the jobs in log lines, e.g. "download jobs". */
   jobsName: string;
   logger: Logger;
@@ -43,6 +45,7 @@ export abstract class QueueWorker<Data, Result> {
       concurrency: setup.concurrency,
       // Only when set: BullMQ would take an explicit undefined over its defaults.
       ...(setup.lockMs !== undefined && { lockDuration: setup.lockMs, stalledInterval: setup.lockMs }),
+      ...(setup.maxStalls !== undefined && { maxStalledCount: setup.maxStalls }),
       settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error, setup.backoff) },
     });
     this.worker.on('error', (err) => setup.logger.warn({ err, queue }, 'worker connection error'));

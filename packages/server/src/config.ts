@@ -129,6 +129,12 @@ const envSchema = z
     REUPLOAD_WAIT_MS: positiveInt.max(86_400_000, 'must be at most 86400000 (a day)').default(600_000),
     /** Stall detection: a job whose worker stops renewing its lock for this long (ms) is given to another worker. */
     JOB_LOCK_MS: positiveInt.min(1_000).default(30_000),
+    /**
+     * How often a download job may stall (its worker died, its lock expired) and still be given to
+     * another worker; one more stall and BullMQ fails it. Above BullMQ's 1: a rolling restart or a
+     * crashing host may take a job's worker away more than once.
+     */
+    JOB_MAX_STALLS: positiveInt.max(100).default(5),
     /** How long in-flight work may go on after SIGTERM, in ms (API responses; worker jobs before hand-back). */
     SHUTDOWN_GRACE_MS: positiveInt.default(20_000),
     /** Port of a worker's /healthz, /readyz and /metrics; 0 picks a free one. */
@@ -269,6 +275,8 @@ export interface Config {
   /** REUPLOAD_WAIT_MS. */
   reuploadWaitMs: number;
   jobLockMs: number;
+  /** JOB_MAX_STALLS. */
+  jobMaxStalls: number;
   shutdownGraceMs: number;
   workerHealthPort: number;
   adminToken: string | undefined;
@@ -349,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     failedJobReuseMs: e.FAILED_JOB_REUSE_MS,
     reuploadWaitMs: e.REUPLOAD_WAIT_MS,
     jobLockMs: e.JOB_LOCK_MS,
+    jobMaxStalls: e.JOB_MAX_STALLS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     workerHealthPort: e.WORKER_HEALTH_PORT,
     adminToken: e.ADMIN_TOKEN,

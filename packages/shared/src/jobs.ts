@@ -47,6 +47,12 @@ export const downloadJobSchema = z.object({
   instanceId: z.string(),
   /** The API request id, so worker log lines can be matched to it. */
   requestId: z.string().optional(),
+  /**
+   * How the job failed for good (as encodeJobFailure writes it), recorded when it ended. A job
+   * that ended and still runs again (its worker died before the queue heard of the end, or it was
+   * re-queued) answers this rather than downloading again without its mediaKey.
+   */
+  failure: z.string().optional(),
 });
 export type DownloadJobData = z.infer<typeof downloadJobSchema>;
 
