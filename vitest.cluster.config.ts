@@ -18,6 +18,9 @@ export default defineConfig({
       'test/cluster/**/*.test.ts',
     ],
     exclude: [],
+    // One file at a time: every file's stack shares the one cluster and the machine's cores, and
+    // stacks started side by side on a busy machine outrun their 30 s start-up deadline.
+    fileParallelism: false,
     globalSetup: ['test/support/cluster-global-setup.ts'],
   },
 });

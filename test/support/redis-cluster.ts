@@ -2,7 +2,8 @@
  * A throw-away Redis Cluster for `pnpm test:cluster`: three password-protected masters started
  * from the `redis-server` binary on free loopback ports, each cluster-enabled in a temporary
  * folder of its own, joined by `redis-cli --cluster create` (no replicas), and known to be
- * serving once every node reports cluster_state:ok. `remove()` stops them and deletes the folders.
+ * serving once every node reports cluster_state:ok. A node can be stopped and started again (it
+ * rejoins from its nodes.conf), as an outage does. `remove()` stops them and deletes the folders.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -80,19 +81,29 @@ export class RedisCluster {
   async remove(): Promise<void> {
     await Promise.all(
       this.nodeProcesses.map(async (node) => {
-        if (node.child.exitCode === null && node.child.signalCode === null) {
-          const exited = once(node.child, 'exit');
-          node.child.kill('SIGTERM');
-          const timer = setTimeout(() => node.child.kill('SIGKILL'), 5_000);
-          await exited;
-          clearTimeout(timer);
-        }
+        await stopNode(node);
         await rm(node.dir, { recursive: true, force: true });
       }),
     );
   }
 
-  private async waitUntilServing(timeoutMs: number): Promise<void> {
+  /** Stops the `index`-th master (its data and slots are gone until {@link restartNode}). */
+  async stopNode(index: number): Promise<void> {
+    await stopNode(this.nodeProcesses[index]!);
+  }
+
+  /** Starts the `index`-th master again on its port and folder, and waits until the cluster serves again. */
+  async restartNode(index: number, timeoutMs = 60_000): Promise<void> {
+    const node = this.nodeProcesses[index]!;
+    const restarted = await startNode(node.port, this.password, node.dir);
+    restarted.output = `${node.output}${restarted.output}`;
+    this.nodeProcesses[index] = restarted;
+    await waitForPing(restarted, this.password, timeoutMs);
+    await this.waitUntilServing(timeoutMs);
+  }
+
+  /** Resolves once every running node reports cluster_state:ok. */
+  async waitUntilServing(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const states = await Promise.all(this.nodeProcesses.map((node) => clusterState(node.port, this.password).catch(() => 'unknown')));
@@ -125,8 +136,17 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-async function startNode(port: number, password: string): Promise<ClusterNodeProcess> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'wamedia-cluster-'));
+async function stopNode(node: ClusterNodeProcess): Promise<void> {
+  if (node.child.exitCode !== null || node.child.signalCode !== null) return;
+  const exited = once(node.child, 'exit');
+  node.child.kill('SIGTERM');
+  const timer = setTimeout(() => node.child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startNode(port: number, password: string, existingDir?: string): Promise<ClusterNodeProcess> {
+  const dir = existingDir ?? (await mkdtemp(path.join(tmpdir(), 'wamedia-cluster-')));
   const child = spawn(
     'redis-server',
     [

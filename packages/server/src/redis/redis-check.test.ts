@@ -21,6 +21,14 @@ describe('isRedisUnavailable', () => {
     expect(isRedisUnavailable(Object.assign(new Error('x'), { name: 'ClusterAllFailedError' }))).toBe(true);
   });
 
+  it('takes a MULTI discarded because a down cluster refused its commands for an outage, and only that', () => {
+    const discarded = (...previous: string[]) =>
+      Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), { previousErrors: previous.map((m) => new Error(m)) });
+    expect(isRedisUnavailable(discarded('CLUSTERDOWN The cluster is down', 'CLUSTERDOWN The cluster is down'))).toBe(true);
+    expect(isRedisUnavailable(discarded("ERR wrong number of arguments for 'sadd' command"))).toBe(false);
+    expect(isRedisUnavailable(new Error('EXECABORT Transaction discarded because of previous errors.'))).toBe(false);
+  });
+
   it.each([
     'CROSSSLOT Keys in request don\'t hash to the same slot',
     'ERR Error running script',

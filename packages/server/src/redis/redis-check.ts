@@ -22,9 +22,13 @@ export async function assertRedisReachable(connector: RedisConnector, timeoutMs 
  * it is, so a bug is not passed off as an outage.
  */
 export function isRedisUnavailable(error: unknown): boolean {
-  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  const { name, message, previousErrors } = (error ?? {}) as { name?: unknown; message?: unknown; previousErrors?: unknown };
   if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true;
-  return typeof message === 'string' && (SINGLE_REDIS_AWAY.test(message) || CLUSTER_AWAY.test(message));
+  if (typeof message !== 'string') return false;
+  // A MULTI whose commands a down cluster refused as they were queued (CLUSTERDOWN) is discarded
+  // as a whole: the outage is in the errors it carries.
+  if (message.startsWith('EXECABORT ')) return Array.isArray(previousErrors) && previousErrors.some(isRedisUnavailable);
+  return SINGLE_REDIS_AWAY.test(message) || CLUSTER_AWAY.test(message);
 }
 
 const SINGLE_REDIS_AWAY =
