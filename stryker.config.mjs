@@ -9,8 +9,10 @@
 export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
-  // related: false, because with it a static mutant (one in code run as a module loads, such as
-  // the SSRF guard's address ranges) ran no test at all and counted as survived.
+  // related: false: a static mutant (in code run as a module loads, such as the SSRF guard's
+  // address ranges) is tested by every test file, not only by those vitest finds importing its
+  // file statically; private-addresses.test.ts imports its module inside each test, because a
+  // mutant that makes the import throw fails a top-level import with no test failed (survived).
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   coverageAnalysis: 'perTest',
   mutate: [
