@@ -3,7 +3,7 @@
  * `pnpm test:mutation`: StrykerJS mutates the code whose mistakes would be silent — the media
  * crypto, the checks of a request's hints against a verified result, webhook signing and the SSRF
  * guard — and runs the fast unit tests of vitest.mutation.config.ts against every mutant. Not in
- * CI: a full run takes about 10 minutes on 2 cores. The README's Tests section has the score.
+ * CI: a full run takes about 10 minutes on 2 cores. The README's Quick start gives the score.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
