@@ -3,14 +3,16 @@
  * `pnpm test:mutation`: StrykerJS mutates the code whose mistakes would be silent — the media
  * crypto, the checks of a request's hints against a verified result, webhook signing and the SSRF
  * guard — and runs the fast unit tests of vitest.mutation.config.ts against every mutant. Not in
- * CI: a full run takes about 10 minutes on 2 cores. The README's Tests section has the score.
+ * CI: a full run takes about 10 minutes on 2 cores. The README's Quick start gives the score.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
-  // related: false, because with it a static mutant (one in code run as a module loads, such as
-  // the SSRF guard's address ranges) ran no test at all and counted as survived.
+  // related: false: a static mutant (in code run as a module loads, such as the SSRF guard's
+  // address ranges) is tested by every test file, not only by those vitest finds importing its
+  // file statically; private-addresses.test.ts imports its module inside each test, because a
+  // mutant that makes the import throw fails a top-level import with no test failed (survived).
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   coverageAnalysis: 'perTest',
   mutate: [

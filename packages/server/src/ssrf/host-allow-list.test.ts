@@ -30,6 +30,8 @@ describe('HostAllowList', () => {
     'http://a.cdn.example/x',
     'https://a.cdn.example:8443/x',
     'https://whatsapp.net/x',
+    'https://a.mmg.whatsapp.net/x', // a name allows that name, not its subdomains
+    'https://xmg.whatsapp.net/x',
     'http://127.0.0.1:9001/x', // an explicit origin is that origin, no other port
     'https://127.0.0.1:9000/x', // nor protocol
     'http://media.internal:8443/x',

@@ -33,6 +33,13 @@ describe('PlainVerifyStream', () => {
     expect(stream.result).toBeUndefined();
   });
 
+  it('checks only fileSha256 when that is all it is given', async () => {
+    const file = randomBytes(1000);
+    const { output, result } = await verifyChunks([file], { fileSha256: sha256(file) });
+    expect(output.equals(file)).toBe(true);
+    expect(result).toEqual({ sha256: sha256(file), encSha256: sha256(file), length: 1000, encLength: 1000 });
+  });
+
   it('fails a file of another length than fileLength', async () => {
     const file = randomBytes(1000);
     const error = await verifyChunks([file], { fileSha256: sha256(file), fileLength: 999 }).catch((e: unknown) => e);
