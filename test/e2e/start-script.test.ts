@@ -158,7 +158,7 @@ describe('pnpm start', () => {
         const pids = [start.pid!, ...apis.map((line) => line.pid as number), ...workers.map((line) => line.pid as number), redisPid];
         expect(new Set(pids).size).toBe(pids.length);
         for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
-        for (const api of apis) expect(await commandLine(api.pid as number)).toEqual(expect.arrayContaining([...nodeFlags.api]));
+        for (const worker of workers) expect(await commandLine(worker.pid as number)).toEqual(expect.arrayContaining([...nodeFlags.worker]));
 
         // A download the worker is still busy with at Ctrl-C: past the grace it goes back to
         // the queue, through Redis, so Redis must still be there then.
