@@ -62,12 +62,12 @@ export class DownloadJobs {
   ): Promise<DownloadJob> {
     const jobId = downloadJobId(data.lookupKey);
     await this.grantAccess([jobId], instanceId);
-    const existing = await this.queue.getJob(jobId);
+    const existing = await this.existingJob(jobId);
     if (existing) {
-      const state = await existing.getState();
-      if (!(await this.replaceIfSpent(existing, state, data, replaceCompleted))) {
-        if (state === 'prioritized') await existing.changePriority({ priority: 0 });
-        return existing;
+      const { job, state } = existing;
+      if (!(await this.replaceIfSpent(job, state, data, replaceCompleted))) {
+        if (state === 'prioritized') await job.changePriority({ priority: 0 });
+        return job;
       }
     }
     await this.reserve(instanceId, 'single', [jobId]);
@@ -87,8 +87,8 @@ export class DownloadJobs {
     const fresh: DownloadJobData[] = [];
     await Promise.all(
       [...unique].map(async ([jobId, data]) => {
-        const existing = await this.queue.getJob(jobId);
-        if (!existing || (await this.replaceIfSpent(existing, await existing.getState(), data, false))) fresh.push(data);
+        const existing = await this.existingJob(jobId);
+        if (!existing || (await this.replaceIfSpent(existing.job, existing.state, data, false))) fresh.push(data);
       }),
     );
     await this.reserve(instanceId, 'batch', fresh.map((data) => downloadJobId(data.lookupKey)));
@@ -107,6 +107,18 @@ export class DownloadJobs {
     const allowed = await this.redis.sismember(this.ownersKey(jobId), instanceId);
     if (!allowed) return undefined;
     return this.queue.getJob(jobId);
+  }
+
+  /**
+   * The job of `jobId` with its state, read in that order: a job read before its state may predate
+   * its end, and a failure without its finishedOn looks as old as can be, so a request joining a job
+   * the moment it failed would replace it (a new CDN download) instead of sharing its failure.
+   */
+  private async existingJob(jobId: string): Promise<{ job: DownloadJob; state: JobState | 'unknown' } | undefined> {
+    const state = await this.queue.getJobState(jobId);
+    if (state === 'unknown') return undefined;
+    const job = await this.queue.getJob(jobId);
+    return job && { job, state };
   }
 
   private jobOptions(jobId: string) {
