@@ -6,7 +6,7 @@
  * The servers differ where s3rver departs from S3: those departures are named in one quirk
  * table (S3RVER_QUIRKS) and a test works around one only where the server has it.
  */
-import { readdir, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import { inject } from 'vitest';
 import { createS3Client, type S3Settings } from '@wamedia/server';
 import { ageFiles } from './age-files.js';
 import type { ContainerS3Address } from './containers.js';
+import { listFiles } from './list-files.js';
 
 /** Where an S3 server departs from S3 in ways the tests meet. */
 export interface S3Quirks {
@@ -196,7 +197,7 @@ export class InProcessS3rver extends SignedS3 {
    */
   override async storedFiles(bucket: string): Promise<string[]> {
     const files: string[] = [];
-    for (const file of await walk(path.join(this.dir, bucket))) {
+    for (const file of await listFiles(path.join(this.dir, bucket))) {
       if (file.includes('._S3rver_uploads')) files.push(file);
       else if (file.endsWith('._S3rver_object')) files.push(file.slice(0, -'._S3rver_object'.length));
     }
@@ -257,18 +258,4 @@ function keepEmptyFolders(server: S3rver): void {
 interface S3rverFilesystemStore {
   getResourcePath(bucket: string, key: string, kind: string): string;
   deleteObject(bucket: string, key: string): Promise<void>;
-}
-
-/** Files under `dir`, relative to it, with "/" separators; none when `dir` does not exist. */
-async function walk(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
 }

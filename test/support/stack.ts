@@ -13,12 +13,13 @@
  * and read each process's logs.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { CONFIG_VARIABLES } from '@wamedia/server';
 import { ClusterClient } from './cluster-client.js';
+import { listFiles } from './list-files.js';
 import { RedisClient, type TestRedis } from './redis-client.js';
 import { InProcessS3rver, startS3Server, type S3Server } from './s3-server.js';
 import { ServiceProcess, type LogLine } from './service-process.js';
@@ -175,7 +176,7 @@ export class Stack {
    * s3 the object keys and any unfinished multipart upload the server lets be seen.
    */
   async storedFiles(): Promise<string[]> {
-    if (this.storage.kind === 'fs') return (await walk(this.storage.dir)).sort();
+    if (this.storage.kind === 'fs') return (await listFiles(this.storage.dir)).sort();
     return this.storage.server.storedFiles(this.storage.bucket);
   }
 
@@ -329,18 +330,4 @@ function applyEnv(env: NodeJS.ProcessEnv, changes: Record<string, string | undef
     else env[name] = value;
   }
   return env;
-}
-
-/** Files under `dir`, relative to it, with "/" separators; none when `dir` does not exist. */
-async function walk(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
 }
