@@ -24,16 +24,8 @@ export class ClusterClient implements TestRedis {
   }
 
   async scan(pattern: string): Promise<string[]> {
-    const keys: string[] = [];
-    for (const master of this.cluster.nodes('master')) {
-      let cursor = '0';
-      do {
-        const [next, found] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        keys.push(...found);
-      } while (cursor !== '0');
-    }
-    return [...new Set(keys)];
+    const byMaster = await this.keysByMaster(pattern);
+    return [...new Set([...byMaster.values()].flat())];
   }
 
   /** Deletes one key at a time: keys of several slots may not go in one DEL on a cluster. */
