@@ -123,16 +123,18 @@ export class DownloadWorker extends QueueWorker<DownloadJobData, DownloadJobResu
   }
 
   protected override async failed(job: DownloadJob, error: unknown, token: string | undefined): Promise<Error> {
-    // A failure is the lock holder's to record: a late one of an attempt that lost the lock
-    // must neither use an attempt nor end a job another worker may be completing.
-    await this.holdLock(job, token);
     // A recorded failure is final whatever its code: the job has nothing left to try again with.
     const attemptError = job.data.failure !== undefined ? new UnrecoverableError(job.data.failure) : toAttemptError(error);
     const last = isLastAttempt(job, attemptError);
+    // A failure is the lock holder's to record: a late one of an attempt that lost the lock must
+    // neither use an attempt nor end a job another worker may be completing. jobEnded checks the
+    // lock first itself; a retried attempt checks it here, once either way.
     if (last) {
       const failure = asWamediaError(error);
       // Its followers are told again: a notice is idempotent, and the first may not have gone out.
       await this.jobEnded(job, token, { status: 'failed', code: failure.code, error: toErrorBody(failure) }, encodeJobFailure(failure));
+    } else {
+      await this.holdLock(job, token);
     }
     this.options.metrics.jobEnded(last ? 'failed' : 'retried');
     return attemptError;
