@@ -23,7 +23,8 @@ RUN pnpm typecheck && pnpm build
 
 # Production dependencies only, owned by root and read-only to the runtime user.
 FROM base AS runtime
-ENV NODE_ENV=production
+# The allocator settings `pnpm start` gives its processes (packages/server/src/node-flags.ts).
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 COPY --from=build /app/package.json /app/pnpm-lock.yaml /app/pnpm-workspace.yaml /app/tsconfig.base.json /app/tsconfig.json ./
 COPY --from=build /app/apps/api/package.json apps/api/
 COPY --from=build /app/apps/worker/package.json apps/worker/

@@ -13,6 +13,7 @@ import {
   nodeFlagsUnder,
   redactUrl,
   runMain,
+  withAllocatorDefaults,
   type Config,
 } from '@wamedia/server';
 import { QueueUnavailableError } from '@wamedia/shared';
@@ -34,7 +35,7 @@ runMain('wamedia', async () => {
   const children: ChildProcess[] = [];
   const redis = await ensureRedis(config);
   if (redis) children.push(redis);
-  children.push(...forkApiProcesses(entry('api'), config.apiProcesses, nodeFlagsUnder(nodeFlags.api)));
+  children.push(...forkApiProcesses(entry('api'), config.apiProcesses, nodeFlagsUnder(nodeFlags.api), withAllocatorDefaults(process.env)));
   for (let i = 0; i < config.workerProcesses; i++) children.push(startWorker(workerEnv(config, i)));
 
   let exiting = false;
@@ -75,7 +76,7 @@ function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
 /** The i-th worker's environment: health ports follow on from WORKER_HEALTH_PORT (0 stays 0: any free port). */
 function workerEnv(config: Config, i: number): NodeJS.ProcessEnv {
   const port = config.workerHealthPort === 0 ? 0 : config.workerHealthPort + i;
-  return { ...process.env, WORKER_HEALTH_PORT: String(port) };
+  return { ...withAllocatorDefaults(process.env), WORKER_HEALTH_PORT: String(port) };
 }
 
 /** The child's exit code; a child killed by a signal counts as failed (128 + the signal's number, as shells say). */

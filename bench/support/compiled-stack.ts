@@ -16,7 +16,7 @@ import { freePort } from '../../test/support/free-port.js';
 import { deleteKeysUnder } from '../../test/support/redis-client.js';
 import { repoRoot, ServiceProcess } from '../../test/support/service-process.js';
 import { environmentWithoutSettings } from '../../test/support/stack.js';
-import { nodeFlags } from '@wamedia/server';
+import { nodeFlags, withAllocatorDefaults } from '@wamedia/server';
 import { signToken } from '../../test/support/tokens.js';
 
 export interface CompiledStackOptions {
@@ -127,10 +127,10 @@ export class CompiledStack {
     await rm(this.tempDir, { recursive: true, force: true });
   }
 
-  /** Starts dist/<kind>.js with the node flags `pnpm start` gives it (start.js gives the API's its processes). */
+  /** Starts dist/<kind>.js with the node flags and allocator settings `pnpm start` gives it (start.js gives the API's its processes). */
   private async spawn(name: string, kind: 'start' | 'worker', env: Record<string, string>, origin: string): Promise<void> {
     const flags = kind === 'worker' ? nodeFlags.worker : [];
-    const child = new ServiceProcess({ name, entry: `dist/${kind}.js`, compiled: true, nodeFlags: flags, env: serviceEnv({ ...this.env, ...env }) });
+    const child = new ServiceProcess({ name, entry: `dist/${kind}.js`, compiled: true, nodeFlags: flags, env: withAllocatorDefaults(serviceEnv({ ...this.env, ...env })) });
     this.processes.push(child);
     await waitReady(origin, child);
   }

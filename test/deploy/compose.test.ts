@@ -4,9 +4,10 @@
  * parses, validates and interpolates it. Skipped, with a message, where that tool is absent.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { nodeFlags } from '@wamedia/server';
+import { allocatorEnv, nodeFlags } from '@wamedia/server';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const available = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
@@ -58,6 +59,11 @@ describe.skipIf(!available)('docker-compose.yml', () => {
     const command = /\n    command:\n((?:    - .*\n)+)/.exec(worker)?.[1];
     const args = command?.split('\n').filter(Boolean).map((line) => line.replace(/^    - /, '').replace(/^"(.*)"$/, '$1'));
     expect(args).toEqual(['node', ...nodeFlags.worker, 'dist/worker.js']);
+  });
+
+  it('builds the API and worker image with the allocator settings pnpm start gives its processes', () => {
+    const runtime = readFileSync(`${repoRoot}Dockerfile`, 'utf8').split(/^FROM .* AS runtime$/m)[1] ?? '';
+    for (const [name, value] of Object.entries(allocatorEnv)) expect(runtime).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
   });
 
   it('keeps Redis durable and never evicting', () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_DEMAND_METRIC, QUEUE_JOBS_METRIC, nodeFlags } from '@wamedia/server';
+import { QUEUE_DEMAND_METRIC, QUEUE_JOBS_METRIC, allocatorEnv, nodeFlags } from '@wamedia/server';
 import { DOWNLOAD_QUEUE } from '@wamedia/shared';
 import { downloadBody, eventually } from '../support/api-client.js';
 import { FakeCdn } from '../support/fake-cdn.js';
@@ -83,6 +83,12 @@ function startScript(env: NodeJS.ProcessEnv): ServiceProcess {
   });
   groups.push(start);
   return start;
+}
+
+/** A process's environment, as /proc shows it. */
+async function environment(pid: number): Promise<Record<string, string>> {
+  const entries = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean);
+  return Object.fromEntries(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
 }
 
 /** A process's arguments, as /proc shows them. */
@@ -159,6 +165,7 @@ describe('pnpm start', () => {
         expect(new Set(pids).size).toBe(pids.length);
         for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
         for (const worker of workers) expect(await commandLine(worker.pid as number)).toEqual(expect.arrayContaining([...nodeFlags.worker]));
+        for (const line of [...apis, ...workers]) expect(await environment(line.pid as number)).toMatchObject(allocatorEnv);
 
         // A download the worker is still busy with at Ctrl-C: past the grace it goes back to
         // the queue, through Redis, so Redis must still be there then.

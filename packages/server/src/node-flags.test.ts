@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeFlags, nodeFlagsUnder } from './node-flags.js';
+import { allocatorEnv, nodeFlags, nodeFlagsUnder, withAllocatorDefaults } from './node-flags.js';
 
 describe('nodeFlagsUnder', () => {
   it('keeps every flag when NODE_OPTIONS is empty or names others', () => {
@@ -14,5 +14,15 @@ describe('nodeFlagsUnder', () => {
     const flags = ['--max-old-space-size=384', '--max-semi-space-size=1'];
     expect(nodeFlagsUnder(flags, '--max-old-space-size=1024')).toEqual(['--max-semi-space-size=1']);
     expect(nodeFlagsUnder(flags, ' --enable-source-maps --max_semi_space_size=4 ')).toEqual(['--max-old-space-size=384']);
+  });
+});
+
+describe('withAllocatorDefaults', () => {
+  it('adds the allocator settings to an environment that has none', () => {
+    expect(withAllocatorDefaults({ PORT: '8083' })).toEqual({ PORT: '8083', ...allocatorEnv });
+  });
+
+  it('keeps a value the operator set', () => {
+    expect(withAllocatorDefaults({ MALLOC_ARENA_MAX: '8' }).MALLOC_ARENA_MAX).toBe('8');
   });
 });

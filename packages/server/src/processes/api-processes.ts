@@ -21,11 +21,11 @@ interface MetricsAnswer {
   error?: string;
 }
 
-/** Forks `count` API processes running `entry` with `execArgv`; this process answers their metrics requests. */
-export function forkApiProcesses(entry: string, count: number, execArgv: readonly string[]): ChildProcess[] {
+/** Forks `count` API processes running `entry` with `execArgv` and `env`; this process answers their metrics requests. */
+export function forkApiProcesses(entry: string, count: number, execArgv: readonly string[], env: NodeJS.ProcessEnv): ChildProcess[] {
   cluster.setupPrimary({ exec: entry, execArgv: [...execArgv] });
   answerMetricsRequests();
-  return Array.from({ length: count }, () => cluster.fork().process);
+  return Array.from({ length: count }, () => cluster.fork(env).process);
 }
 
 let answering = false;
