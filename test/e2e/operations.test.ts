@@ -102,7 +102,7 @@ function expectErrorBody(body: unknown, status: number, pattern: RegExp): void {
   expect(body).toEqual({ message: [expect.stringMatching(pattern)], error: STATUS_CODES[status], statusCode: status });
 }
 
-/** The pino-http line of one request, a line with `req` and `res`: waits for it (logs arrive after the answer). */
+/** The request line of one request, a line with `req` and `res`: waits for it (logs arrive after the answer). */
 async function requestLine(service: ServiceProcess, requestId: string): Promise<RequestLine> {
   const test = (line: LogLine) => isRequestLine(line) && line.req.id === requestId;
   return (await service.waitForLog(test, 5_000, `the request line of ${requestId}`)) as RequestLine;

@@ -49,12 +49,19 @@ export function scrubLogLine(line: string): string {
   return line.replace(SIGNED_QUERY, '$1[redacted]').replace(JWT, '[redacted-jwt]');
 }
 
+/** How a request line shows `req` (id, method, URL, query, headers, peer) and `res` (status, headers). */
+export const httpSerializers = { req: pino.stdSerializers.req, res: pino.stdSerializers.res };
+
 /**
  * The process's root logger; bind per request or job with `.child()`. Lines go to stdout
- * asynchronously: a synchronous write blocks the whole process whenever the pipe is full (under
- * load, the request log alone stalled every request), and pino flushes what is left on exit.
+ * asynchronously (tests pass a `destination` of their own): a synchronous write blocks the whole
+ * process whenever the pipe is full (under load, the request log alone stalled every request),
+ * and pino flushes what is left on exit.
  */
-export function createLogger(options: { level: string; name: string }): Logger {
+export function createLogger(
+  options: { level: string; name: string },
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }),
+): Logger {
   return pino(
     {
       name: options.name,
@@ -62,6 +69,6 @@ export function createLogger(options: { level: string; name: string }): Logger {
       redact: { paths: redactPaths, censor: '[redacted]' },
       hooks: { streamWrite: scrubLogLine },
     },
-    pino.destination({ dest: 1, sync: false }),
+    destination,
   );
 }
