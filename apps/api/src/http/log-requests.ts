@@ -18,7 +18,8 @@ declare module 'http' {
  *
  * Written here rather than taken from pino-http, which also builds a child logger bound to the
  * whole request for every request, serializing and redacting its headers even when nothing is
- * logged through it: that cost a cache hit about 5% of its CPU.
+ * logged through it: without that, two API processes answered about a fifth more cache hits per
+ * second (`pnpm bench` P4, from 0.66 to 0.77-0.81 of express.static).
  */
 export function logRequests(logger: Logger, ignore: (req: IncomingMessage) => boolean): RequestHandler {
   const lines = logger.child({}, { serializers: httpSerializers });
