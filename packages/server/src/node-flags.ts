@@ -33,11 +33,11 @@ function flagName(flag: string): string {
  * Environment glibc's allocator reads when a wamedia process starts: `pnpm start` hands it to
  * its children, the Docker image sets it, and a value the operator sets wins.
  *
- * Node's threads (libuv's pool hashing and writing files, V8's helpers) each get a malloc arena
+ * Node's threads (libuv's pool reading and writing files, V8's helpers) each get a malloc arena
  * of their own by default, up to eight per core, and glibc gives an arena's freed memory back to
- * the system only from its top. A 1 GiB media passes through these threads in 64 KiB chunks, and
- * the pages they freed stayed resident: two arenas held the API's peak at about 143 MiB where
- * the default let it reach 148-153 MiB (`pnpm bench` P3), at no cost to cache hits (P4).
+ * the system only from its top. A 1 GiB media passes through these threads in chunks, and the
+ * pages they freed stayed resident: with two arenas the API and the worker peaked at 139-143 MiB
+ * where the default let them reach 144-153 MiB (`pnpm bench` P3), at no cost to cache hits (P4).
  */
 export const allocatorEnv = { MALLOC_ARENA_MAX: '2' } as const;
 
