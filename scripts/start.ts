@@ -35,8 +35,9 @@ runMain('wamedia', async () => {
   const children: ChildProcess[] = [];
   const redis = await ensureRedis(config);
   if (redis) children.push(redis);
-  children.push(...forkApiProcesses(entry('api'), config.apiProcesses, nodeFlagsUnder(nodeFlags.api), withAllocatorDefaults(process.env)));
-  for (let i = 0; i < config.workerProcesses; i++) children.push(startWorker(workerEnv(config, i)));
+  const env = withAllocatorDefaults(process.env);
+  children.push(...forkApiProcesses(entry('api'), config.apiProcesses, nodeFlagsUnder(nodeFlags.api), env));
+  for (let i = 0; i < config.workerProcesses; i++) children.push(startWorker(workerEnv(env, config, i)));
 
   let exiting = false;
   const stopAll = (signal: NodeJS.Signals) => {
@@ -73,10 +74,10 @@ function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [...nodeFlagsUnder(nodeFlags.worker), entry('worker')], { stdio: 'inherit', env });
 }
 
-/** The i-th worker's environment: health ports follow on from WORKER_HEALTH_PORT (0 stays 0: any free port). */
-function workerEnv(config: Config, i: number): NodeJS.ProcessEnv {
+/** The i-th worker's environment: `env` with health ports following on from WORKER_HEALTH_PORT (0 stays 0: any free port). */
+function workerEnv(env: NodeJS.ProcessEnv, config: Config, i: number): NodeJS.ProcessEnv {
   const port = config.workerHealthPort === 0 ? 0 : config.workerHealthPort + i;
-  return { ...withAllocatorDefaults(process.env), WORKER_HEALTH_PORT: String(port) };
+  return { ...env, WORKER_HEALTH_PORT: String(port) };
 }
 
 /** The child's exit code; a child killed by a signal counts as failed (128 + the signal's number, as shells say). */

@@ -49,9 +49,6 @@ export function scrubLogLine(line: string): string {
   return line.replace(SIGNED_QUERY, '$1[redacted]').replace(JWT, '[redacted-jwt]');
 }
 
-/** How a request line shows `req` (id, method, URL, query, headers, peer) and `res` (status, headers). */
-export const httpSerializers = { req: pino.stdSerializers.req, res: pino.stdSerializers.res };
-
 /**
  * The process's root logger; bind per request or job with `.child()`. Lines go to stdout
  * asynchronously (tests pass a `destination` of their own): a synchronous write blocks the whole
@@ -67,6 +64,9 @@ export function createLogger(
       name: options.name,
       level: options.level,
       redact: { paths: redactPaths, censor: '[redacted]' },
+      // A request line's `req` and `res` as their id, method, URL, headers and status, never the
+      // whole socket; pino's own `err` serializer is kept (a serializers option replaces it).
+      serializers: { err: pino.stdSerializers.err, req: pino.stdSerializers.req, res: pino.stdSerializers.res },
       hooks: { streamWrite: scrubLogLine },
     },
     destination,

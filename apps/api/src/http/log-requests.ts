@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
-import { httpSerializers, type Logger } from '@wamedia/server';
+import type { Logger } from '@wamedia/server';
 
 declare module 'http' {
   interface IncomingMessage {
@@ -22,7 +22,6 @@ declare module 'http' {
  * second (`pnpm bench` P4, from 0.66 to 0.77-0.81 of express.static).
  */
 export function logRequests(logger: Logger, ignore: (req: IncomingMessage) => boolean): RequestHandler {
-  const lines = logger.child({}, { serializers: httpSerializers });
   return (req, res, next) => {
     const started = Date.now();
     req.id = requestId(req, res);
@@ -30,7 +29,7 @@ export function logRequests(logger: Logger, ignore: (req: IncomingMessage) => bo
     if (!ignore(req)) {
       const ended = () => {
         res.off('finish', ended).off('close', ended);
-        lines.info({ reqId: req.id, req, res, responseTime: Date.now() - started }, outcome(res));
+        logger.info({ reqId: req.id, req, res, responseTime: Date.now() - started }, outcome(res));
       };
       res.on('finish', ended).on('close', ended);
     }
