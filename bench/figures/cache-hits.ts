@@ -30,7 +30,13 @@ const RPS_GOAL = 0.7;
 const P99_GOAL = 1.5;
 const staticServer = fileURLToPath(new URL('../support/static-server.mjs', import.meta.url));
 
-function load(url: string, dir: string, lua?: string, durationSeconds = Number(process.env.BENCH_WRK_SECONDS ?? 5)): Promise<WrkResult> {
+/** What wrk loads: a URL, with the Lua script of its requests when they are not plain GETs. */
+interface Target {
+  url: string;
+  lua?: string;
+}
+
+function load({ url, lua }: Target, dir: string, durationSeconds = Number(process.env.BENCH_WRK_SECONDS ?? 5)): Promise<WrkResult> {
   return runWrk({
     url,
     threads: 2,
@@ -105,15 +111,15 @@ async function loadInTurns(cdn: FakeCdn, media: ReturnType<FakeCdn['publish']>, 
     // The first request stores it; every later one is a cache hit.
     checkAnswer(await downloadThroughApi({ baseUrl: stack.baseUrl, token, body, hash: true }), media.sha256, MEDIA_BYTES);
     const lua = postScript(body, { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` });
-    const wamediaUrl = `${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=600000`;
+    const wamedia = { url: `${stack.baseUrl}/api/v2/instance/${INSTANCE}/media/directly-download?timeout=600000`, lua };
     // Not counted: the first seconds of load ran both servers at about two thirds of their speed
     // (V8 still compiling their hot paths).
-    await load(staticServer.url, dir, undefined, WARM_UP_SECONDS);
-    await load(wamediaUrl, dir, lua, WARM_UP_SECONDS);
+    await load(staticServer, dir, WARM_UP_SECONDS);
+    await load(wamedia, dir, WARM_UP_SECONDS);
     const rounds: Round[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      const anchor = await load(staticServer.url, dir);
-      rounds.push({ static: anchor, wamedia: await load(wamediaUrl, dir, lua) });
+      const anchor = await load(staticServer, dir);
+      rounds.push({ static: anchor, wamedia: await load(wamedia, dir) });
     }
     if (cdn.count() !== 1) throw new Error(`the CDN was asked ${cdn.count()} times: not every request was a cache hit`);
     return rounds;
@@ -124,7 +130,7 @@ async function loadInTurns(cdn: FakeCdn, media: ReturnType<FakeCdn['publish']>, 
 }
 
 /** The express.static server on `dir`, listening. */
-async function startStatic(dir: string): Promise<{ url: string; stop: () => void }> {
+async function startStatic(dir: string): Promise<Target & { stop: () => void }> {
   const port = await freePort();
   const child = spawn(process.execPath, [staticServer, dir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
