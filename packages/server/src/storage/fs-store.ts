@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, open as openFd } from 'node:fs';
+import { createWriteStream, open as openFd } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { StorageUnavailableError } from '@wamedia/shared';
 import type { BlobInfo, BlobStore, ByteRange, TempBlob } from './blob-store.js';
+import { OpenBlobs } from './open-blobs.js';
 import { assertRecordName, assertSha256, assertTempKey } from './store-names.js';
 
 const openFdAsync = promisify(openFd);
@@ -25,6 +26,7 @@ export class FsBlobStore implements BlobStore {
   private readonly tmpDir: string;
   private readonly blobDir: string;
   private readonly recordDir: string;
+  private readonly openBlobs = new OpenBlobs();
 
   /** @param dir the store's folder; relative paths resolve against the working directory. */
   constructor(dir: string) {
@@ -66,17 +68,15 @@ export class FsBlobStore implements BlobStore {
 
   async stat(sha256: string): Promise<BlobInfo | undefined> {
     const path = this.blobPath(sha256);
-    const info = await unlessMissing('stat a blob', () => stat(path));
-    return info && { size: info.size };
+    const size = await unlessMissing('stat a blob', () => this.openBlobs.size(path));
+    return size === undefined ? undefined : { size };
   }
 
   async read(sha256: string, range?: ByteRange): Promise<Readable> {
     const path = this.blobPath(sha256);
-    // Opening first turns a failure into this promise's rejection rather than a later stream error.
-    const fd = await guard('open a blob', () => openFdAsync(path, 'r'));
-    // A plain fd stream, which closes the fd: FileHandle's own streams cost a promise per read.
     // Larger reads than the default 64 KiB mean fewer trips to the thread pool for the same bytes.
-    return createReadStream(path, { fd, start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
+    const options = { start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES };
+    return guard('open a blob', () => this.openBlobs.stream(path, options));
   }
 
   async putRecord(name: string, body: string): Promise<void> {
@@ -130,7 +130,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    // Nothing held open between calls.
+    this.openBlobs.closeAll();
   }
 
   private tempPath(temp: TempBlob): string {
