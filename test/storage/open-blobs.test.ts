@@ -112,6 +112,15 @@ describe('OpenBlobs', () => {
     expect(openDescriptors()).toBe(baseline);
   });
 
+  it('gives the descriptor back when the stream refuses its range', async () => {
+    const path = await blob('a', 'ranged');
+
+    await expect(blobs.stream(path, { ...READ, start: 4, end: 2 })).rejects.toThrow(/end/);
+    blobs.closeAll();
+
+    expect(openDescriptors()).toBe(baseline);
+  });
+
   it(`closes the blobs unused for ${IDLE_CLOSE_MS} ms, so that the space of a removed one comes back`, async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'Date'] });
     const sweeping = new OpenBlobs();

@@ -13,7 +13,7 @@ export const IDLE_CLOSE_MS = 30_000;
 interface OpenBlob {
   readonly fd: number;
   readonly size: number;
-  /** Streams reading from `fd`, and lookups between their open and their first use of it. */
+  /** Streams reading from `fd`, and size lookups in progress: `fd` stays open while any. */
   users: number;
   /** Out of the cache: `fd` closes when its last user is done. */
   retired: boolean;
@@ -28,7 +28,7 @@ export interface BlobStreamOptions {
 }
 
 /**
- * Blob files kept open between requests, the most recently used first (MAX_OPEN_BLOBS at most).
+ * Blob files kept open between requests: MAX_OPEN_BLOBS at most, the least recently used closed first.
  *
  * A cache hit on a folder store was a stat, an open, a read and a close, each a trip through
  * libuv's thread pool that costs the event loop far more than the read itself; with the file
@@ -66,7 +66,13 @@ export class OpenBlobs {
     // Always a start: without one the stream reads at the descriptor's own offset, which every
     // stream of the blob would move.
     const { start = 0, end, highWaterMark } = options;
-    return createReadStream(path, { fd: blob.fd, start, end, highWaterMark, fs: { read, close: giveBack } });
+    try {
+      return createReadStream(path, { fd: blob.fd, start, end, highWaterMark, fs: { read, close: giveBack } });
+    } catch (error) {
+      // A range the stream refuses: no stream, so no close to give the descriptor back.
+      this.release(blob);
+      throw error;
+    }
   }
 
   /** Closes every descriptor no stream is reading from; the others close as their streams end. */
