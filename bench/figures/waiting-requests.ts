@@ -9,13 +9,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { downloadBody } from '../../test/support/api-client.js';
 import { FakeCdn } from '../../test/support/fake-cdn.js';
-import { freePort } from '../../test/support/free-port.js';
+import { freePortRun } from '../../test/support/free-port.js';
 import { deleteKeysUnder } from '../../test/support/redis-client.js';
 import { repoRoot } from '../../test/support/service-process.js';
 import { signToken } from '../../test/support/tokens.js';
@@ -37,8 +37,10 @@ export async function waitingRequests(): Promise<Figure> {
   const requests = mediaCount * REQUESTS_PER_MEDIA;
   const cdn = await FakeCdn.start();
   const tempDir = await mkdtemp(path.join(tmpdir(), 'wamedia-bench-p7-'));
-  const apiPort = await freePort();
-  const healthPort = await freePort();
+  // The API's port, then the workers' health ports: `pnpm start` gives worker i WORKER_HEALTH_PORT + i,
+  // so two ports picked apart could see a worker take the API's.
+  const apiPort = await freePortRun(1 + availableParallelism());
+  const healthPort = apiPort + 1;
   const env = benchSettings(tempDir, cdn.origin, {
     PORT: String(apiPort),
     WORKER_HEALTH_PORT: String(healthPort),
