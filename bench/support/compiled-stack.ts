@@ -127,9 +127,9 @@ export class CompiledStack {
     await rm(this.tempDir, { recursive: true, force: true });
   }
 
-  /** Starts dist/<kind>.js with the node flags and allocator settings `pnpm start` gives it (start.js gives the API's its processes). */
+  /** Starts dist/<kind>.js with the node flags and allocator settings `pnpm start` gives it (start.js gives the API its own). */
   private async spawn(name: string, kind: 'start' | 'worker', env: Record<string, string>, origin: string): Promise<void> {
-    const flags = kind === 'worker' ? nodeFlags.worker : [];
+    const flags = kind === 'worker' ? nodeFlags.worker : nodeFlags.supervisor;
     const child = new ServiceProcess({ name, entry: `dist/${kind}.js`, compiled: true, nodeFlags: flags, env: withAllocatorDefaults(serviceEnv({ ...this.env, ...env })) });
     this.processes.push(child);
     await waitReady(origin, child);

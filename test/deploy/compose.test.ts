@@ -70,8 +70,14 @@ describe.skipIf(!available)('docker-compose.yml', () => {
 
 // Read as text: it needs neither docker-compose nor a Docker build (whose base image cannot be pulled here).
 describe('Dockerfile', () => {
+  const runtime = readFileSync(`${repoRoot}Dockerfile`, 'utf8').split(/^FROM .* AS runtime$/m)[1] ?? '';
+
   it('builds the API and worker image with the allocator settings pnpm start gives its processes', () => {
-    const runtime = readFileSync(`${repoRoot}Dockerfile`, 'utf8').split(/^FROM .* AS runtime$/m)[1] ?? '';
     for (const [name, value] of Object.entries(allocatorEnv)) expect(runtime).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
+  });
+
+  it("starts the image's supervisor with its node flags", () => {
+    const command = /^CMD (\[.*\])$/m.exec(runtime)?.[1];
+    expect(JSON.parse(command ?? 'null')).toEqual(['node', ...nodeFlags.supervisor, 'dist/start.js']);
   });
 });

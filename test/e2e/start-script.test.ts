@@ -77,6 +77,7 @@ function startScript(env: NodeJS.ProcessEnv): ServiceProcess {
     name: 'pnpm-start',
     entry: 'dist/start.js',
     compiled: true,
+    nodeFlags: nodeFlags.supervisor,
     env,
     detached: true,
     echo: process.env.WAMEDIA_E2E_ECHO === '1',
@@ -132,6 +133,11 @@ async function redisAnswers(url: string): Promise<boolean> {
 }
 
 describe('pnpm start', () => {
+  it("runs the supervisor with its node flags (it cannot give them to itself: package.json's start script does)", async () => {
+    const scripts = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')).scripts as Record<string, string>;
+    expect(scripts.start).toMatch(new RegExp(`\\bexec ${['node', ...nodeFlags.supervisor, 'dist/start.js'].join(' ')}$`));
+  });
+
   it.skipIf(!hasRedisServer)(
     'starts a redis-server of its own when none answers, then API_PROCESSES APIs and WORKER_PROCESSES workers; Ctrl-C (SIGINT to the group) stops them all, Redis last',
     async () => {
@@ -164,6 +170,8 @@ describe('pnpm start', () => {
         const pids = [start.pid!, ...apis.map((line) => line.pid as number), ...workers.map((line) => line.pid as number), redisPid];
         expect(new Set(pids).size).toBe(pids.length);
         for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
+        expect(await commandLine(start.pid!)).toEqual(expect.arrayContaining([...nodeFlags.supervisor]));
+        for (const api of apis) expect(await commandLine(api.pid as number)).toEqual(expect.arrayContaining([...nodeFlags.api]));
         for (const worker of workers) expect(await commandLine(worker.pid as number)).toEqual(expect.arrayContaining([...nodeFlags.worker]));
         for (const line of [...apis, ...workers]) expect(await environment(line.pid as number)).toMatchObject(allocatorEnv);
 

@@ -1,18 +1,29 @@
 /**
- * Flags for node itself, per wamedia process: `pnpm start`, the compose file and the benchmark
- * start the processes with them (test/deploy checks that the compose file agrees).
+ * Flags for node itself, per wamedia process: `pnpm start`, the image, the compose file, the
+ * Kubernetes manifests and the benchmark start the processes with them (test/deploy and
+ * start-script.test check that they agree). The supervisor cannot give itself flags: the `start`
+ * script of package.json and the Dockerfile's CMD spell them out.
  *
  * The worker allocates a new buffer for every chunk a download passes through (socket,
  * plaintext); V8 frees them only when it collects its young generation, so with the default
  * 16 MiB semi-space a 1 GiB download kept ~60 MiB of dead buffers resident (169 MiB at its
  * peak, `pnpm bench` P3); a 1 MiB semi-space collects them often enough to keep it near 135 MiB
- * on a quiet machine. The API keeps V8's default: its cache hits allocate many small objects,
- * and a smaller young generation cost them about 30% of their throughput.
+ * on a quiet machine. The API's cache hits allocate many small objects: a 1 MiB young
+ * generation cost them about 30% of their throughput, 8 MiB nothing measurable.
+ *
+ * The requests an API keeps waiting, and the jobs a worker runs, outlive a few young-generation
+ * collections and die in the old generation, which V8 by default lets grow to about four times
+ * what is live before collecting it: 5,000 waiting requests took each of two APIs to ~170 MiB
+ * PSS for ~25 MiB live (`pnpm bench` P7). `--heap-growing-percent` caps that growth (100: twice
+ * what is live; the APIs then peaked at ~90-110 MiB). 50 cost cache hits (P4) about 20% of their
+ * throughput in the API, where 100 cost nothing measurable; the worker takes 50.
+ * The supervisor only forks and watches, so its young generation need not outgrow 1 MiB.
  */
 export const nodeFlags = {
-  api: [],
-  worker: ['--max-semi-space-size=1'],
-} as const satisfies Record<'api' | 'worker', readonly string[]>;
+  supervisor: ['--max-semi-space-size=1'],
+  api: ['--max-semi-space-size=8', '--heap-growing-percent=100'],
+  worker: ['--max-semi-space-size=1', '--heap-growing-percent=50'],
+} as const satisfies Record<'supervisor' | 'api' | 'worker', readonly string[]>;
 
 /**
  * `flags` without those NODE_OPTIONS sets itself: node takes its command line over NODE_OPTIONS,
