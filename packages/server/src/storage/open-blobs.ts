@@ -93,30 +93,30 @@ export class OpenBlobs {
   /** The blob at `path` with a use counted: it stays open until release(). */
   private async acquire(path: string): Promise<OpenBlob> {
     const cached = this.blobs.get(path);
-    if (cached && isLinked(cached.fd)) {
-      // Most recently used last: Map keeps insertion order, the first entry is the one to retire.
-      this.blobs.delete(path);
-      this.blobs.set(path, cached);
-      cached.users += 1;
-      cached.usedAt = Date.now();
-      return cached;
-    }
+    if (cached && isLinked(cached.fd)) return this.use(path, cached);
     if (cached) this.retire(path, cached);
     const fd = await openAsync(path, 'r');
     const raced = this.blobs.get(path);
     if (raced) {
       // Another lookup opened it meanwhile: one descriptor per blob is enough.
       closeQuietly(fd);
-      raced.users += 1;
-      raced.usedAt = Date.now();
-      return raced;
+      return this.use(path, raced);
     }
-    const blob: OpenBlob = { fd, size: fstatSync(fd).size, users: 1, retired: false, usedAt: Date.now() };
-    this.blobs.set(path, blob);
+    const blob = this.use(path, { fd, size: fstatSync(fd).size, users: 0, retired: false, usedAt: 0 });
     if (this.blobs.size > MAX_OPEN_BLOBS) {
       const [oldestPath, oldest] = this.blobs.entries().next().value!;
       this.retire(oldestPath, oldest);
     }
+    return blob;
+  }
+
+  /** Counts a use of `blob` and makes it the most recently used. */
+  private use(path: string, blob: OpenBlob): OpenBlob {
+    // Map keeps insertion order: re-inserted last, the first entry is always the one to retire.
+    this.blobs.delete(path);
+    this.blobs.set(path, blob);
+    blob.users += 1;
+    blob.usedAt = Date.now();
     return blob;
   }
 
