@@ -44,4 +44,4 @@ EXPOSE 8083
 # no workers here, they have containers of their own). Exec form: node is PID 1's only child (tini
 # via `init: true`), so SIGTERM reaches it, and it stops the API processes.
 ENV WORKER_PROCESSES=0
-CMD ["node", "--max-semi-space-size=1", "dist/start.js"]
+CMD ["node", "--max-semi-space-size=1", "--no-opt", "dist/start.js"]
