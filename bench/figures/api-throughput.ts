@@ -5,6 +5,8 @@
  * Each side first takes 4 untimed 16 MiB media the same way, as long-running processes would
  * have: the first big download of a fresh process cost it ~1.6x the CPU of the next (V8 still
  * compiling the stream path, the allocator still growing).
+ * The details say how many MiB each worker took: BullMQ hands jobs to whichever worker asks first,
+ * and one worker taking 3 or 4 of them leaves a core idle (docs/operations.md).
  * Goal: wamedia ≥ 0.6 × Baileys.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,7 +36,7 @@ export async function apiThroughput(): Promise<Figure> {
       warmUps.push(publishEncFile(cdn, await writeEncFile(path.join(dir, `warm-up-${i}.enc`), Math.min(WARM_UP_BYTES, bytes), 'video'), `p2-warm-up-${i}`));
       medias.push(publishEncFile(cdn, await writeEncFile(path.join(dir, `${i}.enc`), bytes, 'video'), `p2-${i}`));
     }
-    const wamediaSeconds = await throughWamedia(cdn, warmUps, medias);
+    const { seconds: wamediaSeconds, mibPerWorker } = await throughWamedia(cdn, warmUps, medias);
     await throughBaileys(warmUps);
     const baileysSeconds = await throughBaileys(medias);
     const total = (MEDIA * bytes) / MiB;
@@ -49,7 +51,7 @@ export async function apiThroughput(): Promise<Figure> {
       ratio: wamedia / anchor,
       goal: `ratio ≥ ${GOAL}`,
       met: wamedia / anchor >= GOAL,
-      details: { bytesEach: bytes, wamediaSeconds, baileysSeconds },
+      details: { bytesEach: bytes, wamediaSeconds, baileysSeconds, mibPerWorker },
     };
   } finally {
     await cdn.close();
@@ -57,8 +59,11 @@ export async function apiThroughput(): Promise<Figure> {
   }
 }
 
-/** Seconds for the API to answer all of `medias` at once, each checked, once it has answered `warmUps` the same way. */
-async function throughWamedia(cdn: FileCdn, warmUps: PublishedEncFile[], medias: PublishedEncFile[]): Promise<number> {
+/**
+ * Seconds for the API to answer all of `medias` at once, each checked, once it has answered
+ * `warmUps` the same way; and the .enc MiB each worker downloaded for `medias`.
+ */
+async function throughWamedia(cdn: FileCdn, warmUps: PublishedEncFile[], medias: PublishedEncFile[]): Promise<{ seconds: number; mibPerWorker: number[] }> {
   const stack = await CompiledStack.start({ cdnOrigin: cdn.origin });
   try {
     const token = stack.token(INSTANCE);
@@ -67,9 +72,12 @@ async function throughWamedia(cdn: FileCdn, warmUps: PublishedEncFile[], medias:
       answers.forEach((answer, i) => checkAnswer(answer, batch[i]!.sha256, batch[i]!.fileLength));
     };
     await answerAll(warmUps);
+    const before = await stack.downloadedBytesPerWorker();
     const started = performance.now();
     await answerAll(medias);
-    return (performance.now() - started) / 1000;
+    const seconds = (performance.now() - started) / 1000;
+    const after = await stack.downloadedBytesPerWorker();
+    return { seconds, mibPerWorker: after.map((bytes, i) => Math.round((bytes - before[i]!) / MiB)) };
   } finally {
     await stack.stop();
   }

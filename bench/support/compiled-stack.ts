@@ -71,6 +71,8 @@ export function benchSettings(tempDir: string, cdnOrigin: string, env: Record<st
 
 export class CompiledStack {
   readonly processes: ServiceProcess[] = [];
+  /** Where each worker's health server answers (/readyz, /metrics), in the order of {@link workers}. */
+  readonly workerOrigins: string[] = [];
   private stopped = false;
 
   private constructor(
@@ -90,6 +92,7 @@ export class CompiledStack {
       const ready = [stack.spawn('api', 'start', { WORKER_PROCESSES: '0' }, stack.baseUrl)];
       for (let i = 1; i <= (options.workers ?? availableParallelism()); i++) {
         const healthPort = await freePort();
+        stack.workerOrigins.push(`http://127.0.0.1:${healthPort}`);
         ready.push(stack.spawn(`worker-${i}`, 'worker', { WORKER_HEALTH_PORT: String(healthPort) }, `http://127.0.0.1:${healthPort}`));
       }
       await Promise.all(ready);
@@ -112,6 +115,16 @@ export class CompiledStack {
   /** A bearer token for `instanceId`. */
   token(instanceId: string): string {
     return signToken(instanceId, this.env.JWT_SECRET!);
+  }
+
+  /** The .enc bytes each worker has downloaded so far (its wamedia_downloaded_bytes_total), in the order of {@link workers}. */
+  async downloadedBytesPerWorker(): Promise<number[]> {
+    return Promise.all(
+      this.workerOrigins.map(async (origin) => {
+        const text = await (await fetch(`${origin}/metrics`)).text();
+        return Number(/^wamedia_downloaded_bytes_total (\S+)$/m.exec(text)?.[1] ?? 0);
+      }),
+    );
   }
 
   /** Everything the processes wrote, stdout and stderr, for warnings a figure looks for. */
