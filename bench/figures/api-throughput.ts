@@ -5,8 +5,8 @@
  * Each side first takes 4 untimed 16 MiB media the same way, as long-running processes would
  * have: the first big download of a fresh process cost it ~1.6x the CPU of the next (V8 still
  * compiling the stream path, the allocator still growing).
- * The details say how many MiB each worker took: BullMQ hands jobs to whichever worker asks first,
- * and one worker taking 3 or 4 of them leaves a core idle (docs/operations.md).
+ * The details say how many MiB each worker took: BullMQ hands jobs to whichever worker asks
+ * first, so the split varies from run to run (docs/operations.md weighs it).
  * Goal: wamedia ≥ 0.6 × Baileys.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
