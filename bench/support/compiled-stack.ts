@@ -92,8 +92,9 @@ export class CompiledStack {
       const ready = [stack.spawn('api', 'start', { WORKER_PROCESSES: '0' }, stack.baseUrl)];
       for (let i = 1; i <= (options.workers ?? availableParallelism()); i++) {
         const healthPort = await freePort();
-        stack.workerOrigins.push(`http://127.0.0.1:${healthPort}`);
-        ready.push(stack.spawn(`worker-${i}`, 'worker', { WORKER_HEALTH_PORT: String(healthPort) }, `http://127.0.0.1:${healthPort}`));
+        const origin = `http://127.0.0.1:${healthPort}`;
+        stack.workerOrigins.push(origin);
+        ready.push(stack.spawn(`worker-${i}`, 'worker', { WORKER_HEALTH_PORT: String(healthPort) }, origin));
       }
       await Promise.all(ready);
     } catch (error) {
